@@ -1,0 +1,109 @@
+"""Shared base of the signal DataModules.
+
+The whole signal lives as tensors (``coords [N, d]`` in [-1, 1], ``values [N, c]``), moved once to the
+training device. The train loader yields only placeholders; the batch itself is drawn on the device in
+``on_after_batch_transfer`` from a generator seeded by (seed, global_step, rank), so there is no per-point
+Python work, resume is exact and every DDP rank draws different points.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from typing import Any, ClassVar
+
+import lightning as L
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, IterableDataset
+
+
+class _Placeholders(IterableDataset):
+    """Endless stream of zeros: one per training step; the real batch is sampled on the device."""
+
+    def __iter__(self):
+        return itertools.repeat(0)
+
+
+def sampling_seed(seed: int, step: int, rank: int) -> int:
+    """A 63-bit generator seed mixed from (seed, step, rank)."""
+    digest = hashlib.blake2b(f"{seed}:{step}:{rank}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+class SignalDataModule(L.LightningDataModule):
+    """Base class: subclasses load the signal in ``__init__`` and describe it in ``signal_spec``.
+
+    Args:
+        batch_size: points per training step; ``None`` uses the full signal every step.
+        seed: seed of the batch sampler; ``None`` takes the run's ``seed_everything`` (or 0).
+    """
+
+    #: name of the signal kind written in checkpoints (``image``, ``audio``, ``sdf``).
+    kind: ClassVar[str] = "signal"
+
+    def __init__(self, batch_size: int | None = None, seed: int | None = None) -> None:
+        super().__init__()
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"data batch_size must be a positive number of points (or null for full batch), got {batch_size}")
+        self.batch_size = batch_size
+        self._seed = seed
+        self._on_device: dict[str, Tensor] = {}
+
+    # --- what subclasses provide -------------------------------------------------------------------------------
+    def signal_tensors(self) -> dict[str, Tensor]:
+        """The full signal on the CPU: at least ``coords [N, d]`` and ``values [N, c]``."""
+        raise NotImplementedError
+
+    @property
+    def signal_spec(self) -> dict[str, Any]:
+        """Primitive description saved with the model (dims, shape, value range) so it renders without data."""
+        raise NotImplementedError
+
+    def log_media(self, logger: Any, prediction: Tensor, step: int) -> None:
+        """Log pictures/audio of a full-signal prediction [N, c] (rank zero only). Default: nothing."""
+
+    # --- shared machinery ----------------------------------------------------------------------------------------
+    @property
+    def seed(self) -> int:
+        """Sampler seed: explicit, else ``seed_everything``'s, else 0."""
+        if self._seed is not None:
+            return self._seed
+        return int(os.environ.get("PL_GLOBAL_SEED", 0))
+
+    def on_device(self, device: torch.device) -> dict[str, Tensor]:
+        """The full signal on ``device``, copied once and cached."""
+        first = next(iter(self._on_device.values()), None)
+        if first is None or first.device != device:
+            self._on_device = {key: value.to(device) for key, value in self.signal_tensors().items()}
+        return self._on_device
+
+    def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
+        """A training batch on ``device``: the full signal, or ``batch_size`` random points (with replacement)."""
+        signal = self.on_device(device)
+        if self.batch_size is None:
+            return signal
+        count = signal["coords"].shape[0]
+        generator = torch.Generator(device=device).manual_seed(sampling_seed(self.seed, step, rank))
+        index = torch.randint(count, (self.batch_size,), generator=generator, device=device)
+        return {key: value[index] for key, value in signal.items()}
+
+    def train_dataloader(self) -> DataLoader:
+        """Placeholders, one per step (see ``on_after_batch_transfer``)."""
+        return DataLoader(_Placeholders(), batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        """One placeholder: validation evaluates the full signal."""
+        return DataLoader([0], batch_size=None)
+
+    def predict_dataloader(self) -> DataLoader:
+        """One placeholder: prediction evaluates the full signal."""
+        return self.val_dataloader()
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> dict[str, Tensor]:
+        """Replace the placeholder by the real batch, drawn on the device."""
+        device = self.trainer.strategy.root_device
+        if self.trainer.training:
+            return self.sample(device, self.trainer.global_step, self.trainer.global_rank)
+        return self.on_device(device)

@@ -1,0 +1,132 @@
+"""The ``inr`` command: LightningCLI (``fit``, ``validate``) plus ``render``.
+
+``inr fit --config configs/image_siren.yaml`` fits; ``--ckpt_path last`` resumes the newest
+``<default_root_dir>/**/checkpoints/last.ckpt`` and continues the same W&B run; ``inr render CKPT --out FILE``
+rebuilds the model from the checkpoint alone and writes the signal it represents.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from datamodules.base import SignalDataModule
+from inr.module import INRModule
+
+EPILOG = (
+    "other commands:\n"
+    "  inr render CKPT --out FILE [--resolution N]   write the signal a checkpoint represents (see inr render --help)"
+)
+
+DEFAULTS = {
+    "data": {"class_path": "datamodules.image.ImageDataModule"},
+    "trainer.logger": {"class_path": "inr.wandb_logger.WandbLogger"},
+    "trainer.default_root_dir": "runs",
+    "trainer.max_steps": 500,
+    "trainer.val_check_interval": 100,
+    "trainer.check_val_every_n_epoch": None,
+    "trainer.num_sanity_val_steps": 0,
+    "trainer.log_every_n_steps": 10,
+    "checkpoint.save_last": True,
+    "checkpoint.every_n_train_steps": 100,
+    "checkpoint.save_on_train_epoch_end": True,
+    "checkpoint.monitor": "val/psnr",
+    "checkpoint.mode": "max",
+    "checkpoint.save_top_k": 1,
+    "checkpoint.filename": "best-step{step}-psnr{val/psnr:.2f}",
+    "checkpoint.auto_insert_metric_name": False,
+}
+
+
+def find_last_checkpoint(root: str | Path) -> Path | None:
+    """Newest ``last.ckpt`` under ``root/**/checkpoints/``, or None."""
+    candidates = list(Path(root).glob("**/checkpoints/last.ckpt"))
+    return max(candidates, key=lambda path: path.stat().st_mtime) if candidates else None
+
+
+class INRCLI(LightningCLI):
+    """LightningCLI with inr's defaults, the data -> model link and resume of the newest run."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """Link the signal description from the data to the model; add the checkpoint callback's options."""
+        parser.link_arguments("data", "model.signal", compute_fn=lambda data: data.signal_spec, apply_on="instantiate")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(DEFAULTS)
+
+    def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
+        """Parse, then turn ``--ckpt_path last`` into the newest last.ckpt under the run folder."""
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        if subcommand is None or self.config[subcommand].get("ckpt_path") != "last":
+            return
+        root = self.config[subcommand].trainer.default_root_dir or "."
+        last = find_last_checkpoint(root)
+        if last is None:
+            print(f"inr: --ckpt_path last: no checkpoints under {root}/**/checkpoints/, starting a new run", file=sys.stderr)
+            self.config[subcommand].ckpt_path = None
+            return
+        print(f"inr: resuming from {last}", file=sys.stderr)
+        self.config[subcommand].ckpt_path = str(last)
+        self._resume_run_id = last.parent.parent.name
+
+    def before_instantiate_classes(self) -> None:
+        """Put the logger's files under the run folder; continue the checkpoint's run when resuming."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        logger = config.trainer.logger
+        if logger is None or isinstance(logger, bool) or isinstance(logger, list):
+            return
+        init_args = logger.get("init_args")
+        if init_args is None:
+            return
+        if "save_dir" in init_args and init_args.save_dir is None:
+            init_args.save_dir = config.trainer.default_root_dir
+        run_id = getattr(self, "_resume_run_id", None)
+        if run_id is not None and "version" in init_args and init_args.version is None:
+            init_args.version = run_id
+
+    def after_fit(self) -> None:
+        """Say where the checkpoints and the offline W&B run are."""
+        callback = self.trainer.checkpoint_callback
+        if callback is not None and callback.dirpath:
+            print(f"inr: checkpoints in {callback.dirpath}", file=sys.stderr)
+        logger = self.trainer.logger
+        if getattr(logger, "offline", False) and getattr(logger, "_experiment", None) is not None:
+            run_dir = Path(logger.experiment.dir).parent
+            print(f"inr: W&B offline run in {run_dir}; upload it with: wandb sync {run_dir}", file=sys.stderr)
+
+
+def build_cli(args: list[str] | None = None, run: bool = True) -> INRCLI:
+    """Construct (and by default run) the CLI; ``args=None`` reads sys.argv."""
+    return INRCLI(
+        INRModule,
+        SignalDataModule,
+        subclass_mode_data=True,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"epilog": EPILOG, "formatter_class": _formatter()},
+        args=args,
+        run=run,
+    )
+
+
+def _formatter():
+    from jsonargparse import DefaultHelpFormatter
+
+    return DefaultHelpFormatter
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``inr`` command."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "render":
+        from inr.render import main as render_main
+
+        render_main(args[1:])
+        return
+    build_cli(None if argv is None else argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Pluggable, weighted losses.
+
+A loss gets a :class:`inr.step.Step` and returns a scalar that is a mean over the step's points (so a batch
+split into chunks sums to the full-batch loss). The module multiplies it by ``weight``, sums all losses and
+logs each term as ``train/loss/<name>``. Adding a loss is one subclass here plus one config entry.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from torch import Tensor, nn
+
+from inr.step import Step
+
+
+class Loss(nn.Module):
+    """Base class of all losses.
+
+    Args:
+        weight: factor applied to this term in the total loss.
+    """
+
+    #: key under which the term is logged.
+    name: ClassVar[str] = "loss"
+    #: whether the loss needs derivatives of the outputs w.r.t. the coordinates.
+    needs_derivatives: ClassVar[bool] = False
+
+    def __init__(self, weight: float = 1.0) -> None:
+        super().__init__()
+        self.weight = weight
+
+    def forward(self, step: Step) -> Tensor:
+        """Return the unweighted scalar loss of ``step``."""
+        raise NotImplementedError
+
+
+class ValueLoss(Loss):
+    """Mean squared error between outputs and ``batch['values']``.
+
+    Args:
+        weight: factor applied to this term in the total loss.
+    """
+
+    name = "value"
+
+    def __init__(self, weight: float = 1.0) -> None:
+        super().__init__(weight)
+
+    def forward(self, step: Step) -> Tensor:
+        """MSE over points and channels."""
+        return (step.outputs - step.target("values")).square().mean()

@@ -1,0 +1,50 @@
+"""``inr render``: rebuild a model from its checkpoint alone and write the signal it represents."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+import torch
+
+from inr.module import INRModule
+
+
+def load_model(checkpoint: str | Path, device: str = "cpu") -> INRModule:
+    """Rebuild an INRModule from a checkpoint written by ``inr fit`` (weights_only load, no config needed)."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        model = INRModule.load_from_checkpoint(path, map_location=device, weights_only=True)
+    except Exception as error:
+        raise ValueError(f"cannot rebuild a model from checkpoint {path}: {type(error).__name__}: {error}") from None
+    return model.eval()
+
+
+def render_checkpoint(checkpoint: str | Path, out: str, resolution: int | None = None, device: str = "cpu") -> str:
+    """Write what ``checkpoint`` represents to ``out`` (an image PNG, ...); returns a one-line summary."""
+    model = load_model(checkpoint, device)
+    spec = model.signal
+    module_name, class_name = spec["datamodule"].rsplit(".", 1)
+    datamodule_class = getattr(importlib.import_module(module_name), class_name)
+    return datamodule_class.render_to_file(lambda coords: model.predict_values(coords, progress=True), spec, out, resolution)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse ``inr render`` arguments and render."""
+    parser = argparse.ArgumentParser(
+        prog="inr render", description="Evaluate a checkpoint on a grid of any resolution and write the signal."
+    )
+    parser.add_argument("checkpoint", help="a .ckpt written by inr fit (e.g. runs/**/checkpoints/last.ckpt)")
+    parser.add_argument("--out", required=True, help="output file (PNG for images)")
+    parser.add_argument("--resolution", type=int, default=None, help="longer side in pixels (default: training size)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device")
+    options = parser.parse_args(argv)
+    try:
+        print(render_checkpoint(options.checkpoint, options.out, options.resolution, options.device))
+    except (FileNotFoundError, ValueError) as error:
+        print(f"inr render: error: {error}", file=sys.stderr)
+        sys.exit(2)
