@@ -55,7 +55,8 @@ def read_image(path: str | Path) -> np.ndarray:
 
             pixels = iio.imread(path)
     except Exception as error:  # imageio/pypng raise many types; the user needs the file name and the reason
-        raise ValueError(f"cannot read image file {path}: {error}") from None
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"cannot read image file {path}: not a readable image ({reason})") from None
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     if pixels.ndim != 3 or not 1 <= pixels.shape[-1] <= 4 or min(pixels.shape[:2]) < 1:

@@ -7,7 +7,9 @@ rebuilds the model from the checkpoint alone and writes the signal it represents
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 from pathlib import Path
 
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -96,6 +98,8 @@ class INRCLI(LightningCLI):
         if getattr(logger, "offline", False) and getattr(logger, "_experiment", None) is not None:
             run_dir = Path(logger.experiment.dir).parent
             print(f"inr: W&B offline run in {run_dir}; upload it with: wandb sync {run_dir}", file=sys.stderr)
+        if getattr(logger, "_experiment", None) is not None and hasattr(logger.experiment, "finish"):
+            logger.experiment.finish()  # flush and close, so a later resume in another process can reopen the id
 
 
 def build_cli(args: list[str] | None = None, run: bool = True) -> INRCLI:
@@ -117,15 +121,40 @@ def _formatter():
     return DefaultHelpFormatter
 
 
+_OWN_CODE = (str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "datamodules"))
+
+
+def input_error(error: BaseException) -> BaseException | None:
+    """The error raised by inr's own input checks behind ``error`` (following ``__cause__``), if any.
+
+    jsonargparse wraps errors raised while instantiating the classes; the user needs our message, not the chain.
+    """
+    while error is not None:
+        if isinstance(error, (ValueError, FileNotFoundError, FloatingPointError, KeyError)):
+            frames = traceback.extract_tb(error.__traceback__)
+            if frames and frames[-1].filename.startswith(_OWN_CODE):
+                return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``inr`` command."""
+    """Entry point of the ``inr`` command; input errors print one line (set INR_DEBUG=1 for the traceback)."""
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "render":
         from inr.render import main as render_main
 
         render_main(args[1:])
         return
-    build_cli(None if argv is None else argv)
+    try:
+        build_cli(None if argv is None else argv)
+    except Exception as error:
+        cause = input_error(error)
+        if cause is None or os.environ.get("INR_DEBUG"):
+            raise
+        message = cause.args[0] if isinstance(cause, KeyError) and cause.args else cause
+        print(f"inr: error: {message}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -127,20 +127,37 @@ class INRModule(L.LightningModule):
         scheduler = self.lr_schedulers()
         if scheduler is not None:
             scheduler.step()
-        self.log("train/loss", total, prog_bar=True)
-        for loss, value in zip(self.losses, terms):
-            self.log(f"train/loss/{loss.name}", value)
+        self.log("train/loss", total, prog_bar=True, logger=False)
+        if self.global_step % self.trainer.log_every_n_steps == 0:
+            metrics = {"train/loss": total, **{f"train/loss/{loss.name}": value for loss, value in zip(self.losses, terms)}}
+            self.log_at_global_step(metrics)
         return total
+
+    def log_at_global_step(self, metrics: dict[str, Tensor | float]) -> None:
+        """Send metrics to every logger at x = global_step (optimiser steps taken), the axis users read.
+
+        Lightning's own logging uses the count of batches before the step, one less than global_step.
+        """
+        values = {key: float(value) for key, value in metrics.items()}
+        for logger in self.loggers:
+            logger.log_metrics(values, step=self.global_step)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         """Evaluate the full signal in chunks, log ``val/psnr`` and (rank zero) the reconstruction."""
         prediction = self.predict_values(batch["coords"])
         low, high = self.value_range
         self.val_psnr.update(prediction.clamp(low, high), batch["values"])
-        self.log("val/psnr", self.val_psnr, prog_bar=True)
         datamodule = getattr(self.trainer, "datamodule", None)
         if self.trainer.is_global_zero and self.logger is not None and datamodule is not None:
             datamodule.log_media(self.logger, prediction, self.global_step)
+
+    def on_validation_epoch_end(self) -> None:
+        """Reduce the metrics over the whole signal (and over DDP ranks) and log them once."""
+        psnr = self.val_psnr.compute()
+        self.val_psnr.reset()
+        self.log("val/psnr", psnr, prog_bar=True, logger=False)
+        if not self.trainer.sanity_checking:
+            self.log_at_global_step({"val/psnr": psnr})
 
     def configure_optimizers(self) -> Any:
         """Build the optimizer (and scheduler) from the configured factories."""

@@ -18,9 +18,12 @@ def load_model(checkpoint: str | Path, device: str = "cpu") -> INRModule:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        model = INRModule.load_from_checkpoint(path, map_location=device, weights_only=True)
+        checkpoint_data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise ValueError(f"cannot rebuild a model from checkpoint {path}: {type(error).__name__}: {error}") from None
+        raise ValueError(f"{path} is not a readable checkpoint (torch.load failed: {type(error).__name__})") from None
+    if "signal" not in checkpoint_data.get("hyper_parameters", {}):
+        raise ValueError(f"{path} was not written by inr fit: its hyper_parameters hold no 'signal' description")
+    model = INRModule.load_from_checkpoint(path, map_location=device, weights_only=True)
     return model.eval()
 
 

@@ -1,0 +1,69 @@
+"""Shared fixtures: W&B offline, tiny images written by the tests, an in-process CLI runner."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ["WANDB_MODE"] = "offline"
+os.environ["WANDB_SILENT"] = "true"
+os.environ.pop("WANDB_API_KEY", None)
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# Small, fast model used by most CLI tests.
+TINY_MODEL = ["--model.network.init_args.hidden", "32", "--model.network.init_args.layers", "1"]
+
+
+def cameraman_crop(size: int) -> np.ndarray:
+    """A real-image crop, [size, size] uint8 (scikit-image's cameraman, downsampled)."""
+    from skimage import data, transform
+
+    image = transform.resize(data.camera(), (size, size), anti_aliasing=True)
+    return (image * 255).round().astype(np.uint8)
+
+
+@pytest.fixture
+def gray_png(tmp_path: Path) -> Path:
+    """A 32 x 32 8-bit gray PNG."""
+    import imageio.v3 as iio
+
+    path = tmp_path / "gray32.png"
+    iio.imwrite(path, cameraman_crop(32))
+    return path
+
+
+@pytest.fixture
+def rgb_png(tmp_path: Path) -> Path:
+    """A 16 x 12 8-bit RGB PNG (non-square)."""
+    import imageio.v3 as iio
+    from skimage import data, transform
+
+    image = (transform.resize(data.astronaut(), (12, 16), anti_aliasing=True) * 255).round().astype(np.uint8)
+    path = tmp_path / "rgb.png"
+    iio.imwrite(path, image)
+    return path
+
+
+def run_fit(args: list[str]):
+    """Run ``inr fit`` in this process and close the W&B run; returns the CLI object."""
+    import wandb
+
+    from inr.cli import build_cli
+
+    try:
+        return build_cli(["fit", *args])
+    finally:
+        wandb.finish()
+
+
+def child_env() -> dict[str, str]:
+    """Environment for a child ``inr`` process: its own W&B service, not this test process's."""
+    return {key: value for key, value in os.environ.items() if key != "WANDB_SERVICE"}
