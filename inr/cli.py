@@ -23,6 +23,12 @@ EPILOG = (
     "  inr render CKPT --out FILE [--resolution N]   write the signal a checkpoint represents (see inr render --help)"
 )
 
+CLASS_HELP = (
+    "options of the chosen classes:\n"
+    "  inr fit --data.help datamodules.image.ImageDataModule     data options (path, size, batch_size, seed)\n"
+    "  inr fit --model.encoder.help inr.encoders.GaussianFourier  encoder options; likewise --model.network.help"
+)
+
 DEFAULTS = {
     "data": {"class_path": "datamodules.image.ImageDataModule"},
     "trainer.logger": {"class_path": "inr.wandb_logger.WandbLogger"},
@@ -109,7 +115,12 @@ def build_cli(args: list[str] | None = None, run: bool = True) -> INRCLI:
         SignalDataModule,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
-        parser_kwargs={"epilog": EPILOG, "formatter_class": _formatter()},
+        parser_kwargs={
+            "prog": "inr",
+            "epilog": EPILOG,
+            "formatter_class": _formatter(),
+            **{command: {"epilog": CLASS_HELP} for command in ("fit", "validate")},
+        },
         args=args,
         run=run,
     )
