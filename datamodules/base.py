@@ -61,6 +61,23 @@ class SignalDataModule(L.LightningDataModule):
         """Primitive description saved with the model (dims, shape, value range) so it renders without data."""
         raise NotImplementedError
 
+    def evaluate(self, model: Any, batch: dict[str, Tensor], logger: Any = None) -> dict[str, Tensor]:
+        """Validation on the full signal ``batch``: metrics by name (logged as ``val/<name>``).
+
+        Default: ``psnr`` of the clipped prediction (torchmetrics, data range = the value range). When ``logger``
+        is given (rank zero), also log media through ``log_media``. Runs with autograd enabled
+        (``inference_mode`` is off) so subclasses may evaluate derivatives.
+        """
+        from torchmetrics.image import PeakSignalNoiseRatio
+
+        prediction = model.predict_values(batch["coords"])
+        low, high = model.value_range
+        psnr = PeakSignalNoiseRatio(data_range=high - low).to(prediction.device)
+        metrics = {"psnr": psnr(prediction.clamp(low, high), batch["values"])}
+        if logger is not None:
+            self.log_media(logger, prediction, model.global_step)
+        return metrics
+
     def log_media(self, logger: Any, prediction: Tensor, step: int) -> None:
         """Log pictures/audio of a full-signal prediction [N, c] (rank zero only). Default: nothing."""
 

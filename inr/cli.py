@@ -7,6 +7,7 @@ rebuilds the model from the checkpoint alone and writes the signal it represents
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -17,6 +18,9 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.base import SignalDataModule
 from inr.module import INRModule
+
+#: commands beside LightningCLI's, each ``module:function`` taking the remaining arguments.
+COMMANDS = {"render": "inr.render:main"}
 
 EPILOG = (
     "other commands:\n"
@@ -38,6 +42,7 @@ DEFAULTS = {
     "trainer.check_val_every_n_epoch": None,
     "trainer.num_sanity_val_steps": 0,
     "trainer.log_every_n_steps": 10,
+    "trainer.inference_mode": False,  # validation may differentiate the network (derivative metrics)
     "checkpoint.save_last": True,
     "checkpoint.every_n_train_steps": 100,
     "checkpoint.save_on_train_epoch_end": True,
@@ -152,10 +157,9 @@ def input_error(error: BaseException) -> BaseException | None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``inr`` command; input errors print one line (set INR_DEBUG=1 for the traceback)."""
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] == "render":
-        from inr.render import main as render_main
-
-        render_main(args[1:])
+    if args and args[0] in COMMANDS:
+        module_name, function_name = COMMANDS[args[0]].split(":")
+        getattr(importlib.import_module(module_name), function_name)(args[1:])
         return
     try:
         build_cli(None if argv is None else argv)

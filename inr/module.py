@@ -16,7 +16,6 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from torch import Tensor, nn
-from torchmetrics.image import PeakSignalNoiseRatio
 
 from inr.encoders import Encoder, Identity
 from inr.losses import Loss, ValueLoss
@@ -79,7 +78,6 @@ class INRModule(L.LightningModule):
         self.scheduler_factory = lr_scheduler
         low, high = signal["value_range"]
         self.value_range = (float(low), float(high))
-        self.val_psnr = PeakSignalNoiseRatio(data_range=high - low)
         self.automatic_optimization = False
 
     def forward(self, coords: Tensor) -> Tensor:
@@ -143,21 +141,17 @@ class INRModule(L.LightningModule):
             logger.log_metrics(values, step=self.global_step)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        """Evaluate the full signal in chunks, log ``val/psnr`` and (rank zero) the reconstruction."""
-        prediction = self.predict_values(batch["coords"])
-        low, high = self.value_range
-        self.val_psnr.update(prediction.clamp(low, high), batch["values"])
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if self.trainer.is_global_zero and self.logger is not None and datamodule is not None:
-            datamodule.log_media(self.logger, prediction, self.global_step)
+        """Let the DataModule evaluate the full signal (metrics, and media on rank zero); log ``val/<name>``.
 
-    def on_validation_epoch_end(self) -> None:
-        """Reduce the metrics over the whole signal (and over DDP ranks) and log them once."""
-        psnr = self.val_psnr.compute()
-        self.val_psnr.reset()
-        self.log("val/psnr", psnr, prog_bar=True, logger=False)
+        Every rank evaluates the whole signal, so the metrics are the same number whatever the number of ranks.
+        """
+        datamodule = self.trainer.datamodule
+        log_media = self.trainer.is_global_zero and self.logger is not None and not self.trainer.sanity_checking
+        metrics = datamodule.evaluate(self, batch, logger=self.logger if log_media else None)
+        for name, value in metrics.items():
+            self.log(f"val/{name}", value, prog_bar=name == "psnr", logger=False)
         if not self.trainer.sanity_checking:
-            self.log_at_global_step({"val/psnr": psnr})
+            self.log_at_global_step({f"val/{name}": value for name, value in metrics.items()})
 
     def configure_optimizers(self) -> Any:
         """Build the optimizer (and scheduler) from the configured factories."""
