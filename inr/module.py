@@ -73,6 +73,8 @@ class INRModule(L.LightningModule):
         names = [loss.name for loss in self.losses]
         if len(set(names)) != len(names):
             raise ValueError(f"model losses have repeated names {names}; each term is logged under its name")
+        for loss in self.losses:
+            loss.check_model(self)
         self.needs_derivatives = any(loss.needs_derivatives for loss in self.losses)
         self.optimizer_factory = optimizer
         self.scheduler_factory = lr_scheduler

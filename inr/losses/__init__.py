@@ -30,6 +30,9 @@ class Loss(nn.Module):
         super().__init__()
         self.weight = weight
 
+    def check_model(self, model: nn.Module) -> None:
+        """Raise a clear error if this loss cannot train ``model`` (an INRModule). Default: accept all."""
+
     def forward(self, step: Step) -> Tensor:
         """Return the unweighted scalar loss of ``step``."""
         raise NotImplementedError
