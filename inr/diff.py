@@ -2,28 +2,43 @@
 
 Shapes: ``coords [N, d]`` (requires_grad), ``outputs [N, c]``; gradient ``[N, c, d]``; Laplacian ``[N, c]``.
 ``create_graph=True`` keeps the graph so that losses on derivatives can be trained (and differentiated again).
+Each point's output depends only on its own coordinates, so a backward pass of the *sum* over points gives every
+point's derivative at once: the gradient costs c backward passes and the Laplacian c * d more.
+
+SIREN (Sitzmann et al. 2020, Sec. 3) fits signals through these derivatives: the derivative of a SIREN is itself
+a SIREN, so gradient and Laplacian supervision are well posed.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 
+def _grad(total: Tensor, coords: Tensor, create_graph: bool) -> Tensor:
+    """Derivative of ``total`` w.r.t. coords [N, d]; zeros where it does not depend on them (linear network)."""
+    if not total.requires_grad:
+        return torch.zeros_like(coords)
+    (grad,) = torch.autograd.grad(total, coords, create_graph=create_graph, retain_graph=True, allow_unused=True)
+    return torch.zeros_like(coords) if grad is None else grad
+
+
 def gradient(outputs: Tensor, coords: Tensor, create_graph: bool = True) -> Tensor:
     """Jacobian of each output channel w.r.t. the coordinates: [N, c] x [N, d] -> [N, c, d].
 
-    Each point's output depends only on its own coordinates, so one backward pass per channel gives
-    the per-point gradients.
+    Args:
+        outputs: network outputs [N, c], computed from ``coords``.
+        coords: input coordinates [N, d] with ``requires_grad=True``.
+        create_graph: keep the graph (needed to train on the gradient or to take the Laplacian).
+
+    Returns:
+        Per-point gradients [N, c, d], in output units per coordinate unit.
     """
     if not coords.requires_grad:
         raise ValueError("gradient needs coords with requires_grad=True (set by the module when a loss needs it)")
-    rows = []
-    for channel in range(outputs.shape[-1]):
-        (grad,) = torch.autograd.grad(
-            outputs[..., channel].sum(), coords, create_graph=create_graph, retain_graph=True
-        )
-        rows.append(grad)
+    rows = [_grad(outputs[..., channel].sum(), coords, create_graph) for channel in range(outputs.shape[-1])]
     return torch.stack(rows, dim=-2)
 
 
@@ -33,15 +48,47 @@ def divergence(field: Tensor, coords: Tensor, create_graph: bool = True) -> Tens
     for channel in range(field.shape[-2]):
         total = torch.zeros_like(field[..., channel, 0])
         for axis in range(field.shape[-1]):
-            (grad,) = torch.autograd.grad(
-                field[..., channel, axis].sum(), coords, create_graph=create_graph, retain_graph=True
-            )
-            total = total + grad[..., axis]
+            total = total + _grad(field[..., channel, axis].sum(), coords, create_graph)[..., axis]
         channels.append(total)
     return torch.stack(channels, dim=-1)
 
 
 def laplacian(outputs: Tensor, coords: Tensor, grad: Tensor | None = None, create_graph: bool = True) -> Tensor:
-    """Trace of the Hessian of each output channel: [N, c] -> [N, c]. Reuses ``grad`` [N, c, d] if given."""
-    grad = gradient(outputs, coords) if grad is None else grad
+    """Trace of the Hessian of each output channel: [N, c] -> [N, c]. Reuses ``grad`` [N, c, d] if given.
+
+    ``grad``, when given, must have been computed with ``create_graph=True``.
+    """
+    grad = gradient(outputs, coords, create_graph=True) if grad is None else grad
     return divergence(grad, coords, create_graph=create_graph)
+
+
+def evaluate_with_derivatives(
+    function: Callable[[Tensor], Tensor], coords: Tensor, chunk_size: int, with_laplacian: bool = True
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Values, gradients and (optionally) Laplacians of ``function`` at ``coords``, in chunks, without training graph.
+
+    For validation and pictures: memory is bounded by one chunk, results are detached. Works inside ``no_grad``
+    (as Lightning's validation loop runs) but not inside ``inference_mode``.
+
+    Args:
+        function: the representation, coords [n, d] -> values [n, c].
+        coords: all coordinates [N, d].
+        chunk_size: most points differentiated at once.
+        with_laplacian: also compute the Laplacian (c * d more backward passes).
+
+    Returns:
+        ``values [N, c]``, ``gradient [N, c, d]`` and ``laplacian [N, c]`` (None unless ``with_laplacian``).
+    """
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError("derivatives cannot be taken under torch.inference_mode; set trainer.inference_mode: false")
+    values, gradients, laplacians = [], [], []
+    with torch.enable_grad():
+        for start in range(0, coords.shape[0], chunk_size):
+            chunk = coords[start : start + chunk_size].detach().requires_grad_(True)
+            outputs = function(chunk)
+            grad = gradient(outputs, chunk, create_graph=with_laplacian)
+            if with_laplacian:
+                laplacians.append(laplacian(outputs, chunk, grad=grad, create_graph=False).detach())
+            values.append(outputs.detach())
+            gradients.append(grad.detach())
+    return torch.cat(values), torch.cat(gradients), torch.cat(laplacians) if with_laplacian else None
