@@ -2,12 +2,18 @@
 
 The coordinate layout follows SIREN's image fitting (Sitzmann et al. 2020): ``linspace(-1, 1)`` along each
 axis, coordinate 0 is x (column), coordinate 1 is y (row); points are in row-major pixel order.
+
+Derivative supervision (SIREN Sec. 4.1, Poisson reconstruction): ``supervision: gradient`` trains on Sobel
+gradients and ``supervision: laplacian`` on the 5-point Laplacian of the image, both scaled to the units of
+the [-1, 1] coordinates so that they compare directly with the network's autograd derivatives. Validation
+then reports PSNR after aligning the unrecoverable offset (and gain, for the Laplacian) with the image.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -15,8 +21,15 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from datamodules.base import SignalDataModule
+from inr import diff
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+#: what each ``supervision`` trains on: the batch key a training step receives besides ``coords``.
+SUPERVISION_TARGETS = {"value": "values", "gradient": "gradients", "laplacian": "laplacians"}
+
+# Sobel = (central difference f(i+1) - f(i-1), i.e. 2 f') x (smoothing [1, 2, 1], sum 4): 8 x the derivative per pixel.
+SOBEL_GAIN = 8.0
 
 
 def _png_bit_depth(path: Path) -> int | None:
@@ -132,6 +145,68 @@ def write_png(path: str | Path, pixels: np.ndarray) -> None:
     iio.imwrite(path, pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
 
 
+def grid_spacing(height: int, width: int) -> tuple[float, float]:
+    """(dx, dy): distance between neighbouring pixel centres in [-1, 1] coordinate units (1 for a single pixel)."""
+    return 2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)
+
+
+def image_derivatives(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sobel gradients and 5-point Laplacians of an image, in [-1, 1] coordinate units.
+
+    Filters run per channel with reflected borders (scipy.ndimage). x is the column axis, y the row axis (rows go
+    down as y goes from -1 to 1), matching :func:`pixel_grid`.
+
+    Args:
+        values: image [H, W, C] in value units (here [-1, 1]).
+
+    Returns:
+        ``gradients [H, W, C, 2]`` (d/dx, d/dy, value units per coordinate unit) and ``laplacians [H, W, C]``
+        (d2/dx2 + d2/dy2, value units per coordinate unit squared).
+    """
+    from scipy import ndimage
+
+    height, width, channels = values.shape
+    dx, dy = grid_spacing(height, width)
+    image = values.astype(np.float64)
+    gradients = np.zeros((height, width, channels, 2))
+    laplacians = np.zeros((height, width, channels))
+    second = np.array([1.0, -2.0, 1.0])
+    for channel in range(channels):
+        plane = image[..., channel]
+        gradients[..., channel, 0] = ndimage.sobel(plane, axis=1, mode="reflect") / (SOBEL_GAIN * dx)
+        gradients[..., channel, 1] = ndimage.sobel(plane, axis=0, mode="reflect") / (SOBEL_GAIN * dy)
+        laplacians[..., channel] = (ndimage.correlate1d(plane, second, axis=1, mode="reflect") / dx**2
+                                    + ndimage.correlate1d(plane, second, axis=0, mode="reflect") / dy**2)
+    return gradients.astype(np.float32), laplacians.astype(np.float32)
+
+
+def align(prediction: Tensor, truth: Tensor, gain: bool = False) -> Tensor:
+    """Per channel, shift (and with ``gain``, scale) ``prediction`` [N, c] to best fit ``truth`` [N, c] (least squares).
+
+    Derivatives do not determine the constant of a signal (nor, from the Laplacian alone, its scale in practice), so
+    a fit from derivatives is compared with the ground truth after this alignment.
+    """
+    centred = prediction - prediction.mean(dim=0)
+    if gain:
+        variance = centred.square().mean(dim=0)
+        covariance = (centred * (truth - truth.mean(dim=0))).mean(dim=0)
+        scale = torch.where(variance > 0, covariance / variance.clamp_min(1e-30), torch.zeros_like(variance))
+        centred = centred * scale
+    return centred + truth.mean(dim=0)
+
+
+def _magnitude_picture(magnitude: Tensor, top: float, height: int, width: int) -> np.ndarray:
+    """Gray uint8 [H, W] of a non-negative map [N], ``top`` and above white."""
+    unit = (magnitude.detach().float().cpu() / max(top, 1e-12)).clamp(0, 1).reshape(height, width)
+    return (unit * 255).round().numpy().astype(np.uint8)
+
+
+def _signed_picture(value: Tensor, top: float, height: int, width: int) -> np.ndarray:
+    """Gray uint8 [H, W] of a signed map [N]: 0 mid-gray, -top black, +top white."""
+    unit = ((value.detach().float().cpu() / max(top, 1e-12) + 1) / 2).clamp(0, 1).reshape(height, width)
+    return (unit * 255).round().numpy().astype(np.uint8)
+
+
 class ImageDataModule(SignalDataModule):
     """An image as a signal f(x, y) -> C channels.
 
@@ -140,26 +215,60 @@ class ImageDataModule(SignalDataModule):
         size: resize (bilinear, antialiased) so the longer side has this many pixels; ``None`` keeps the size.
         batch_size: random pixels per training step; ``None`` uses every pixel every step (full batch).
         seed: seed of the batch sampler; ``None`` takes the run's ``seed_everything``.
+        supervision: what training steps see besides ``coords``: the pixel ``values``, their Sobel ``gradients``
+            [N, C, 2] or their ``laplacians`` [N, C] (derivatives in [-1, 1] coordinate units; pair with
+            ``inr.losses.derivatives.GradientLoss`` / ``LaplacianLoss``). Validation always sees every target.
     """
 
     kind = "image"
 
     def __init__(
-        self, path: str | None = None, size: int | None = None, batch_size: int | None = None, seed: int | None = None
+        self,
+        path: str | None = None,
+        size: int | None = None,
+        batch_size: int | None = None,
+        seed: int | None = None,
+        supervision: Literal["value", "gradient", "laplacian"] = "value",
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
         if size is not None and size < 1:
             raise ValueError(f"data size must be >= 1 pixel, got {size}")
+        if supervision not in SUPERVISION_TARGETS:
+            raise ValueError(f"data supervision must be one of {sorted(SUPERVISION_TARGETS)}, got {supervision!r}")
         self.path = path
+        self.supervision = supervision
         pixels = sample_image() if path is None else read_image(path)
         self.bit_depth = 16 if path is not None and _png_bit_depth(Path(path)) == 16 else 8
         self.pixels = pixels if size is None else resize_longer_side(pixels, size)
         self.height, self.width, self.channels = self.pixels.shape
 
+    def image_targets(self) -> dict[str, np.ndarray]:
+        """``values [H, W, C]`` in [-1, 1], Sobel ``gradients [H, W, C, 2]`` and ``laplacians [H, W, C]``."""
+        values = self.pixels * 2 - 1
+        gradients, laplacians = image_derivatives(values)
+        return {"values": values, "gradients": gradients, "laplacians": laplacians}
+
     def signal_tensors(self) -> dict[str, Tensor]:
-        """``coords [H*W, 2]`` in [-1, 1] and ``values [H*W, C]`` in [-1, 1]."""
-        values = torch.from_numpy(self.pixels).reshape(-1, self.channels) * 2 - 1
-        return {"coords": pixel_grid(self.height, self.width), "values": values}
+        """``coords [H*W, 2]`` and ``values [H*W, C]`` in [-1, 1], plus the derivative targets supervision needs.
+
+        With ``gradient`` also ``gradients [H*W, C, 2]``; with ``laplacian`` also those and ``laplacians [H*W, C]``
+        (training sees only the supervised one; validation uses all for its metrics).
+        """
+        keys = {"value": ["values"], "gradient": ["values", "gradients"],
+                "laplacian": ["values", "gradients", "laplacians"]}[self.supervision]
+        targets = self.image_targets() if self.supervision != "value" else {"values": self.pixels * 2 - 1}
+        count = self.height * self.width
+        signal = {"coords": pixel_grid(self.height, self.width)}
+        for key in keys:
+            target = np.ascontiguousarray(targets[key], dtype=np.float32)
+            signal[key] = torch.from_numpy(target).reshape(count, *target.shape[2:])
+        return signal
+
+    def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
+        """A training batch holding only ``coords`` and the supervised target, so no other target can leak in."""
+        batch = super().sample(device, step, rank)
+        keep = ("coords", SUPERVISION_TARGETS[self.supervision])
+        return {key: value for key, value in batch.items() if key in keep}
 
     @property
     def signal_spec(self) -> dict[str, Any]:
@@ -176,8 +285,51 @@ class ImageDataModule(SignalDataModule):
             "source": self.path or "skimage.data.camera",
         }
 
-    def log_media(self, logger: Any, prediction: Tensor, step: int) -> None:
-        """Log the reconstruction and its absolute error map (uint8 pictures) when the logger takes images."""
+    def evaluate(self, model: Any, batch: dict[str, Tensor], logger: Any = None) -> dict[str, Tensor]:
+        """Validation metrics; with derivative supervision also the aligned PSNR and derivative-space errors.
+
+        ``psnr``: raw prediction. ``psnr_aligned``: after matching the mean (gradient) or mean and gain (Laplacian)
+        to the image, which the derivatives cannot determine. ``gradient_mse``: mean over pixels and channels of
+        |grad f - Sobel target|^2 in coordinate units (the GradientLoss value); ``laplacian_mse`` likewise.
+        Derivatives are taken in chunks of ``model.chunk_size`` points.
+        """
+        if self.supervision == "value":
+            return super().evaluate(model, batch, logger)
+        from torchmetrics.functional.image import peak_signal_noise_ratio
+
+        with_laplacian = self.supervision == "laplacian" or logger is not None
+        prediction, gradient, laplacian = diff.evaluate_with_derivatives(
+            model, batch["coords"], model.chunk_size, with_laplacian=with_laplacian
+        )
+        low, high = model.value_range
+        truth = batch["values"]
+        aligned = align(prediction, truth, gain=self.supervision == "laplacian")
+        metrics = {
+            "psnr": peak_signal_noise_ratio(prediction.clamp(low, high), truth, data_range=high - low),
+            "psnr_aligned": peak_signal_noise_ratio(aligned.clamp(low, high), truth, data_range=high - low),
+            "gradient_mse": (gradient - batch["gradients"]).square().sum(dim=-1).mean(),
+        }
+        if self.supervision == "laplacian":
+            metrics["laplacian_mse"] = (laplacian - batch["laplacians"]).square().mean()
+        if logger is not None:
+            self.log_media(logger, aligned, model.global_step, gradient=gradient, laplacian=laplacian)
+        return metrics
+
+    def log_media(
+        self, logger: Any, prediction: Tensor, step: int, gradient: Tensor | None = None,
+        laplacian: Tensor | None = None,
+    ) -> None:
+        """Log the reconstruction and its |error| map; given derivatives, also their pictures.
+
+        Args:
+            logger: a logger with ``log_image`` (others are skipped).
+            prediction: values [N, C] (aligned to the image for derivative supervision).
+            step: the x axis (global step).
+            gradient: the network's gradient [N, C, 2]; logs ``val/derivatives``: |grad f| and the target's
+                |Sobel|, scaled alike (white = the target's 99th percentile), then Laplacians of the network and
+                the target (mid-gray 0, white/black = +/- the target's 99th percentile of |Laplacian|).
+            laplacian: the network's Laplacian [N, C] (needed with ``gradient``).
+        """
         if not hasattr(logger, "log_image"):
             return
         reconstruction = values_to_pixels(prediction, self.height, self.width)
@@ -188,9 +340,29 @@ class ImageDataModule(SignalDataModule):
             key="val/reconstruction", images=[_squeeze(reconstruction), _squeeze(error_map)],
             step=step, caption=["reconstruction", "|error|"],
         )
+        if gradient is None or laplacian is None:
+            return
+        targets = self.image_targets()
+        count, size = self.height * self.width, (self.height, self.width)
+        target_gradient = torch.from_numpy(targets["gradients"]).reshape(count, self.channels, 2)
+        target_laplacian = torch.from_numpy(targets["laplacians"]).reshape(count, self.channels)
+        magnitude = gradient.detach().cpu().square().sum(dim=(-2, -1)).sqrt()
+        target_magnitude = target_gradient.square().sum(dim=(-2, -1)).sqrt()
+        top = float(target_magnitude.quantile(0.99))
+        curvature = laplacian.detach().cpu().mean(dim=-1)
+        target_curvature = target_laplacian.mean(dim=-1)
+        bound = float(target_curvature.abs().quantile(0.99))
+        logger.log_image(
+            key="val/derivatives",
+            images=[_magnitude_picture(magnitude, top, *size), _magnitude_picture(target_magnitude, top, *size),
+                    _signed_picture(curvature, bound, *size), _signed_picture(target_curvature, bound, *size)],
+            step=step, caption=["|grad f|", "|Sobel| target", "Laplacian f", "Laplacian target"],
+        )
 
     @staticmethod
-    def render_to_file(predict: Callable[[Tensor], Tensor], spec: dict[str, Any], out: str, resolution: int | None) -> str:
+    def render_to_file(
+        predict: Callable[[Tensor], Tensor], spec: dict[str, Any], out: str, resolution: int | None
+    ) -> str:
         """Evaluate ``predict`` on a grid whose longer side is ``resolution`` and write a PNG to ``out``."""
         height, width = output_size(spec, resolution)
         values = predict(pixel_grid(height, width))

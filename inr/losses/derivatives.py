@@ -1,0 +1,87 @@
+"""Losses on derivatives of the representation w.r.t. its input coordinates (Poisson-style supervision).
+
+SIREN (Sitzmann et al. 2020, Sec. 4.1 "Solving the Poisson equation"): an image is recovered from its gradient
+field or its Laplacian alone by matching the network's derivatives, up to the constant (and for the Laplacian,
+harmonic terms) that the derivatives do not determine. Targets come from the DataModule (``gradients [N, c, d]``,
+``laplacians [N, c]``, in the units of the [-1, 1] coordinates); the derivatives come from the shared, cached
+:class:`inr.step.Step`, so both losses together cost one gradient pass.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from torch import Tensor, nn
+
+from inr.encoders import Identity
+from inr.losses import Loss
+from inr.step import Step
+
+
+class GradientLoss(Loss):
+    """Squared error between the network gradient and ``batch['gradients']``.
+
+    Per point and channel, the squared Euclidean norm of the gradient difference (summed over the d coordinate
+    axes, as SIREN's ``gradients_mse``), then the mean over points and channels.
+
+    Args:
+        weight: factor applied to this term in the total loss.
+    """
+
+    name = "gradient"
+    needs_derivatives = True
+
+    def __init__(self, weight: float = 1.0) -> None:
+        super().__init__(weight)
+
+    def forward(self, step: Step) -> Tensor:
+        """Mean over points and channels of |grad f - target|^2 (units: (value / coordinate unit)^2)."""
+        target = step.target("gradients")
+        if target.shape != step.gradient.shape:
+            raise ValueError(f"gradient targets have shape {tuple(target.shape)}, the network gradient "
+                             f"{tuple(step.gradient.shape)} ([points, channels, coordinate dims])")
+        return (step.gradient - target).square().sum(dim=-1).mean()
+
+
+class LaplacianLoss(Loss):
+    """Mean squared error between the network Laplacian and ``batch['laplacians']``.
+
+    Refuses a piecewise-linear network (ReLU MLP) on raw coordinates, whose Laplacian is zero almost everywhere;
+    warns when such a network sits on a nonlinear encoder (only the encoder's curvature reaches the Laplacian).
+
+    Args:
+        weight: factor applied to this term in the total loss.
+    """
+
+    name = "laplacian"
+    needs_derivatives = True
+
+    def __init__(self, weight: float = 1.0) -> None:
+        super().__init__(weight)
+
+    def check_model(self, model: nn.Module) -> None:
+        """Raise ValueError when ``model`` (encoder + network) is piecewise linear in its coordinates."""
+        network = getattr(model, "network", model)
+        if not getattr(network, "piecewise_linear", False):
+            return
+        encoder = getattr(model, "encoder", None)
+        described = f"{type(network).__name__}(activation={getattr(network, 'activation', '?')!r})"
+        if encoder is None or getattr(encoder, "piecewise_linear", isinstance(encoder, Identity)):
+            raise ValueError(
+                f"LaplacianLoss cannot train {described} on raw coordinates: the network is piecewise linear, so "
+                "its Laplacian is zero almost everywhere and carries no training signal. Use inr.networks.Siren, "
+                "an MLP activation with curvature (softplus, tanh, gelu), or a Fourier encoder."
+            )
+        warnings.warn(
+            f"LaplacianLoss with piecewise-linear {described}: only the curvature of {type(encoder).__name__} "
+            "reaches the Laplacian; expect a poor fit (SIREN is the intended network)",
+            stacklevel=2,
+        )
+
+    def forward(self, step: Step) -> Tensor:
+        """Mean over points and channels of (Laplacian f - target)^2 (units: (value / coordinate unit^2)^2)."""
+        target = step.target("laplacians")
+        if target.shape != step.laplacian.shape:
+            raise ValueError(f"Laplacian targets have shape {tuple(target.shape)}, the network Laplacian "
+                             f"{tuple(step.laplacian.shape)} ([points, channels])")
+        return (step.laplacian - target).square().mean()
