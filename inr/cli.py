@@ -21,6 +21,8 @@ from inr.module import INRModule
 
 #: commands beside LightningCLI's, each ``module:function`` taking the remaining arguments.
 COMMANDS = {"render": "inr.render:main"}
+COMMANDS["ntk"] = "inr.experiments.ntk_command:main"  # NTK report of any encoder + network (docs/ntk.md)
+COMMANDS["experiment"] = "inr.experiments.cli:main"  # spectral-bias experiments: psweep, table, spectra
 
 EPILOG = (
     "other commands:\n"

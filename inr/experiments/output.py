@@ -1,0 +1,64 @@
+"""Where experiment results go: a CSV, a PNG and an offline (unless asked otherwise) W&B run."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """Write ``rows`` (dicts with the same keys) as CSV; floats with 6 significant digits."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not rows:
+        raise ValueError(f"no rows to write to {path}")
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: f"{value:.6g}" if isinstance(value, float) else value for key, value in row.items()})
+    return path
+
+
+def pyplot():
+    """The pyplot module on the non-interactive Agg backend (imported lazily: only plotting needs it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def log_to_wandb(out: Path, name: str, files: dict[str, Path], summary: dict[str, float] | None = None) -> Path | None:
+    """Log PNGs (as images) and CSVs (as tables) to a W&B run under ``out/wandb``; returns the run folder.
+
+    Offline unless the environment asks for online logging (``inr.wandb_logger.online_requested``).
+    """
+    import wandb
+
+    from inr.wandb_logger import online_requested
+
+    mode = "online" if online_requested() else "offline"
+    if mode == "offline":
+        os.environ["WANDB_MODE"] = "offline"
+    run = wandb.init(
+        project="inr", name=name, group="experiments", dir=str(out), mode=mode,
+        settings=wandb.Settings(silent=True, console="off"), reinit="finish_previous",
+    )
+    payload: dict[str, Any] = {}
+    for key, path in files.items():
+        if path.suffix == ".png":
+            payload[key] = wandb.Image(str(path))
+        elif path.suffix == ".csv":
+            with open(path) as handle:
+                rows = list(csv.reader(handle))
+            payload[key] = wandb.Table(columns=rows[0], data=rows[1:])
+    run.log(payload)
+    for key, value in (summary or {}).items():
+        run.summary[key] = value
+    run_dir = Path(run.dir).parent
+    run.finish()
+    return run_dir
