@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import SHARED_DATA, run_fit
+from conftest import SHARED_DATA, TINY_MODEL, run_fit
 from wandb_reader import find_offline_runs, metric_values, read_history
 
 from datamodules.audio import SYNTHETIC_SOURCE, AudioDataModule, read_audio, synthetic_audio, waveform_picture
@@ -233,3 +233,13 @@ def test_crop_of_the_bach_recording_fits(tmp_path):
     assert (spec["sample_rate"], spec["num_samples"], spec["subtype"]) == (44100, 2205, "FLOAT")
     print({key: value.item() for key, value in cli.trainer.callback_metrics.items()})
     assert cli.trainer.callback_metrics["val/psnr"].item() > 35.0
+
+
+def test_relu_pe_config_runs_on_a_crop(tmp_path):
+    sf.write(tmp_path / "tone.wav", _tone(8000, 2, 8000), 8000, subtype="PCM_24")
+    cli = run_fit(["--config", "configs/audio_relu_pe.yaml", "--data.path", str(tmp_path / "tone.wav"),
+                   "--data.crop_seconds", "0.02", "--data.mono", "true", "--trainer.max_steps", "2",
+                   "--trainer.val_check_interval", "2", "--trainer.default_root_dir", str(tmp_path),
+                   "--trainer.enable_progress_bar", "false", *TINY_MODEL])
+    assert cli.trainer.global_step == 2 and cli.model.signal["num_samples"] == 160
+    assert cli.model.signal["channels"] == 1 and "val/snr" in cli.trainer.callback_metrics
