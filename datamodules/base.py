@@ -46,7 +46,9 @@ class SignalDataModule(L.LightningDataModule):
     def __init__(self, batch_size: int | None = None, seed: int | None = None) -> None:
         super().__init__()
         if batch_size is not None and batch_size < 1:
-            raise ValueError(f"data batch_size must be a positive number of points (or null for full batch), got {batch_size}")
+            raise ValueError(
+                f"data batch_size must be a positive number of points (or null for full batch), got {batch_size}"
+            )
         self.batch_size = batch_size
         self._seed = seed
         self._on_device: dict[str, Tensor] = {}

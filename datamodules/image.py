@@ -1,7 +1,8 @@
 """Images as signals: f(x, y) -> channels, with coordinates on a [-1, 1] grid and values in [-1, 1].
 
-The coordinate layout follows SIREN's image fitting (Sitzmann et al. 2020): ``linspace(-1, 1)`` along each
-axis, coordinate 0 is x (column), coordinate 1 is y (row); points are in row-major pixel order.
+The coordinate layout follows SIREN's image fitting (Sitzmann et al. 2020, ``get_mgrid``): ``linspace(-1, 1)``
+along each axis, coordinate 0 is y (row, growing downwards), coordinate 1 is x (column); points are in row-major
+pixel order. With the same seed, inr's SIREN then starts from exactly the official notebook's weights and data.
 
 Derivative supervision (SIREN Sec. 4.1, Poisson reconstruction): ``supervision: gradient`` trains on Sobel
 gradients and ``supervision: laplacian`` on the 5-point Laplacian of the image, both scaled to the units of
@@ -104,9 +105,9 @@ def resize_longer_side(pixels: np.ndarray, size: int) -> np.ndarray:
 
 
 def pixel_grid(height: int, width: int) -> Tensor:
-    """Coordinates of an H x W grid on [-1, 1]^2 in row-major order, [H * W, 2] as (x, y)."""
+    """Coordinates of an H x W grid on [-1, 1]^2 in row-major order, [H * W, 2] as (y, x) like SIREN's get_mgrid."""
     ys, xs = torch.meshgrid(torch.linspace(-1, 1, height), torch.linspace(-1, 1, width), indexing="ij")
-    return torch.stack([xs, ys], dim=-1).reshape(-1, 2)
+    return torch.stack([ys, xs], dim=-1).reshape(-1, 2)
 
 
 def output_size(spec: dict[str, Any], resolution: int | None) -> tuple[int, int]:
@@ -153,14 +154,14 @@ def grid_spacing(height: int, width: int) -> tuple[float, float]:
 def image_derivatives(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sobel gradients and 5-point Laplacians of an image, in [-1, 1] coordinate units.
 
-    Filters run per channel with reflected borders (scipy.ndimage). x is the column axis, y the row axis (rows go
-    down as y goes from -1 to 1), matching :func:`pixel_grid`.
+    Filters run per channel with reflected borders (scipy.ndimage). y is the row axis (rows go down as y goes
+    from -1 to 1) and coordinate 0, x the column axis and coordinate 1, matching :func:`pixel_grid`.
 
     Args:
         values: image [H, W, C] in value units (here [-1, 1]).
 
     Returns:
-        ``gradients [H, W, C, 2]`` (d/dx, d/dy, value units per coordinate unit) and ``laplacians [H, W, C]``
+        ``gradients [H, W, C, 2]`` (d/dy, d/dx, value units per coordinate unit) and ``laplacians [H, W, C]``
         (d2/dx2 + d2/dy2, value units per coordinate unit squared).
     """
     from scipy import ndimage
@@ -173,8 +174,8 @@ def image_derivatives(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     second = np.array([1.0, -2.0, 1.0])
     for channel in range(channels):
         plane = image[..., channel]
-        gradients[..., channel, 0] = ndimage.sobel(plane, axis=1, mode="reflect") / (SOBEL_GAIN * dx)
-        gradients[..., channel, 1] = ndimage.sobel(plane, axis=0, mode="reflect") / (SOBEL_GAIN * dy)
+        gradients[..., channel, 0] = ndimage.sobel(plane, axis=0, mode="reflect") / (SOBEL_GAIN * dy)
+        gradients[..., channel, 1] = ndimage.sobel(plane, axis=1, mode="reflect") / (SOBEL_GAIN * dx)
         laplacians[..., channel] = (ndimage.correlate1d(plane, second, axis=1, mode="reflect") / dx**2
                                     + ndimage.correlate1d(plane, second, axis=0, mode="reflect") / dy**2)
     return gradients.astype(np.float32), laplacians.astype(np.float32)

@@ -12,11 +12,12 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.base import SignalDataModule
+from inr.checkpoints import Checkpoint
 from inr.module import INRModule
 
 #: commands beside LightningCLI's, each ``module:function`` taking the remaining arguments.
@@ -44,6 +45,7 @@ DEFAULTS = {
     "trainer.check_val_every_n_epoch": None,
     "trainer.num_sanity_val_steps": 0,
     "trainer.log_every_n_steps": 10,
+    "trainer.plugins": [{"class_path": "inr.checkpoint_io.AtomicCheckpointIO"}],
     "trainer.inference_mode": False,  # validation may differentiate the network (derivative metrics)
     "checkpoint.save_last": True,
     "checkpoint.every_n_train_steps": 100,
@@ -62,13 +64,48 @@ def find_last_checkpoint(root: str | Path) -> Path | None:
     return max(candidates, key=lambda path: path.stat().st_mtime) if candidates else None
 
 
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        return {key: value for name, sub in tree.items() for key, value in _flatten(sub, f"{prefix}{name}.").items()}
+    return {prefix.rstrip("."): tree}
+
+
+def check_resume(ckpt_path: str, config_yaml: str, subcommand: str) -> None:
+    """Raise a clear error when resuming ``ckpt_path`` with other model options or too few ``max_steps``."""
+    import torch
+    import yaml
+
+    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    config = yaml.safe_load(config_yaml)[subcommand]
+    saved = {key: value for key, value in checkpoint.get("hyper_parameters", {}).items()
+             if key not in ("_instantiator", "signal")}
+    wanted = _flatten({key: config["model"].get(key) for key in saved}, "model.")
+    saved = _flatten(saved, "model.")
+    differing = sorted(key for key in saved.keys() | wanted.keys() if saved.get(key) != wanted.get(key))
+    other_class = [key[: -len("class_path")] for key in differing if key.endswith("class_path")]
+    differing = [key for key in differing if not any(key.startswith(f"{part}init_args.") for part in other_class)]
+    if differing:
+        lines = "; ".join(f"{key}: checkpoint {saved.get(key)!r}, now {wanted.get(key)!r}" for key in differing)
+        raise ValueError(
+            f"cannot resume {ckpt_path}: the model options differ from the checkpoint's ({lines}). "
+            "Resume with the run's own config (its config.yaml), or start a new run without --ckpt_path."
+        )
+    max_steps = config["trainer"].get("max_steps")
+    step = checkpoint.get("global_step", 0)
+    if max_steps is not None and max_steps != -1 and max_steps <= step:
+        raise ValueError(
+            f"cannot resume {ckpt_path}: it is already at step {step} and --trainer.max_steps is {max_steps}; "
+            f"set --trainer.max_steps above {step} to train further"
+        )
+
+
 class INRCLI(LightningCLI):
     """LightningCLI with inr's defaults, the data -> model link and resume of the newest run."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Link the signal description from the data to the model; add the checkpoint callback's options."""
         parser.link_arguments("data", "model.signal", compute_fn=lambda data: data.signal_spec, apply_on="instantiate")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(Checkpoint, "checkpoint")
         parser.set_defaults(DEFAULTS)
 
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
@@ -80,12 +117,21 @@ class INRCLI(LightningCLI):
         root = self.config[subcommand].trainer.default_root_dir or "."
         last = find_last_checkpoint(root)
         if last is None:
-            print(f"inr: --ckpt_path last: no checkpoints under {root}/**/checkpoints/, starting a new run", file=sys.stderr)
+            print(f"inr: --ckpt_path last: no checkpoints under {root}/**/checkpoints/, starting a new run",
+                  file=sys.stderr)
             self.config[subcommand].ckpt_path = None
             return
         print(f"inr: resuming from {last}", file=sys.stderr)
         self.config[subcommand].ckpt_path = str(last)
         self._resume_run_id = last.parent.parent.name
+
+    def _parse_ckpt_path(self) -> None:
+        """Refuse a resume whose model options differ from the checkpoint's, then let Lightning load it."""
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if subcommand == "fit" and ckpt_path and Path(ckpt_path).is_file():
+            check_resume(ckpt_path, self.parser.dump(self.config, format="yaml", skip_none=False), subcommand)
+        super()._parse_ckpt_path()
 
     def before_instantiate_classes(self) -> None:
         """Put the logger's files under the run folder; continue the checkpoint's run when resuming."""

@@ -118,7 +118,9 @@ class PositionalEncoding(Encoder):
         include_input: prepend the raw coordinates to the features.
     """
 
-    def __init__(self, in_dim: int, num_frequencies: int = 10, sigma: float = 256.0, include_input: bool = True) -> None:
+    def __init__(
+        self, in_dim: int, num_frequencies: int = 10, sigma: float = 256.0, include_input: bool = True
+    ) -> None:
         super().__init__(in_dim)
         if num_frequencies < 1:
             raise ValueError(f"PositionalEncoding num_frequencies must be >= 1, got {num_frequencies}")

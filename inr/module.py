@@ -129,7 +129,8 @@ class INRModule(L.LightningModule):
             scheduler.step()
         self.log("train/loss", total, prog_bar=True, logger=False)
         if self.global_step % self.trainer.log_every_n_steps == 0:
-            metrics = {"train/loss": total, **{f"train/loss/{loss.name}": value for loss, value in zip(self.losses, terms)}}
+            metrics = {f"train/loss/{loss.name}": value for loss, value in zip(self.losses, terms)}
+            metrics["train/loss"] = total
             self.log_at_global_step(metrics)
         return total
 
@@ -154,6 +155,18 @@ class INRModule(L.LightningModule):
             self.log(f"val/{name}", value, prog_bar=name == "psnr", logger=False)
         if not self.trainer.sanity_checking:
             self.log_at_global_step({f"val/{name}": value for name, value in metrics.items()})
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to resume on a different signal (other file, size or channels), naming what differs."""
+        saved = checkpoint.get("hyper_parameters", {}).get("signal")
+        if saved is None:
+            return
+        differing = sorted(key for key in saved.keys() | self.signal.keys() if saved.get(key) != self.signal.get(key))
+        if differing:
+            details = "; ".join(
+                f"{key}: checkpoint {saved.get(key)!r}, now {self.signal.get(key)!r}" for key in differing
+            )
+            raise ValueError(f"cannot resume on different data ({details}); use the run's own --data options")
 
     def configure_optimizers(self) -> Any:
         """Build the optimizer (and scheduler) from the configured factories."""

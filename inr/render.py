@@ -33,7 +33,10 @@ def render_checkpoint(checkpoint: str | Path, out: str, resolution: int | None =
     spec = model.signal
     module_name, class_name = spec["datamodule"].rsplit(".", 1)
     datamodule_class = getattr(importlib.import_module(module_name), class_name)
-    return datamodule_class.render_to_file(lambda coords: model.predict_values(coords, progress=True), spec, out, resolution)
+    def predict(coords: torch.Tensor) -> torch.Tensor:
+        return model.predict_values(coords, progress=True)
+
+    return datamodule_class.render_to_file(predict, spec, out, resolution)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,7 +30,7 @@ class Step:
 
     @cached_property
     def gradient(self) -> Tensor:
-        """d outputs / d coords, [N, c, d]."""
+        """D outputs / d coords, [N, c, d]."""
         return diff.gradient(self.outputs, self.coords)
 
     @cached_property

@@ -8,8 +8,11 @@ Offline unless the user opts in: ``WANDB_MODE=online`` (after ``wandb login``), 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from pathlib import Path
 
 from lightning.pytorch.loggers import WandbLogger as LightningWandbLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 
 def online_requested() -> bool:
@@ -52,6 +55,33 @@ class WandbLogger(LightningWandbLogger):
             project=project, name=name, save_dir=save_dir or ".", version=version, offline=offline,
             group=group, tags=tags, settings={"silent": True, "console": "off"} if offline else None,
         )
+        self._logged_up_to: int | None = None
+        self._current_step: int | None = None
+
+    def _step_file(self) -> Path:
+        return Path(self.save_dir or ".") / "wandb" / f"{self.version}.last_step"
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log at x = ``step``, skipping steps this run id already logged before a crash and resume.
+
+        Resume is exact, so the skipped values equal those already in the run; W&B cannot rewind a step.
+        """
+        if step is not None:
+            if self._logged_up_to is None:
+                path = self._step_file()
+                self._logged_up_to = int(path.read_text()) if path.is_file() else -1
+            if step <= self._logged_up_to and not self._logging_this_step(step):
+                return
+        super().log_metrics(metrics, step)
+        if step is not None and step > self._logged_up_to:
+            self._logged_up_to = step
+            self._current_step = step
+            self._step_file().write_text(str(step))
+
+    def _logging_this_step(self, step: int) -> bool:
+        """True for further metrics of the step this process is logging now (e.g. media after val/psnr)."""
+        return step == self._current_step
 
     @property
     def offline(self) -> bool:

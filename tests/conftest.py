@@ -8,10 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
 os.environ.pop("WANDB_API_KEY", None)
+# The tests' models are tiny: one thread is faster, and children (inr processes) inherit it.
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -55,13 +59,16 @@ def rgb_png(tmp_path: Path) -> Path:
 def run_fit(args: list[str]):
     """Run ``inr fit`` in this process and close the W&B run; returns the CLI object."""
     import wandb
+    from wandb_reader import wait_until_finished
 
     from inr.cli import build_cli
 
     try:
-        return build_cli(["fit", *args])
+        cli = build_cli(["fit", *args])
     finally:
         wandb.finish()
+    wait_until_finished(cli.trainer.default_root_dir)
+    return cli
 
 
 def child_env() -> dict[str, str]:

@@ -23,7 +23,9 @@ def test_help_lists_subcommands_and_documented_options():
     assert "fit" in top.stdout and "validate" in top.stdout and "inr render" in top.stdout
     fit = inr("fit", "--help")
     assert fit.returncode == 0
-    for option in ("--data.help", "--trainer.max_steps", "--ckpt_path", "--model.encoder", "--checkpoint.every_n_train_steps"):
+    options = ("--data.help", "--trainer.max_steps", "--ckpt_path", "--model.encoder",
+               "--checkpoint.every_n_train_steps")
+    for option in options:
         assert option in fit.stdout, option
     assert "most points evaluated at once" in fit.stdout  # docstrings reach the help
     data = inr("fit", "--data.help", "datamodules.image.ImageDataModule")

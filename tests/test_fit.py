@@ -10,7 +10,7 @@ import imageio.v3 as iio
 import pytest
 import torch
 from conftest import TINY_MODEL, child_env, run_fit
-from wandb_reader import find_offline_runs, metric_values, read_config, read_history, run_id
+from wandb_reader import find_offline_runs, metric_values, read_config, read_history, run_id, wait_until_finished
 
 from inr.cli import find_last_checkpoint
 from inr.render import render_checkpoint
@@ -124,6 +124,7 @@ def test_resume_in_a_new_process_matches_an_uninterrupted_run(gray_png, tmp_path
     assert after["global_step"] == straight["global_step"] == 20
     for key, value in straight["state_dict"].items():
         assert torch.equal(value, after["state_dict"][key]), key
+    wait_until_finished(tmp_path / "resumed")
     runs = find_offline_runs(tmp_path / "resumed")
     assert len(runs) == 2 and run_id(runs[0]) == run_id(runs[1]) == first_run.parent.parent.name
     assert [step for step, _ in metric_values(runs[1], "val/psnr")] == [15, 20]

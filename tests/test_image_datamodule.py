@@ -52,7 +52,7 @@ def test_signal_values_coords_and_spec(rgb_png):
     assert tensors["coords"].shape == (12 * 16, 2) and tensors["values"].shape == (12 * 16, 3)
     assert tensors["values"].min() >= -1 and tensors["values"].max() <= 1
     assert tensors["coords"][0].tolist() == [-1.0, -1.0] and tensors["coords"][-1].tolist() == [1.0, 1.0]
-    assert tensors["coords"][1, 0] > tensors["coords"][0, 0]  # x runs along a row
+    assert tensors["coords"][1, 1] > tensors["coords"][0, 1] and tensors["coords"][1, 0] == -1  # x along a row
     spec = data.signal_spec
     assert (spec["height"], spec["width"], spec["out_dim"], spec["in_dim"]) == (12, 16, 3, 2)
 
@@ -77,7 +77,7 @@ def test_random_batches_are_reproducible_and_differ_across_ranks_and_steps(gray_
 
 def test_pixel_grid_is_linspace():
     grid = pixel_grid(3, 2)
-    assert grid.tolist() == [[-1, -1], [1, -1], [-1, 0], [1, 0], [-1, 1], [1, 1]]
+    assert grid.tolist() == [[-1, -1], [-1, 1], [0, -1], [0, 1], [1, -1], [1, 1]]  # (y, x), row-major
 
 
 def test_bad_images_give_clear_errors(tmp_path):

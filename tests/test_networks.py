@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from inr.networks import MLP, Siren, SIREN_OMEGA_0
+from inr.networks import MLP, SIREN_OMEGA_0, Siren
 
 
 def test_siren_initialisation_statistics():

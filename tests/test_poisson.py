@@ -126,8 +126,8 @@ def test_image_derivatives_are_in_coordinate_units():
     ramp = (0.5 * xs - 0.25 * ys)[..., None]
     gradients, laplacians = image_derivatives(ramp)
     inner = (slice(1, -1), slice(1, -1))
-    np.testing.assert_allclose(gradients[inner][..., 0, 0], 0.5, atol=1e-6)
-    np.testing.assert_allclose(gradients[inner][..., 0, 1], -0.25, atol=1e-6)  # y grows down the rows
+    np.testing.assert_allclose(gradients[inner][..., 0, 1], 0.5, atol=1e-6)
+    np.testing.assert_allclose(gradients[inner][..., 0, 0], -0.25, atol=1e-6)  # y grows down the rows
     np.testing.assert_allclose(laplacians[inner], 0, atol=1e-5)
     bowl = (xs**2 + 3 * ys**2)[..., None]
     _, laplacians = image_derivatives(bowl)
@@ -220,6 +220,6 @@ def test_sobel_targets_match_analytic_derivatives_of_a_smooth_image():
     image = np.sin(2 * xs) * np.cos(ys)
     gradients, laplacians = image_derivatives(image[..., None])
     inner = (slice(2, -2), slice(2, -2))
-    np.testing.assert_allclose(gradients[inner][..., 0, 0], (2 * np.cos(2 * xs) * np.cos(ys))[inner], atol=0.02)
-    np.testing.assert_allclose(gradients[inner][..., 0, 1], (-np.sin(2 * xs) * np.sin(ys))[inner], atol=0.02)
+    np.testing.assert_allclose(gradients[inner][..., 0, 1], (2 * np.cos(2 * xs) * np.cos(ys))[inner], atol=0.02)
+    np.testing.assert_allclose(gradients[inner][..., 0, 0], (-np.sin(2 * xs) * np.sin(ys))[inner], atol=0.02)
     np.testing.assert_allclose(laplacians[inner][..., 0], (-5 * image)[inner], atol=0.02)

@@ -141,3 +141,15 @@ if __name__ == "__main__":
         print(f"== {run} (id {run_id(run)})")
         for row in read_history(run):
             print(json.dumps(row, default=str))
+
+
+def wait_until_finished(root: str | Path, timeout: float = 60.0) -> None:
+    """Wait until every offline run under ``root`` holds its exit record (wandb-core writes asynchronously)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    for run in find_offline_runs(root):
+        while not any(record.WhichOneof("record_type") == "exit" for record in read_records(run)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"W&B run {run} has no exit record after {timeout} s")
+            time.sleep(0.2)

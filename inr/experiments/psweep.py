@@ -20,7 +20,7 @@ from inr.encoders import BasicFourier, Encoder, Identity
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
 from inr.experiments.training import fit_full_batch, predict
 from inr.networks import MLP
-from inr.ntk import averaged_ntk, cross_section, eigen, predict_dynamics, spectrum
+from inr.ntk import averaged_ntk, eigen, predict_dynamics, spectrum
 
 # Tancik et al.'s 1D experiment: frequencies j = 1..16, 256 grid points, every 8th one used for training.
 BAND_LIMIT, GRID_POINTS, TRAIN_EVERY = 16, 256, 8
@@ -92,8 +92,7 @@ def run_psweep(
             return nn.Sequential(encoder, MLP(encoder.out_dim, 1, hidden=width, layers=depth - 1))
 
         kernel = averaged_ntk(factory, x, x[train], seeds=ntk_seeds, batch_size=64)  # K(all, train) [N, 32]
-        section = cross_section(kernel[:, center : center + 1].T.expand(GRID_POINTS, -1), GRID_POINTS // 2)
-        section = section / section.max()
+        section = kernel[:, center] / kernel[GRID_POINTS // 2, center]  # K(x, 0) / K(0, 0), x = 0 at index N / 2
         magnitude = spectrum(section)
         curves[label(p)] = (section, magnitude)
         k_train, k_test = kernel[train].double(), kernel[test].double()
