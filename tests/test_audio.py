@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +17,6 @@ from inr.render import render_checkpoint
 
 BACH = SHARED_DATA / "gt_bach.wav"
 SMALL_SIREN = ["--model.network.init_args.hidden", "64", "--model.network.init_args.layers", "2"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on a shared 2-core machine, two spinning threads make small steps ~10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _tone(count: int, channels: int, rate: int) -> np.ndarray:
@@ -161,7 +151,7 @@ def _fit(path: Path, root: Path, steps: int, extra: list[str] = ()):
 
 
 @pytest.fixture(scope="module")
-def chirp_run(tmp_path_factory, one_thread):
+def chirp_run(tmp_path_factory):
     """SIREN (2 x 64, w0 3000) fitted to 0.05 s of the synthetic chirp at 16 kHz: 800 samples, 150 steps."""
     root = tmp_path_factory.mktemp("audio")
     path = root / "chirp.wav"
@@ -178,22 +168,11 @@ def test_short_clip_fit_reaches_psnr_and_snr(chirp_run):
     assert metrics["val/snr"].item() > 20.0, metrics
 
 
-def _history_with(run: Path, key: str, timeout: float = 20.0) -> list[dict]:
-    """History rows of ``run`` once a row holds ``key``: wandb.finish() in offline mode may return a moment before
-    its writer flushes the last records."""
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = read_history(run)
-        if any(key in row for row in rows) or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.2)
-
-
 def test_offline_wandb_run_holds_the_audio_at_its_sample_rate_and_the_waveform(chirp_run):
     cli, root, path = chirp_run
     (run,) = find_offline_runs(root)
-    rows = _history_with(run, "val/snr")
     assert [step for step, _ in metric_values(run, "val/snr")] == [150]
+    rows = read_history(run)
     audio = [row for row in rows if "val/audio/_type" in row]
     assert audio and audio[0]["val/audio/count"] == 1 and audio[0]["trainer/global_step"] == 150
     assert audio[0]["val/audio/sampleRates"] == [16000]
