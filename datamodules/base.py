@@ -99,10 +99,17 @@ class SignalDataModule(L.LightningDataModule):
         return self._on_device
 
     def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
-        """A training batch on ``device``: the full signal, or ``batch_size`` random points (with replacement)."""
+        """A training batch on ``device``.
+
+        The full signal (this rank's shard under DDP), or ``batch_size`` random points drawn with replacement
+        from a generator seeded by (seed, step, rank).
+        """
         signal = self.on_device(device)
         if self.batch_size is None:
-            return signal
+            world = self.trainer.world_size if self.trainer is not None else 1
+            # Full batch under DDP: each rank takes every world-th point (a view, no copy); the losses are means
+            # over points and DDP averages the gradients, so together the ranks take the full-batch step.
+            return signal if world == 1 else {key: value[rank::world] for key, value in signal.items()}
         count = signal["coords"].shape[0]
         generator = torch.Generator(device=device).manual_seed(sampling_seed(self.seed, step, rank))
         index = torch.randint(count, (self.batch_size,), generator=generator, device=device)
