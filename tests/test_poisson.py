@@ -25,13 +25,6 @@ from inr.step import Step
 SMALL_SIREN = ["--model.network.init_args.hidden", "64", "--model.network.init_args.layers", "2"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a loaded 2-core machine two threads spin against each other (25x slower steps)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _fit(config: str, image, root, steps: int, extra: list[str] = ()):
