@@ -21,13 +21,17 @@ from inr.checkpoints import Checkpoint
 from inr.module import INRModule
 
 #: commands beside LightningCLI's, each ``module:function`` taking the remaining arguments.
-COMMANDS = {"render": "inr.render:main"}
-COMMANDS["ntk"] = "inr.experiments.ntk_command:main"  # NTK report of any encoder + network (docs/ntk.md)
-COMMANDS["experiment"] = "inr.experiments.cli:main"  # spectral-bias experiments: psweep, table, spectra
+COMMANDS = {
+    "render": "inr.render:main",
+    "ntk": "inr.experiments.ntk_command:main",  # NTK report of any encoder + network (docs/ntk.md)
+    "experiment": "inr.experiments.cli:main",  # spectral-bias experiments: psweep, table, spectra
+}
 
 EPILOG = (
     "other commands:\n"
-    "  inr render CKPT --out FILE [--resolution N]   write the signal a checkpoint represents (see inr render --help)"
+    "  inr render CKPT --out FILE [--resolution N]   write the signal a checkpoint represents (see inr render --help)\n"
+    "  inr ntk --config configs/ntk/siren.yaml        neural tangent kernel, spectrum, eigenvalues of a model\n"
+    "  inr experiment {psweep,table,spectra} ...      the spectral-bias experiments (see docs/ntk.md)"
 )
 
 CLASS_HELP = (

@@ -12,15 +12,6 @@ from inr.experiments.psweep import power_law_signal
 from inr.experiments.table import format_table, make_encoder, split_pixels, summarise
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny problems: one thread avoids OpenMP contention on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def read_csv(path):
     with open(path) as handle:
         return list(csv.DictReader(handle))

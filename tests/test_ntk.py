@@ -29,15 +29,6 @@ from inr.ntk import (
 WIDTH, SEEDS, ANALYTIC_TOLERANCE = 1024, 4, 0.06
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny problems: one thread avoids OpenMP contention on a shared CPU (10x slower under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def grid(count: int) -> torch.Tensor:
     """Uniform periodic grid x = 2u - 1, u = i / count, [count, 1] float64."""
     return (2 * torch.arange(count, dtype=torch.float64) / count - 1)[:, None]
