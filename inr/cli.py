@@ -184,9 +184,12 @@ def build_cli(args: list[str] | None = None, run: bool = True) -> INRCLI:
 
 
 def _formatter():
+    """The help formatter of jsonargparse, keeping the epilog's line breaks."""
+    import argparse
+
     from jsonargparse import DefaultHelpFormatter
 
-    return DefaultHelpFormatter
+    return type("HelpFormatter", (DefaultHelpFormatter, argparse.RawDescriptionHelpFormatter), {})
 
 
 _OWN_CODE = (str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "datamodules"))
