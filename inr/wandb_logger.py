@@ -69,15 +69,18 @@ class WandbLogger(LightningWandbLogger):
         """
         if step is not None:
             if self._logged_up_to is None:
-                path = self._step_file()
-                self._logged_up_to = int(path.read_text()) if path.is_file() else -1
+                text = self._step_file().read_text().strip() if self._step_file().is_file() else ""
+                self._logged_up_to = int(text) if text.isdigit() else -1
             if step <= self._logged_up_to and not self._logging_this_step(step):
                 return
         super().log_metrics(metrics, step)
         if step is not None and step > self._logged_up_to:
             self._logged_up_to = step
             self._current_step = step
-            self._step_file().write_text(str(step))
+            path = self._step_file()
+            temporary = path.with_name(path.name + ".tmp")
+            temporary.write_text(str(step))
+            os.replace(temporary, path)  # a kill mid-write never leaves an empty record
 
     def _logging_this_step(self, step: int) -> bool:
         """True for further metrics of the step this process is logging now (e.g. media after val/psnr)."""

@@ -34,10 +34,13 @@ def test_crash_while_writing_leaves_the_previous_checkpoint_intact(tmp_path, mon
     assert [path.name for path in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary left behind
 
 
+STEPS = 300  # long enough that the kill lands mid-run however fast the machine is
+
+
 def _fit_command(root: Path, image: Path, steps: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "inr.cli", "fit", "--config", "configs/image_siren.yaml", "--data.path", str(image),
             "--data.size", "null", "--data.batch_size", "200", "--trainer.max_steps", str(steps),
-            "--trainer.default_root_dir", str(root), "--trainer.val_check_interval", "10",
+            "--trainer.default_root_dir", str(root), "--trainer.val_check_interval", "50",
             "--trainer.log_every_n_steps", "1", "--checkpoint.every_n_train_steps", "4",
             "--trainer.enable_progress_bar", "false", "--trainer.deterministic", "true", *TINY_MODEL, *extra]
 
@@ -50,35 +53,34 @@ def _checkpoint_step(path: Path) -> int:
 
 
 def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(gray_png, tmp_path):
-    straight = subprocess.run(_fit_command(tmp_path / "straight", gray_png, 30), capture_output=True, text=True,
+    straight = subprocess.run(_fit_command(tmp_path / "straight", gray_png, STEPS), capture_output=True, text=True,
                               env=child_env(), cwd=ROOT, timeout=300)
     assert straight.returncode == 0, straight.stderr[-2000:]
 
-    victim = subprocess.Popen(_fit_command(tmp_path / "crashed", gray_png, 30), env=child_env(), cwd=ROOT,
+    victim = subprocess.Popen(_fit_command(tmp_path / "crashed", gray_png, STEPS), env=child_env(), cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline:
         last = find_last_checkpoint(tmp_path / "crashed")
         if last is not None and _checkpoint_step(last) >= 12:
             break
-        time.sleep(0.05)
-    time.sleep(0.3)  # die somewhere between checkpoints
-    victim.send_signal(signal.SIGKILL)
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)  # somewhere after step 12, usually between two checkpoints
     victim.wait()
     killed_at = _checkpoint_step(find_last_checkpoint(tmp_path / "crashed"))
-    assert 12 <= killed_at < 30, "the run must be killed mid-way"
+    assert 12 <= killed_at < STEPS, "the run must be killed mid-way"
 
-    resumed = subprocess.run(_fit_command(tmp_path / "crashed", gray_png, 30, "--ckpt_path", "last"),
+    resumed = subprocess.run(_fit_command(tmp_path / "crashed", gray_png, STEPS, "--ckpt_path", "last"),
                              capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     expected = torch.load(find_last_checkpoint(tmp_path / "straight"), weights_only=True)
     actual = torch.load(find_last_checkpoint(tmp_path / "crashed"), weights_only=True)
-    assert actual["global_step"] == expected["global_step"] == 30
+    assert actual["global_step"] == expected["global_step"] == STEPS
     for key, value in expected["state_dict"].items():
         assert torch.equal(value, actual["state_dict"][key]), key
 
     steps = [step for run in find_offline_runs(tmp_path / "crashed") for step, _ in metric_values(run, "train/loss")]
-    assert steps == sorted(set(steps)) and steps[-1] == 30  # W&B history: no duplicated or out-of-order steps
+    assert steps == sorted(set(steps)) and steps[-1] == STEPS  # W&B history: no duplicated or out-of-order steps
 
 
 def test_trainer_writes_checkpoints_atomically_and_nan_loss_stops_with_a_clear_message(gray_png, tmp_path, capsys):
