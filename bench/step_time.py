@@ -6,7 +6,8 @@ batch) and chunked (16k points per backward, gradient accumulation), and inr is 
 two ("the plain loop at its best"). inr uses chunked gradient accumulation (``model.chunk_size``, 16,384 by
 default): the full-batch activations (64 MB each) are above glibc's mmap threshold, so an unchunked step maps,
 zeroes and unmaps ~1.8 GB per step. ``--allocator-tunables`` re-runs everything in a child process with
-GLIBC_TUNABLES raising that threshold, to show the unchunked plain loop at its best too.
+GLIBC_TUNABLES raising that threshold, to show the unchunked plain loop at its best too; there inr runs with
+``model.chunk_size`` 65536 (one chunk), the setting a user with those tunables would choose.
 
     python -m bench.step_time [--rounds 4] [--steps 5] [--allocator-tunables]
 """
@@ -48,9 +49,10 @@ class StepTimer(Callback):
         self._last = now
 
 
-def inr_round(config: str, steps: int, root: str, model=None):
+def inr_round(config: str, steps: int, root: str, model=None, chunk_size: int = 16384):
     """``steps + 1`` training steps of ``config`` through the Trainer (the first one is not timed)."""
-    args = ["--config", config, "--trainer.max_steps", str(steps + 1), "--trainer.val_check_interval", "100000",
+    args = ["--config", config, "--model.chunk_size", str(chunk_size), "--trainer.max_steps", str(steps + 1),
+            "--trainer.val_check_interval", "100000",
             "--trainer.default_root_dir", root, "--trainer.enable_progress_bar", "false",
             "--trainer.enable_model_summary", "false", "--checkpoint.save_last", "false",
             "--checkpoint.save_top_k", "0"]
@@ -77,16 +79,16 @@ def plain_round(network, coords, values, steps: int, chunk: int | None) -> list[
     return times
 
 
-def run(config: str, rounds: int, steps: int) -> None:
+def run(config: str, rounds: int, steps: int, chunk_size: int) -> None:
     os.environ.setdefault("WANDB_MODE", "offline")
     root = tempfile.mkdtemp(prefix="inr-bench-")
-    cli, _ = inr_round(config, 1, root)
+    cli, _ = inr_round(config, 1, root, chunk_size=chunk_size)
     coords, values = (tensor.clone() for tensor in (cli.datamodule.signal_tensors()["coords"],
                                                      cli.datamodule.signal_tensors()["values"]))
     samples = coords.shape[0]
     results: dict[str, list[float]] = {"inr": [], "plain (unchunked)": [], "plain (chunked 16k)": []}
     for round_index in range(rounds):
-        _, times = inr_round(config, steps, root, model=cli.model)
+        _, times = inr_round(config, steps, root, model=cli.model, chunk_size=chunk_size)
         results["inr"] += times
         network = copy.deepcopy(cli.model.network)
         results["plain (unchunked)"] += plain_round(network, cli.model.encoder(coords), values, steps, None)
@@ -110,15 +112,17 @@ def main() -> None:
     parser.add_argument("--config", default="configs/image_siren.yaml")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per loop per round")
-    parser.add_argument("--allocator-tunables", action="store_true", help="also run in a child with GLIBC_TUNABLES")
+    parser.add_argument("--chunk-size", type=int, default=16384, help="inr's model.chunk_size (its default: 16384)")
+    parser.add_argument("--allocator-tunables", action="store_true",
+                        help="also run in a child with GLIBC_TUNABLES, where inr uses chunk_size 65536 (unchunked)")
     options = parser.parse_args()
-    run(options.config, options.rounds, options.steps)
+    run(options.config, options.rounds, options.steps, options.chunk_size)
     if options.allocator_tunables:
         print("\n--- again with GLIBC_TUNABLES (child process) ---", flush=True)
         env = {**os.environ, "GLIBC_TUNABLES": TUNABLES}
         env.pop("WANDB_SERVICE", None)
         command = [sys.executable, "-m", "bench.step_time", "--config", options.config, "--rounds",
-                   str(options.rounds), "--steps", str(options.steps)]
+                   str(options.rounds), "--steps", str(options.steps), "--chunk-size", "65536"]
         subprocess.run(command, env=env, check=True)
 
 
