@@ -76,6 +76,8 @@ class INRModule(L.LightningModule):
         for loss in self.losses:
             loss.check_model(self)
         self.needs_derivatives = any(loss.needs_derivatives for loss in self.losses)
+        # on the device with the model, so a step builds no weight tensor
+        self.register_buffer("loss_weights", torch.tensor([loss.weight for loss in self.losses]), persistent=False)
         self.optimizer_factory = optimizer
         self.scheduler_factory = lr_scheduler
         low, high = signal["value_range"]
@@ -113,10 +115,9 @@ class INRModule(L.LightningModule):
             step = self.evaluate(chunk)
             share = chunk["coords"].shape[0] / count
             values = torch.stack([loss(step) for loss in self.losses])
-            weights = torch.tensor([loss.weight for loss in self.losses], device=values.device, dtype=values.dtype)
-            self.manual_backward((weights * values).sum() * share)
+            self.manual_backward((self.loss_weights * values).sum() * share)
             terms += values.detach() * share
-        total = (terms * torch.tensor([loss.weight for loss in self.losses], device=terms.device)).sum()
+        total = (terms * self.loss_weights).sum()
         if not torch.isfinite(total):
             detail = ", ".join(f"{loss.name}={value:.4g}" for loss, value in zip(self.losses, terms.tolist()))
             raise FloatingPointError(
