@@ -241,11 +241,7 @@ class AudioDataModule(SignalDataModule):
     def signal_spec(self) -> dict[str, Any]:
         """Dims, sample rate, length and value range of the clip, saved in the checkpoint."""
         return {
-            "kind": self.kind,
-            "datamodule": f"{type(self).__module__}.{type(self).__qualname__}",
-            "in_dim": 1,
-            "out_dim": self.channels,
-            "value_range": [-1.0, 1.0],
+            **self.base_spec(1, self.channels),
             "sample_rate": self.sample_rate,
             "num_samples": self.num_samples,
             "channels": self.channels,

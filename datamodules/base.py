@@ -80,6 +80,16 @@ class SignalDataModule(L.LightningDataModule):
             self.log_media(logger, prediction, model.global_step)
         return metrics
 
+    def base_spec(self, in_dim: int, out_dim: int, value_range: tuple[float, float] = (-1.0, 1.0)) -> dict[str, Any]:
+        """The entries every ``signal_spec`` holds: kind, DataModule class path (for ``inr render``), dims, range."""
+        return {
+            "kind": self.kind,
+            "datamodule": f"{type(self).__module__}.{type(self).__qualname__}",
+            "in_dim": in_dim,
+            "out_dim": out_dim,
+            "value_range": [float(value_range[0]), float(value_range[1])],
+        }
+
     def log_media(self, logger: Any, prediction: Tensor, step: int) -> None:
         """Log pictures/audio of a full-signal prediction [N, c] (rank zero only). Default: nothing."""
 

@@ -275,11 +275,7 @@ class ImageDataModule(SignalDataModule):
     def signal_spec(self) -> dict[str, Any]:
         """Dims, size and value range of the image, saved in the checkpoint."""
         return {
-            "kind": self.kind,
-            "datamodule": f"{type(self).__module__}.{type(self).__qualname__}",
-            "in_dim": 2,
-            "out_dim": self.channels,
-            "value_range": [-1.0, 1.0],
+            **self.base_spec(2, self.channels),
             "height": self.height,
             "width": self.width,
             "bit_depth": self.bit_depth,

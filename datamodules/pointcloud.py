@@ -231,11 +231,7 @@ class PointCloudDataModule(SignalDataModule):
     def signal_spec(self) -> dict[str, Any]:
         """Dims, SDF range and the normalising transform (original = normalised * scale + center)."""
         return {
-            "kind": self.kind,
-            "datamodule": f"{type(self).__module__}.{type(self).__qualname__}",
-            "in_dim": 3,
-            "out_dim": 1,
-            "value_range": [-2 * math.sqrt(3), 2 * math.sqrt(3)],  # distances inside the cube
+            **self.base_spec(3, 1, (-2 * math.sqrt(3), 2 * math.sqrt(3))),  # distances inside the cube
             "center": self.center,
             "scale": self.scale,
             "source": self.path or DEFAULT_SHAPE,
