@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_warn
 
 
 class Checkpoint(ModelCheckpoint):
@@ -29,3 +30,15 @@ class Checkpoint(ModelCheckpoint):
         super().on_train_end(trainer, pl_module)
         if self.save_last and self._last_global_step_saved != trainer.global_step and not trainer.sanity_checking:
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def _should_save_on_exception(self, trainer) -> bool:
+        """Lightning's rule, except under multi-process training, where the save would wait for dead ranks.
+
+        Saving calls a barrier; after one rank has failed the others never reach it (a deadlock until the
+        process-group timeout). The last scheduled ``last.ckpt`` is kept instead.
+        """
+        if self.save_on_exception and trainer.world_size > 1:
+            rank_zero_warn("checkpoint.save_on_exception is skipped under multi-process training (its barrier "
+                           "would wait for the failed rank); the last scheduled last.ckpt is kept")
+            return False
+        return super()._should_save_on_exception(trainer)

@@ -18,6 +18,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.base import SignalDataModule
 from inr.checkpoints import Checkpoint
+from inr.distributed import DEFAULT_TIMEOUT_S, RankFailureReporter, apply_timeout, check_timeout, is_transport_error
 from inr.module import INRModule
 
 #: commands beside LightningCLI's, each ``module:function`` taking the remaining arguments.
@@ -110,6 +111,9 @@ class INRCLI(LightningCLI):
         """Link the signal description from the data to the model; add the checkpoint callback's options."""
         parser.link_arguments("data", "model.signal", compute_fn=lambda data: data.signal_spec, apply_on="instantiate")
         parser.add_lightning_class_args(Checkpoint, "checkpoint")
+        parser.add_argument("--ddp_timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                            help="seconds a DDP rank waits for the others in a collective before the job stops "
+                                 "(process-group timeout; a rank that raises stops the job at once)")
         parser.set_defaults(DEFAULTS)
 
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
@@ -151,6 +155,14 @@ class INRCLI(LightningCLI):
         run_id = getattr(self, "_resume_run_id", None)
         if run_id is not None and "version" in init_args and init_args.version is None:
             init_args.version = run_id
+
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list) -> Any:
+        """Lightning's Trainer plus the rank-failure reporter, with ``--ddp_timeout`` on a DDP strategy."""
+        seconds = (self.config[self.subcommand] if self.subcommand else self.config).get("ddp_timeout")
+        check_timeout(seconds)
+        trainer = super()._instantiate_trainer(config, [*callbacks, RankFailureReporter()])
+        apply_timeout(trainer.strategy, seconds)
+        return trainer
 
     def after_fit(self) -> None:
         """Say where the checkpoints and the offline W&B run are."""
@@ -220,6 +232,12 @@ def main(argv: list[str] | None = None) -> None:
         build_cli(None if argv is None else argv)
     except Exception as error:
         cause = input_error(error)
+        rank_failure = getattr(error, "inr_rank_failure", None)
+        if rank_failure is not None:  # multi-process job: name the rank that failed, in one line
+            if (cause is None and not is_transport_error(error)) or os.environ.get("INR_DEBUG"):
+                traceback.print_exc()
+            print(f"inr: error: {rank_failure}", file=sys.stderr)
+            sys.exit(1)
         if cause is None or os.environ.get("INR_DEBUG"):
             raise
         message = cause.args[0] if isinstance(cause, KeyError) and cause.args else cause

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -42,3 +43,48 @@ def test_two_process_fit_validates_and_resumes_in_one_process(batch_size, gray_p
     _inr("fit", *common, "--trainer.devices", "1", "--trainer.max_steps", "6", "--ckpt_path", "last",
          "--trainer.val_check_interval", "2")
     assert torch.load(find_last_checkpoint(tmp_path), weights_only=True)["global_step"] == 6
+
+
+def _failing_fit(tmp_path, gray_png, mode: str, *extra: str) -> tuple[subprocess.CompletedProcess, float]:
+    """A 2-process fit whose loss fails on rank 1 at its 3rd call; returns the finished process and its seconds."""
+    env = {**child_env(), "PYTHONPATH": str(ROOT / "tests")}
+    args = ["fit", "--config", "configs/image_siren.yaml", "--data.path", str(gray_png), "--data.size", "null",
+            "--data.batch_size", "128", "--trainer.default_root_dir", str(tmp_path), "--trainer.max_steps", "20",
+            "--trainer.enable_progress_bar", "false", "--trainer.accelerator", "cpu", "--trainer.strategy", "ddp",
+            "--trainer.devices", "2", "--model.losses+=faults.FailOnRank", "--model.losses.mode", mode,
+            "--trainer.logger", "false", *TINY_MODEL, *extra]
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "inr.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=300)
+    return done, time.monotonic() - start
+
+
+@pytest.mark.slow
+def test_exception_on_one_rank_ends_the_job_naming_the_rank(gray_png, tmp_path):
+    done, seconds = _failing_fit(tmp_path, gray_png, "raise", "--checkpoint.save_on_exception", "true")
+    assert done.returncode != 0
+    last_line = done.stderr.strip().splitlines()[-1]
+    assert last_line == "inr: error: rank 1 failed: RuntimeError: injected failure on rank 1 at call 3", done.stderr
+    assert seconds < 120  # no rank left waiting for the 600 s default timeout (or Lightning's 30 min)
+
+
+@pytest.mark.slow
+def test_hung_rank_ends_the_job_after_the_process_group_timeout(gray_png, tmp_path):
+    # capture_output waits for every process holding the pipes: a rank left behind would fail with TimeoutExpired.
+    # The timeout also bounds the start-up rendezvous: 20 s leaves room for a slow rank start on a loaded machine.
+    done, seconds = _failing_fit(tmp_path, gray_png, "hang", "--ddp_timeout", "20")
+    assert done.returncode != 0
+    last_line = done.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("inr: error: rank 0 lost contact with the other ranks"), done.stderr
+    assert "Timed out waiting 20000ms" in last_line and "process-group timeout 20 s" in last_line
+    assert seconds < 120
+
+
+def test_ddp_timeout_must_be_positive(gray_png, tmp_path, capsys):
+    from inr.cli import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["fit", "--config", "configs/image_siren.yaml", "--data.path", str(gray_png), "--ddp_timeout", "0",
+              "--trainer.default_root_dir", str(tmp_path), "--trainer.logger", "false"])
+    assert raised.value.code == 2
+    assert "inr: error: --ddp_timeout must be a positive number of seconds, got 0.0" in capsys.readouterr().err
