@@ -8,9 +8,12 @@ Python work, resume is exact and every DDP rank draws different points.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import lightning as L
@@ -24,6 +27,34 @@ class _Placeholders(IterableDataset):
 
     def __iter__(self):
         return itertools.repeat(0)
+
+
+def input_file(path: str | Path, what: str) -> Path:
+    """``path`` as a Path once it is known to be a non-empty file; ``what`` names it in errors ("image file")."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    if not path.is_file():
+        raise ValueError(f"{what} {path} is a folder (or device), not a file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{what} {path} is empty (0 bytes)")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(out: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``out`` (same suffix) to write; it replaces ``out`` only if the block succeeds.
+
+    A render that fails or is interrupted half-way leaves no half-written file under the requested name.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(f".{out.stem}.{os.getpid()}.partial{out.suffix}")
+    try:
+        yield temporary
+        os.replace(temporary, out)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def sampling_seed(seed: int, step: int, rank: int) -> int:

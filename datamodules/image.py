@@ -21,10 +21,12 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from datamodules.base import SignalDataModule
+from datamodules.base import SignalDataModule, atomic_output, input_file
 from inr import diff
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: file types ``inr render`` writes 8-bit images to (16-bit ones: PNG only, through pypng).
+RENDER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 #: what each ``supervision`` trains on: the batch key a training step receives besides ``coords``.
 SUPERVISION_TARGETS = {"value": "values", "gradient": "gradients", "laplacian": "laplacians"}
@@ -56,11 +58,7 @@ def read_image(path: str | Path) -> np.ndarray:
 
     Integer images are normalised by their true bit depth; float images must already lie in [0, 1].
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file not found: {path}")
-    if path.stat().st_size == 0:
-        raise ValueError(f"image file {path} is empty (0 bytes)")
+    path = input_file(path, "image file")
     try:
         if _png_bit_depth(path) == 16:
             pixels = _read_png16(path)
@@ -70,6 +68,8 @@ def read_image(path: str | Path) -> np.ndarray:
             pixels = iio.imread(path)
     except Exception as error:  # imageio/pypng raise many types; the user needs the file name and the reason
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "Could not find a backend" in reason:  # imageio's words for "no plugin knows this content/extension"
+            reason = f"no image reader accepts its content or its {path.suffix or 'missing'!r} extension"
         raise ValueError(f"cannot read image file {path}: not a readable image ({reason})") from None
     if pixels.ndim == 2:
         pixels = pixels[..., None]
@@ -130,20 +130,19 @@ def values_to_pixels(values: Tensor, height: int, width: int, bit_depth: int = 8
 
 
 def write_png(path: str | Path, pixels: np.ndarray) -> None:
-    """Write [H, W, C] uint8/uint16 pixels as PNG (16-bit through pypng)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if pixels.dtype == np.uint16:
-        import png
+    """Write [H, W, C] uint8 (any type imageio writes, by suffix) or uint16 (PNG, pypng) pixels, atomically."""
+    with atomic_output(path) as temporary:
+        if pixels.dtype == np.uint16:
+            import png
 
-        height, width, channels = pixels.shape
-        writer = png.Writer(width, height, greyscale=channels in (1, 2), alpha=channels in (2, 4), bitdepth=16)
-        with open(path, "wb") as file:
-            writer.write(file, pixels.reshape(height, width * channels).tolist())
-        return
-    import imageio.v3 as iio
+            height, width, channels = pixels.shape
+            writer = png.Writer(width, height, greyscale=channels in (1, 2), alpha=channels in (2, 4), bitdepth=16)
+            with open(temporary, "wb") as file:
+                writer.write(file, pixels.reshape(height, width * channels).tolist())
+        else:
+            import imageio.v3 as iio
 
-    iio.imwrite(path, pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+            iio.imwrite(temporary, pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
 
 
 def grid_spacing(height: int, width: int) -> tuple[float, float]:
@@ -360,7 +359,15 @@ class ImageDataModule(SignalDataModule):
     def render_to_file(
         predict: Callable[[Tensor], Tensor], spec: dict[str, Any], out: str, resolution: int | None
     ) -> str:
-        """Evaluate ``predict`` on a grid whose longer side is ``resolution`` and write a PNG to ``out``."""
+        """Evaluate ``predict`` on a grid whose longer side is ``resolution`` and write an image (PNG...) to ``out``."""
+        if spec.get("bit_depth", 8) == 16:
+            what, suffixes = "a 16-bit image", (".png",)
+        elif spec["out_dim"] in (2, 4):
+            what, suffixes = "an image with alpha", (".png", ".tif", ".tiff")  # no alpha in JPEG, no gray+alpha in BMP
+        else:
+            what, suffixes = "an image", RENDER_SUFFIXES
+        if Path(out).suffix.lower() not in suffixes:
+            raise ValueError(f"--out {out}: {what} renders to one of {', '.join(suffixes)}")
         height, width = output_size(spec, resolution)
         values = predict(pixel_grid(height, width))
         write_png(out, values_to_pixels(values, height, width, spec.get("bit_depth", 8)))
