@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from datamodules.base import SignalDataModule
+from datamodules.base import SignalDataModule, atomic_output, input_file
 
 #: samples evaluated and written at once by ``render_to_file`` (bounded memory for any output length).
 RENDER_BLOCK = 1 << 18
@@ -29,6 +29,9 @@ SYNTHETIC_SOURCE = "synthetic: exponential chirp 110-1760 Hz + 2 harmonics, 1 s 
 
 #: WAV data-chunk sizes that mean "unknown" (streamed writers, RF64): no truncation check is possible.
 _UNKNOWN_WAV_SIZES = (0, 0xFFFFFFFF)
+
+#: largest Ogg page in bytes: 27-byte header + 255 segment sizes + 255 x 255 body bytes.
+_OGG_MAX_PAGE = 27 + 255 + 255 * 255
 
 
 def _wav_data_sizes(path: Path) -> tuple[int, int] | None:
@@ -47,6 +50,31 @@ def _wav_data_sizes(path: Path) -> tuple[int, int] | None:
                 return chunk_size, size - position - 8
             position += 8 + chunk_size + (chunk_size & 1)  # RIFF chunks are padded to an even size
     return None
+
+
+def _ogg_is_complete(path: Path) -> bool | None:
+    """For an Ogg file: whether its last page ends the file and carries the end-of-stream flag, else None.
+
+    Ogg has no frame count in a header; libsndfile takes the length from the last complete page, so a cut file
+    reads "successfully" with fewer frames. An Ogg page: "OggS", version, flags (0x04 = end of stream), 20 more
+    header bytes, a segment count n at byte 26, n segment sizes, then the body (RFC 3533, Sec. 6).
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as file:
+        if file.read(4) != b"OggS":
+            return None
+        file.seek(max(0, size - _OGG_MAX_PAGE))
+        tail = file.read()
+    base = size - len(tail)
+    position = tail.rfind(b"OggS")
+    while position >= 0:  # "OggS" may also occur inside a body: find the page that ends exactly at the end
+        if position + 27 <= len(tail):
+            count = tail[position + 26]
+            table = tail[position + 27 : position + 27 + count]
+            if len(table) == count and base + position + 27 + count + sum(table) == size:
+                return bool(tail[position + 5] & 0x04)
+        position = tail.rfind(b"OggS", 0, position)
+    return False
 
 
 def crop_range(total: int, rate: int, start_seconds: float, crop_seconds: float | None, what: str) -> tuple[int, int]:
@@ -86,11 +114,7 @@ def read_audio(
     """
     import soundfile as sf
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"audio file not found: {path}")
-    if path.stat().st_size == 0:
-        raise ValueError(f"audio file {path} is empty (0 bytes)")
+    path = input_file(path, "audio file")
     try:
         info = sf.info(str(path))
     except Exception as error:  # soundfile raises LibsndfileError/RuntimeError/TypeError; name file and reason
@@ -98,20 +122,26 @@ def read_audio(
         raise ValueError(
             f"cannot read audio file {path}: not a format soundfile reads (WAV, FLAC, OGG, ...): {reason}"
         ) from None
-    if info.frames == 0:
-        raise ValueError(f"audio file {path} holds no samples (its header declares 0 frames)")
+    # Truncation first: libsndfile derives the frame count from the bytes present, so a cut file may claim 0.
     sizes = _wav_data_sizes(path)
     if sizes is not None and sizes[0] not in _UNKNOWN_WAV_SIZES and sizes[1] < sizes[0]:
         raise ValueError(
             f"audio file {path} is truncated: its WAV header declares {sizes[0]} bytes of samples but only "
             f"{sizes[1]} follow (a copy cut short?)"
         )
+    if _ogg_is_complete(path) is False:
+        raise ValueError(
+            f"audio file {path} is truncated: its last Ogg page is cut short or lacks the end-of-stream flag "
+            "(a copy cut short?)"
+        )
+    if info.frames == 0:
+        raise ValueError(f"audio file {path} holds no samples (its header declares 0 frames)")
     start, frames = crop_range(info.frames, info.samplerate, start_seconds, crop_seconds, f"audio file {path}")
     try:
         samples, _ = sf.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
-    except Exception as error:
-        reason = str(error).strip() or type(error).__name__
-        raise ValueError(f"cannot read audio file {path}: {reason}") from None
+    except Exception as error:  # the header parsed but the samples do not decode
+        reason = str(error).split(": ", 1)[-1].strip() or type(error).__name__
+        raise ValueError(f"cannot decode audio file {path} (truncated or corrupt?): {reason}") from None
     if samples.shape[0] != frames:
         raise ValueError(f"audio file {path} is truncated: its header declares {frames} frames, read {len(samples)}")
     bad = ~np.isfinite(samples)
@@ -291,7 +321,7 @@ class AudioDataModule(SignalDataModule):
 
         The render lasts as long as the training clip, so twice the sample rate gives twice the samples; it is
         evaluated and written in blocks of ``RENDER_BLOCK`` samples (bounded memory), clipped to [-1, 1], with the
-        source's sample format when the output format supports it.
+        source's sample format when the output format supports it. A failed render leaves no partial file.
         """
         import soundfile as sf
 
@@ -304,11 +334,11 @@ class AudioDataModule(SignalDataModule):
         subtype = spec.get("subtype")
         if subtype is None or not sf.check_format(kind, subtype):
             subtype = sf.default_subtype(kind)
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
         count = output_length(spec, rate)
-        with sf.SoundFile(out, "w", samplerate=rate, channels=spec["out_dim"], subtype=subtype) as file:
-            for start in range(0, count, RENDER_BLOCK):
-                values = predict(render_coords(spec, rate, start, min(start + RENDER_BLOCK, count)))
-                file.write(values.detach().clamp(-1, 1).float().cpu().numpy())
+        with atomic_output(out) as temporary:
+            with sf.SoundFile(temporary, "w", samplerate=rate, channels=spec["out_dim"], subtype=subtype) as file:
+                for start in range(0, count, RENDER_BLOCK):
+                    values = predict(render_coords(spec, rate, start, min(start + RENDER_BLOCK, count)))
+                    file.write(values.detach().clamp(-1, 1).float().cpu().numpy())
         duration = f"{count} samples at {rate} Hz ({count / rate:.3f} s)"
         return f"wrote {out}: {duration}, {spec['out_dim']} channel(s), {subtype}"
