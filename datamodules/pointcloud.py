@@ -27,12 +27,14 @@ import torch
 import trimesh
 from torch import Tensor
 
-from datamodules.base import SignalDataModule, sampling_seed
+from datamodules.base import SignalDataModule, atomic_output, input_file, sampling_seed
 from inr.mesh import extract_mesh, sample_surface, surface_metrics, to_original
 
 MESH_SUFFIXES = (".obj", ".off", ".stl", ".glb", ".gltf")
 TEXT_SUFFIXES = (".xyz", ".pts", ".txt")
 SUPPORTED = (".ply", *MESH_SUFFIXES, *TEXT_SUFFIXES)
+#: most lines read looking for a PLY header's ``end_header``.
+_PLY_HEADER_LINES = 1000
 #: formats ``inr render`` writes.
 RENDER_SUFFIXES = (".ply", ".obj", ".off", ".stl", ".glb")
 #: pixels per side of each SDF slice in the validation picture.
@@ -87,9 +89,77 @@ def _read_text_cloud(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def _ply_cloud_normals(path: Path, cloud: trimesh.PointCloud) -> np.ndarray:
     """Per-vertex ``nx ny nz`` of a PLY point cloud, or a clear refusal."""
     vertex = cloud.metadata.get("_ply_raw", {}).get("vertex", {}).get("data", {})
-    if not all(key in vertex for key in ("nx", "ny", "nz")):
+    # trimesh keeps ASCII PLY properties as a dict of columns and binary ones as a structured array
+    names = (vertex.dtype.names or ()) if isinstance(vertex, np.ndarray) else vertex.keys()
+    if not all(key in names for key in ("nx", "ny", "nz")):
         raise _fail(path, "is a point cloud without normals (no faces, no nx ny nz): SDFs need oriented normals")
     return np.concatenate([np.asarray(vertex[key], dtype=np.float64).reshape(-1, 1) for key in ("nx", "ny", "nz")], 1)
+
+
+def _ply_header_counts(path: Path) -> dict[str, int]:
+    """Element counts a PLY header declares, e.g. ``{"vertex": 642, "face": 1280}`` (empty if no header)."""
+    counts = {}
+    with open(path, "rb") as file:
+        for _, line in zip(range(_PLY_HEADER_LINES), file):
+            words = line.split()
+            if words[:1] == [b"end_header"]:
+                break
+            if len(words) == 3 and words[0] == b"element" and words[2].isdigit():
+                counts[words[1].decode(errors="replace")] = int(words[2])
+    return counts
+
+
+def _off_counts(path: Path) -> tuple[int, int, int] | None:
+    """(vertices, faces) an ASCII OFF header declares and the number of data rows after it, else None."""
+    text = path.read_bytes().decode("utf-8", errors="replace")  # a corrupt byte must not hide the row count
+    rows = [line for line in (raw.split("#", 1)[0].strip() for raw in text.splitlines()) if line]
+    first = rows[0].split() if rows else [""]
+    if not first[0].endswith("OFF") or "BINARY" in first:
+        return None
+    if len(first) > 1:  # "OFF V F E" on one line
+        counts, body = first[1:], len(rows) - 1
+    else:
+        counts, body = (rows[1].split() if len(rows) > 1 else []), len(rows) - 2
+    if len(counts) < 2 or not all(word.isdigit() for word in counts[:2]):
+        return None
+    return int(counts[0]), int(counts[1]), max(body, 0)
+
+
+def _check_stl(path: Path) -> None:
+    """Refuse a binary STL whose size does not match its triangle count, or an ASCII STL without its end."""
+    size = path.stat().st_size
+    with open(path, "rb") as file:
+        head = file.read(4096)
+        file.seek(max(0, size - 4096))
+        tail = file.read()
+    if head[:5].lower() == b"solid" and b"facet" in head:  # ASCII STL (a binary header may also start "solid")
+        if b"endsolid" not in tail:
+            raise _fail(path, "is a truncated ASCII STL (no 'endsolid' at its end)")
+        return
+    if size < 84:
+        raise _fail(path, f"is not an STL file ({size} bytes: too short for a binary STL header, no ASCII 'solid')")
+    triangles = int.from_bytes(head[80:84], "little")
+    if size < 84 + 50 * triangles:
+        raise _fail(path, f"is truncated or not an STL: its binary header declares {triangles} triangles "
+                          f"({84 + 50 * triangles} bytes) but the file has {size} bytes")
+
+
+def _check_counts(path: Path, suffix: str, vertices: int, faces: int) -> None:
+    """Refuse a PLY/OFF file holding fewer vertices or faces than its header declares (cut short)."""
+    if suffix == ".ply":
+        declared = _ply_header_counts(path)
+        want_vertices, want_faces = declared.get("vertex"), declared.get("face", 0)
+    elif suffix == ".off" and (counts := _off_counts(path)) is not None:
+        want_vertices, want_faces, rows = counts
+        if rows < want_vertices + want_faces:
+            raise _fail(path, f"is truncated or corrupt: its OFF header declares {want_vertices} vertices and "
+                              f"{want_faces} faces but only {rows} rows follow")
+    else:
+        return
+    # polygons are split into triangles, so a complete file has at least as many faces as it declares
+    if want_vertices is not None and (vertices < want_vertices or faces < want_faces):
+        raise _fail(path, f"is truncated: its header declares {want_vertices} vertices and {want_faces} faces "
+                          f"but it holds {vertices} vertices and {faces} faces")
 
 
 def read_shape(path: str | Path) -> tuple[trimesh.Trimesh | None, np.ndarray, np.ndarray]:
@@ -99,11 +169,7 @@ def read_shape(path: str | Path) -> tuple[trimesh.Trimesh | None, np.ndarray, np
         ``(mesh, points, normals)``: for a mesh, the mesh and its vertices with zero normals (to be sampled);
         for a point cloud, ``None`` and the points [M, 3] with their normals [M, 3] (float64).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"shape file not found: {path}")
-    if path.stat().st_size == 0:
-        raise _fail(path, "is empty (0 bytes)")
+    path = input_file(path, "shape file")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise _fail(path, f"unsupported format {suffix!r}; expected one of {', '.join(SUPPORTED)}")
@@ -111,20 +177,28 @@ def read_shape(path: str | Path) -> tuple[trimesh.Trimesh | None, np.ndarray, np
         points, normals = _read_text_cloud(path)
         _check_points(path, points, normals)
         return None, points, normals
+    if suffix == ".stl":
+        _check_stl(path)  # trimesh reads a cut binary STL as an empty ASCII one
     try:
         loaded = trimesh.load(path, force="mesh" if suffix in MESH_SUFFIXES else None, process=False)
     except Exception as error:  # trimesh raises many types; the user needs the file name and the reason
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise _fail(path, f"not a readable {suffix[1:].upper()} file ({reason})") from None
+        raise _fail(path, f"not a readable {suffix[1:].upper()} file, truncated or corrupt? ({reason})") from None
+    vertices = np.asarray(getattr(loaded, "vertices", np.zeros((0, 3))), dtype=np.float64)
+    faces = np.asarray(getattr(loaded, "faces", np.zeros((0, 3))), dtype=np.int64)
+    _check_counts(path, suffix, len(vertices), len(faces))
+    if len(vertices) == 0 and suffix == ".ply":  # other formats: an empty mesh is refused for having no faces
+        raise _fail(path, "holds no points (its header declares 0 vertices)")
     if isinstance(loaded, trimesh.PointCloud) and suffix == ".ply":
-        points = np.asarray(loaded.vertices, dtype=np.float64)
         normals = _ply_cloud_normals(path, loaded)
-        _check_points(path, points, normals)
-        return None, points, normals
-    if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
+        _check_points(path, vertices, normals)
+        return None, vertices, normals
+    if not isinstance(loaded, trimesh.Trimesh) or len(faces) == 0:
         raise _fail(path, "is a mesh with no faces; SDF fitting samples oriented points on faces "
                           "(for a point cloud give .xyz/.pts text or a PLY with x y z nx ny nz)")
-    vertices = np.asarray(loaded.vertices, dtype=np.float64)
+    if faces.min() < 0 or faces.max() >= len(vertices):
+        raise _fail(path, f"is corrupt: face indices run from {faces.min()} to {faces.max()} but there are "
+                          f"{len(vertices)} vertices")
     _check_points(path, vertices, np.ones_like(vertices))
     if loaded.area == 0:
         raise _fail(path, "is a mesh whose faces all have zero area")
@@ -305,7 +379,7 @@ class PointCloudDataModule(SignalDataModule):
         if len(mesh.faces) == 0:
             raise ValueError(f"the SDF has no zero level set on the {resolution}^3 grid: nothing to write to {out}")
         mesh = to_original(mesh, spec["center"], spec["scale"])
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        mesh.export(out)
+        with atomic_output(out) as temporary:
+            mesh.export(temporary)
         return (f"wrote {out}: mesh of {len(mesh.vertices)} vertices / {len(mesh.faces)} faces from a {resolution}^3 "
                 f"grid, watertight: {mesh.is_watertight}")
