@@ -6,6 +6,7 @@ per-module tests (test_image_datamodule, test_audio, test_pointcloud, test_cli, 
 
 from __future__ import annotations
 
+import pickle
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -137,6 +138,8 @@ def test_image_render_refuses_a_file_type_that_cannot_hold_it(tmp_path, spec, ou
 
     with pytest.raises(ValueError, match=message):
         ImageDataModule.render_to_file(predict, spec, str(tmp_path / out), None)
+    with pytest.raises(ValueError, match="--resolution must be >= 1, got 0"):
+        ImageDataModule.render_to_file(predict, IMAGE_SPEC, str(tmp_path / "x.png"), 0)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -501,8 +504,11 @@ def test_bad_checkpoints_for_render(tmp_path, capsys):
     assert not (tmp_path / "out.png").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="inr/cli.py passes Lightning's FileNotFoundError and torch's UnpicklingError "
-                                       "on --ckpt_path through as a traceback (see docs/bad_input.md)")
+@pytest.mark.xfail(
+    strict=True, raises=(FileNotFoundError, pickle.UnpicklingError),
+    reason="inr/cli.py lets Lightning's FileNotFoundError and torch's UnpicklingError for --ckpt_path through as a "
+           "traceback (see docs/bad_input.md)",
+)
 @pytest.mark.parametrize("name", ["missing.ckpt", "junk.ckpt"])
 def test_fit_with_a_missing_or_unreadable_ckpt_path_gives_one_line(tmp_path, capsys, gray_png, name):
     from inr.cli import main
