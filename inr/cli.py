@@ -63,6 +63,10 @@ DEFAULTS = {
 }
 
 
+#: model options that change speed, not the model: a run may resume with other values.
+SPEED_OPTIONS = ("chunk_size", "compile", "matmul_precision")
+
+
 def find_last_checkpoint(root: str | Path) -> Path | None:
     """Newest ``last.ckpt`` under ``root/**/checkpoints/``, or None."""
     candidates = list(Path(root).glob("**/checkpoints/last.ckpt"))
@@ -83,7 +87,7 @@ def check_resume(ckpt_path: str, config_yaml: str, subcommand: str) -> None:
     checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     config = yaml.safe_load(config_yaml)[subcommand]
     saved = {key: value for key, value in checkpoint.get("hyper_parameters", {}).items()
-             if key not in ("_instantiator", "signal")}
+             if key not in ("_instantiator", "signal", *SPEED_OPTIONS)}
     wanted = _flatten({key: config["model"].get(key) for key in saved}, "model.")
     saved = _flatten(saved, "model.")
     differing = sorted(key for key in saved.keys() | wanted.keys() if saved.get(key) != wanted.get(key))

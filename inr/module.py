@@ -9,7 +9,7 @@ threshold so they are reused rather than mapped and zeroed anew every step (2-5x
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import torch
@@ -43,6 +43,13 @@ class INRModule(L.LightningModule):
         lr_scheduler: optional scheduler, stepped once per optimisation step.
         chunk_size: most points evaluated at once, in training (gradient accumulation) and rendering.
         signal: the DataModule's ``signal_spec`` (dims, shape, value range); linked automatically by ``inr fit``.
+        compile: run encoder + network through ``torch.compile`` (value losses only: torch.compile cannot take the
+            double backward that derivative losses need).
+        matmul_precision: ``torch.set_float32_matmul_precision`` while fitting: ``high`` allows TF32 matmuls on
+            GPUs that have them, ``medium`` bf16; None leaves the process setting alone. Restored afterwards.
+
+    Mixed precision is Lightning's: ``--trainer.precision bf16-mixed`` trains under autocast; validation metrics
+    are always computed in float32 from the float32 weights.
     """
 
     def __init__(
@@ -54,6 +61,8 @@ class INRModule(L.LightningModule):
         lr_scheduler: LRSchedulerCallable | None = None,
         chunk_size: int = 16384,
         signal: dict[str, Any] | None = None,
+        compile: bool = False,
+        matmul_precision: Literal["highest", "high", "medium"] | None = None,
     ) -> None:
         super().__init__()
         # Under LightningCLI the hyperparameters are the primitive config (class_path/init_args), so checkpoints
@@ -76,6 +85,13 @@ class INRModule(L.LightningModule):
         for loss in self.losses:
             loss.check_model(self)
         self.needs_derivatives = any(loss.needs_derivatives for loss in self.losses)
+        if compile and self.needs_derivatives:
+            needing = [loss.name for loss in self.losses if loss.needs_derivatives]
+            raise ValueError(f"model compile: true cannot train the derivative losses {needing}: torch.compile does "
+                             "not support the double backward they need; set model.compile false")
+        self._compiled = torch.compile(self._represent) if compile else None
+        self.matmul_precision = matmul_precision
+        self._previous_matmul_precision: str | None = None
         # on the device with the model, so a step builds no weight tensor
         self.register_buffer("loss_weights", torch.tensor([loss.weight for loss in self.losses]), persistent=False)
         self.optimizer_factory = optimizer
@@ -86,7 +102,24 @@ class INRModule(L.LightningModule):
 
     def forward(self, coords: Tensor) -> Tensor:
         """Evaluate the representation: coords [..., in_dim] -> values [..., out_dim]."""
+        if self._compiled is not None and not coords.requires_grad:
+            return self._compiled(coords)
+        return self._represent(coords)
+
+    def _represent(self, coords: Tensor) -> Tensor:
         return self.network(self.encoder(coords))
+
+    def setup(self, stage: str) -> None:
+        """Apply ``matmul_precision`` for the run."""
+        if self.matmul_precision is not None:
+            self._previous_matmul_precision = torch.get_float32_matmul_precision()
+            torch.set_float32_matmul_precision(self.matmul_precision)
+
+    def teardown(self, stage: str) -> None:
+        """Restore the process's matmul precision."""
+        if self._previous_matmul_precision is not None:
+            torch.set_float32_matmul_precision(self._previous_matmul_precision)
+            self._previous_matmul_precision = None
 
     @torch.no_grad()
     def predict_values(self, coords: Tensor, progress: bool = False) -> Tensor:
@@ -151,7 +184,8 @@ class INRModule(L.LightningModule):
         """
         datamodule = self.trainer.datamodule
         log_media = self.trainer.is_global_zero and self.logger is not None and not self.trainer.sanity_checking
-        metrics = datamodule.evaluate(self, batch, logger=self.logger if log_media else None)
+        with torch.autocast(self.device.type, enabled=False):  # float32 metrics under mixed-precision training
+            metrics = datamodule.evaluate(self, batch, logger=self.logger if log_media else None)
         for name, value in metrics.items():
             self.log(f"val/{name}", value, prog_bar=name == "psnr", logger=False)
         if not self.trainer.sanity_checking:

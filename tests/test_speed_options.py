@@ -1,0 +1,86 @@
+"""Speed options: torch.compile of encoder + network, matmul precision, Lightning's bf16 mixed precision."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import TINY_MODEL, run_fit
+from lightning.pytorch.callbacks import Callback
+
+from inr.losses.derivatives import GradientLoss
+from inr.module import INRModule
+
+SPEC = {"in_dim": 2, "out_dim": 1, "value_range": (-1.0, 1.0)}
+
+
+def _fit(gray_png, tmp_path, *extra: str):
+    return run_fit(["--config", "configs/image_siren.yaml", "--data.path", str(gray_png), "--data.size", "null",
+                    "--trainer.max_steps", "60", "--trainer.val_check_interval", "60", "--trainer.logger", "false",
+                    "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false",
+                    "--model.network.init_args.hidden", "64", *extra])
+
+
+@pytest.fixture(scope="module")
+def eager_psnr(tmp_path_factory):
+    import imageio.v3 as iio
+    from conftest import cameraman_crop
+
+    root = tmp_path_factory.mktemp("eager")
+    iio.imwrite(root / "gray32.png", cameraman_crop(32))
+    return _fit(root / "gray32.png", root).trainer.callback_metrics["val/psnr"].item()
+
+
+def test_bf16_mixed_training_keeps_psnr(eager_psnr, tmp_path):
+    import imageio.v3 as iio
+    from conftest import cameraman_crop
+
+    iio.imwrite(tmp_path / "gray32.png", cameraman_crop(32))
+    cli = _fit(tmp_path / "gray32.png", tmp_path, "--trainer.precision", "bf16-mixed")
+    assert cli.trainer.precision == "bf16-mixed"
+    psnr = cli.trainer.callback_metrics["val/psnr"].item()
+    assert eager_psnr > 25
+    assert psnr > eager_psnr - 1.5, (psnr, eager_psnr)
+
+
+@pytest.mark.slow
+def test_compiled_model_trains_like_the_eager_one(gray_png, tmp_path):
+    torch.manual_seed(0)
+    eager = INRModule(signal=SPEC)
+    compiled = INRModule(signal=SPEC, compile=True)
+    compiled.load_state_dict(eager.state_dict())
+    initial = eager.state_dict()["network.net.0.linear.weight"].clone()
+    coords = torch.rand(256, 2) * 2 - 1
+    values = torch.sin(3 * coords[:, :1])
+    for model in (eager, compiled):
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+        for _ in range(3):
+            optimizer.zero_grad()
+            (model(coords) - values).square().mean().backward()
+            optimizer.step()
+    assert compiled._compiled is not None
+    assert torch.allclose(compiled(coords), eager(coords), atol=1e-4)
+    assert not torch.equal(compiled.state_dict()["network.net.0.linear.weight"], initial)  # it did train
+
+
+def test_compile_refuses_derivative_losses():
+    with pytest.raises(ValueError, match=r"compile: true cannot train the derivative losses \['gradient'\]"):
+        INRModule(signal=SPEC, losses=[GradientLoss()], compile=True)
+
+
+def test_matmul_precision_applies_during_fit_and_is_restored(gray_png, tmp_path):
+    seen = []
+
+    class Record(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            seen.append(torch.get_float32_matmul_precision())
+
+    before = torch.get_float32_matmul_precision()
+    from inr.cli import build_cli
+
+    cli = build_cli(["--config", "configs/image_siren.yaml", "--data.path", str(gray_png), "--data.size",
+                     "null", "--trainer.max_steps", "2", "--trainer.logger", "false", "--model.matmul_precision",
+                     "medium", "--trainer.default_root_dir", str(tmp_path), *TINY_MODEL], run=False)
+    cli.trainer.callbacks.append(Record())
+    cli.trainer.fit(cli.model, cli.datamodule)
+    assert before == "highest" and seen == ["medium", "medium"]
+    assert torch.get_float32_matmul_precision() == before
