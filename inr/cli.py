@@ -7,8 +7,10 @@ rebuilds the model from the checkpoint alone and writes the signal it represents
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -63,6 +65,8 @@ DEFAULTS = {
 }
 
 
+#: ``--ckpt_path`` values Lightning resolves itself (``last`` is inr's: the newest run's last.ckpt).
+LIGHTNING_CKPT_NAMES = ("last", "best", "hpc", "registry")
 #: model options that change speed, not the model: a run may resume with other values.
 SPEED_OPTIONS = ("chunk_size", "compile", "matmul_precision")
 
@@ -84,7 +88,12 @@ def check_resume(ckpt_path: str, config_yaml: str, subcommand: str) -> None:
     import torch
     import yaml
 
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    try:
+        checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unreadable file: say which and why, in one line
+        first_line = (str(error).strip().splitlines() or [""])[0].split(". ")[0]
+        raise ValueError(f"--ckpt_path {ckpt_path} is not a readable checkpoint "
+                         f"(torch.load failed: {type(error).__name__}: {first_line})") from None
     config = yaml.safe_load(config_yaml)[subcommand]
     saved = {key: value for key, value in checkpoint.get("hyper_parameters", {}).items()
              if key not in ("_instantiator", "signal", *SPEED_OPTIONS)}
@@ -138,11 +147,14 @@ class INRCLI(LightningCLI):
         self._resume_run_id = last.parent.parent.name
 
     def _parse_ckpt_path(self) -> None:
-        """Refuse a resume whose model options differ from the checkpoint's, then let Lightning load it."""
+        """Refuse a missing or unreadable checkpoint, or a resume with other model options; then let Lightning load."""
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        if subcommand == "fit" and ckpt_path and Path(ckpt_path).is_file():
-            check_resume(ckpt_path, self.parser.dump(self.config, format="yaml", skip_none=False), subcommand)
+        if ckpt_path and ckpt_path not in LIGHTNING_CKPT_NAMES:
+            if not Path(ckpt_path).is_file():
+                raise FileNotFoundError(f"--ckpt_path {ckpt_path}: no such checkpoint file")
+            if subcommand == "fit":
+                check_resume(ckpt_path, self.parser.dump(self.config, format="yaml", skip_none=False), subcommand)
         super()._parse_ckpt_path()
 
     def before_instantiate_classes(self) -> None:
@@ -181,8 +193,12 @@ class INRCLI(LightningCLI):
             logger.experiment.finish()  # flush and close, so a later resume in another process can reopen the id
 
 
-def build_cli(args: list[str] | None = None, run: bool = True) -> INRCLI:
-    """Construct (and by default run) the CLI; ``args=None`` reads sys.argv."""
+def build_cli(args: list[str] | None = None, run: bool = True, exit_on_error: bool = True) -> INRCLI:
+    """Construct (and by default run) the CLI; ``args=None`` reads sys.argv.
+
+    ``exit_on_error=False`` raises ``argparse.ArgumentError`` for a bad option instead of printing the usage and
+    exiting (``main`` turns it into one line).
+    """
     return INRCLI(
         INRModule,
         SignalDataModule,
@@ -192,7 +208,8 @@ def build_cli(args: list[str] | None = None, run: bool = True) -> INRCLI:
             "prog": "inr",
             "epilog": EPILOG,
             "formatter_class": _formatter(),
-            **{command: {"epilog": CLASS_HELP} for command in ("fit", "validate")},
+            "exit_on_error": exit_on_error,
+            **{command: {"epilog": CLASS_HELP, "exit_on_error": exit_on_error} for command in ("fit", "validate")},
         },
         args=args,
         run=run,
@@ -225,6 +242,25 @@ def input_error(error: BaseException) -> BaseException | None:
     return None
 
 
+_PARSER_NOISE = ("Subtypes:", "Errors:", "Given value", "Does not validate against", "Expected a <class 'NoneType'>",
+                 "Expected a path but", "Problem with given class_path")
+
+
+def parser_error_line(error: argparse.ArgumentError) -> str:
+    """Jsonargparse's several-line ``Parser key "k": reasons`` as ``--k: the specific reasons`` on one line."""
+    text = str(error)
+    match = re.match(r'Parser key "([^"]+)":\s*(.*)', text, re.S)
+    if match is None:
+        return " ".join(text.split())
+    key, rest = match.groups()
+    reasons = []
+    for line in rest.splitlines():
+        line = line.strip().lstrip("-").strip()
+        if line and not line.startswith(_PARSER_NOISE):
+            reasons.append(re.sub(r"^Type .*? expects .*?: ", "", line))
+    return f"--{key}: {'; '.join(dict.fromkeys(reasons)) or ' '.join(rest.split())}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``inr`` command; input errors print one line (set INR_DEBUG=1 for the traceback)."""
     args = sys.argv[1:] if argv is None else argv
@@ -233,7 +269,13 @@ def main(argv: list[str] | None = None) -> None:
         getattr(importlib.import_module(module_name), function_name)(args[1:])
         return
     try:
-        build_cli(None if argv is None else argv)
+        build_cli(None if argv is None else argv, exit_on_error=False)
+    except argparse.ArgumentError as error:
+        if os.environ.get("INR_DEBUG"):
+            raise
+        print(f"inr: error: {parser_error_line(error)} (see inr {args[0] if args else ''} --help)".replace(" )", ")"),
+              file=sys.stderr)
+        sys.exit(2)
     except Exception as error:
         cause = input_error(error)
         rank_failure = getattr(error, "inr_rank_failure", None)
