@@ -180,19 +180,23 @@ def image_derivatives(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return gradients.astype(np.float32), laplacians.astype(np.float32)
 
 
-def align(prediction: Tensor, truth: Tensor, gain: bool = False) -> Tensor:
-    """Per channel, shift (and with ``gain``, scale) ``prediction`` [N, c] to best fit ``truth`` [N, c] (least squares).
+def align(prediction: Tensor, truth: Tensor, gain: bool = False, coords: Tensor | None = None) -> Tensor:
+    """Per channel, the least-squares fit to ``truth`` [N, c] of ``prediction`` [N, c] plus what it cannot know.
 
-    Derivatives do not determine the constant of a signal (nor, from the Laplacian alone, its scale in practice), so
-    a fit from derivatives is compared with the ground truth after this alignment.
+    Derivatives do not determine a signal's constant; the Laplacian loses its linear terms too (any ``a + b . x``
+    has zero Laplacian) and, in practice, its scale. So a fit from derivatives is compared with the ground truth
+    after adding the best constant (always), the best linear function of ``coords`` [N, d] (if given) and, with
+    ``gain``, scaling it by the best factor.
     """
-    centred = prediction - prediction.mean(dim=0)
-    if gain:
-        variance = centred.square().mean(dim=0)
-        covariance = (centred * (truth - truth.mean(dim=0))).mean(dim=0)
-        scale = torch.where(variance > 0, covariance / variance.clamp_min(1e-30), torch.zeros_like(variance))
-        centred = centred * scale
-    return centred + truth.mean(dim=0)
+    columns = [torch.ones_like(prediction[:, :1])] + ([coords.to(prediction)] if coords is not None else [])
+    aligned = []
+    for channel in range(prediction.shape[1]):
+        own = prediction[:, channel : channel + 1]
+        basis = torch.cat(([own] if gain else []) + columns, dim=1).double().cpu()
+        target = (truth[:, channel : channel + 1] - (0 if gain else own)).double().cpu()
+        fit = basis @ torch.linalg.lstsq(basis, target, driver="gelsy").solution  # gelsy: rank-deficient is fine
+        aligned.append(fit.to(prediction) + (0 if gain else own))
+    return torch.cat(aligned, dim=1)
 
 
 def _magnitude_picture(magnitude: Tensor, top: float, height: int, width: int) -> np.ndarray:
@@ -284,9 +288,10 @@ class ImageDataModule(SignalDataModule):
     def evaluate(self, model: Any, batch: dict[str, Tensor], logger: Any = None) -> dict[str, Tensor]:
         """Validation metrics; with derivative supervision also the aligned PSNR and derivative-space errors.
 
-        ``psnr``: raw prediction. ``psnr_aligned``: after matching the mean (gradient) or mean and gain (Laplacian)
-        to the image, which the derivatives cannot determine. ``gradient_mse``: mean over pixels and channels of
-        |grad f - Sobel target|^2 in coordinate units (the GradientLoss value); ``laplacian_mse`` likewise.
+        ``psnr``: raw prediction. ``psnr_aligned``: after matching the constant (gradient), or the constant, the
+        linear terms in x and y and the gain (Laplacian), which the derivatives cannot determine (see :func:`align`).
+        ``gradient_mse``: mean over pixels and channels of |grad f - Sobel target|^2 in coordinate units (the
+        GradientLoss value); ``laplacian_mse`` likewise.
         Derivatives are taken in chunks of ``model.chunk_size`` points.
         """
         if self.supervision == "value":
@@ -299,7 +304,8 @@ class ImageDataModule(SignalDataModule):
         )
         low, high = model.value_range
         truth = batch["values"]
-        aligned = align(prediction, truth, gain=self.supervision == "laplacian")
+        from_laplacian = self.supervision == "laplacian"
+        aligned = align(prediction, truth, gain=from_laplacian, coords=batch["coords"] if from_laplacian else None)
         metrics = {
             "psnr": peak_signal_noise_ratio(prediction.clamp(low, high), truth, data_range=high - low),
             "psnr_aligned": peak_signal_noise_ratio(aligned.clamp(low, high), truth, data_range=high - low),

@@ -144,6 +144,10 @@ def test_align_recovers_offset_and_gain():
     torch.testing.assert_close(align(truth + 3.0, truth), truth)
     torch.testing.assert_close(align(0.1 * truth - 2.0, truth, gain=True), truth)
     torch.testing.assert_close(align(torch.ones(100, 2), truth, gain=True), truth.mean(0).expand(100, 2))
+    coords = torch.rand(100, 2) * 2 - 1
+    plane = 0.3 - 0.5 * coords[:, :1] + 2.0 * coords[:, 1:]  # zero Laplacian: lost when fitting from it
+    torch.testing.assert_close(align(0.1 * truth + plane, truth, gain=True, coords=coords), truth)
+    assert not torch.allclose(align(0.1 * truth + plane, truth, gain=True), truth, atol=1e-2)
 
 
 # --- fits through the CLI ------------------------------------------------------------------------------------------
