@@ -17,7 +17,8 @@ re-runs everything in a child process with GLIBC_TUNABLES raising that threshold
 at its best too; there inr runs with ``model.chunk_size`` 65536 (one chunk), the setting a user with those
 tunables would choose.
 
-    python -m bench.step_time [--case image|gradient|laplacian|sdf] [--rounds 3] [--steps 5] [--allocator-tunables]
+    python -m bench.step_time [--case image|gradient|laplacian|sdf] [--rounds 3] [--steps 5] [--compile]
+                              [--allocator-tunables]
 """
 
 from __future__ import annotations
@@ -63,9 +64,10 @@ class StepTimer(Callback):
         self._last = now
 
 
-def inr_round(config: str, steps: int, root: str, model=None, chunk_size: int = 16384):
+def inr_round(config: str, steps: int, root: str, model=None, chunk_size: int = 16384, compile: bool = False):
     """``steps + 1`` training steps of ``config`` through the Trainer (the first one is not timed)."""
-    args = ["--config", config, "--model.chunk_size", str(chunk_size), "--trainer.max_steps", str(steps + 1),
+    args = ["--config", config, "--model.compile", str(compile).lower(), "--model.chunk_size", str(chunk_size),
+            "--trainer.max_steps", str(steps + 1),
             "--trainer.val_check_interval", "100000",
             "--trainer.default_root_dir", root, "--trainer.enable_progress_bar", "false",
             "--trainer.enable_model_summary", "false", "--checkpoint.save_last", "false",
@@ -102,16 +104,16 @@ def batch_source(case: str, datamodule):
     return lambda: sdf_batch(signal["coords"], signal["normals"], datamodule.batch_size, generator)
 
 
-def run(case: str, rounds: int, steps: int, chunk_size: int) -> None:
+def run(case: str, rounds: int, steps: int, chunk_size: int, compile: bool = False) -> None:
     os.environ.setdefault("WANDB_MODE", "offline")
     config, loss_fn = CASES[case]
     root = tempfile.mkdtemp(prefix="inr-bench-")
-    cli, _ = inr_round(config, 1, root, chunk_size=chunk_size)
+    cli, _ = inr_round(config, 1, root, chunk_size=chunk_size, compile=compile)
     next_batch = batch_source(case, cli.datamodule)
     samples = next_batch()["coords"].shape[0]
     results: dict[str, list[float]] = {"inr": [], "plain (unchunked)": [], "plain (chunked 16k)": []}
     for round_index in range(rounds):
-        _, times = inr_round(config, steps, root, model=cli.model, chunk_size=chunk_size)
+        _, times = inr_round(config, steps, root, model=cli.model, chunk_size=chunk_size, compile=compile)
         results["inr"] += times
         network = torch.nn.Sequential(copy.deepcopy(cli.model.encoder), copy.deepcopy(cli.model.network))
         results["plain (unchunked)"] += plain_round(network, loss_fn, next_batch, steps, None)
@@ -122,7 +124,8 @@ def run(case: str, rounds: int, steps: int, chunk_size: int) -> None:
     best_plain = min(medians["plain (unchunked)"], medians["plain (chunked 16k)"])
     tunables = os.environ.get("GLIBC_TUNABLES", "")
     print(f"\ncase {case} ({config}), {samples} samples per step, torch threads {torch.get_num_threads()}, "
-          f"GLIBC_TUNABLES={'set' if tunables else 'unset'}; inr chunk_size={cli.model.chunk_size}")
+          f"GLIBC_TUNABLES={'set' if tunables else 'unset'}; inr chunk_size={cli.model.chunk_size}"
+          f"{', inr compiled' if compile else ''}")
     print("| loop | s/step (median) | samples/s |")
     print("|---|---|---|")
     for name, median in medians.items():
@@ -136,10 +139,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per loop per round")
     parser.add_argument("--chunk-size", type=int, default=16384, help="inr's model.chunk_size (its default: 16384)")
+    parser.add_argument("--compile", action="store_true", help="inr with --model.compile true (value loss only)")
     parser.add_argument("--allocator-tunables", action="store_true",
                         help="also run in a child with GLIBC_TUNABLES, where inr uses chunk_size 65536 (unchunked)")
     options = parser.parse_args()
-    run(options.case, options.rounds, options.steps, options.chunk_size)
+    run(options.case, options.rounds, options.steps, options.chunk_size, options.compile)
     if options.allocator_tunables:
         print("\n--- again with GLIBC_TUNABLES (child process) ---", flush=True)
         env = {**os.environ, "GLIBC_TUNABLES": TUNABLES}
