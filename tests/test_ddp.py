@@ -88,3 +88,36 @@ def test_ddp_timeout_must_be_positive(gray_png, tmp_path, capsys):
               "--trainer.default_root_dir", str(tmp_path), "--trainer.logger", "false"])
     assert raised.value.code == 2
     assert "inr: error: --ddp_timeout must be a positive number of seconds, got 0.0" in capsys.readouterr().err
+
+
+def _modality_args(modality: str, tmp_path) -> tuple[list[str], str]:
+    """Options of a tiny 2-process fit of ``modality`` and the validation metric to compare."""
+    import numpy as np
+    import soundfile as sf
+
+    if modality == "audio":
+        path = tmp_path / "tone.wav"
+        t = np.arange(800) / 16000
+        sf.write(path, 0.5 * np.sin(2 * np.pi * (300 + 4000 * t) * t), 16000, subtype="PCM_16")
+        audio = ["--config", "configs/audio_siren.yaml", "--data.path", str(path), "--data.batch_size", "128"]
+        return audio, "val/psnr"
+    return ["--config", "configs/sdf_siren.yaml", "--data.batch_size", "256", "--data.surface_points", "5000",
+            "--data.val_resolution", "24", "--data.val_points", "2000"], "val/chamfer"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("modality", ["audio", "sdf"])
+def test_two_process_fit_of_other_modalities_validates_like_one_process(modality, tmp_path):
+    data_args, metric = _modality_args(modality, tmp_path)
+    common = [*data_args, "--trainer.default_root_dir", str(tmp_path / "runs"), "--trainer.enable_progress_bar",
+              "false", "--trainer.accelerator", "cpu", *TINY_MODEL]
+    _inr("fit", *common, "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.max_steps", "4",
+         "--trainer.val_check_interval", "4")
+    wait_until_finished(tmp_path / "runs")
+    (run,) = find_offline_runs(tmp_path / "runs")
+    [(step, ddp_value)] = metric_values(run, metric)
+    assert step == 4
+    checkpoint = find_last_checkpoint(tmp_path / "runs")
+    validated = build_cli(["validate", *common, "--trainer.devices", "1", "--ckpt_path", str(checkpoint),
+                           "--trainer.logger", "false"])
+    assert validated.trainer.callback_metrics[metric].item() == pytest.approx(ddp_value, rel=1e-4, abs=1e-5)
