@@ -108,7 +108,12 @@ class INRModule(L.LightningModule):
             with torch.autocast(coords.device.type, enabled=False):
                 return self._represent(coords)
         if self._compiled is not None and not coords.requires_grad:
-            return self._compiled(coords)
+            try:
+                return self._compiled(coords)
+            except torch._dynamo.exc.BackendCompilerFailed as error:  # e.g. no C++ compiler for inductor on CPU
+                reason = (str(error).strip().splitlines() or [""])[0]
+                raise RuntimeError(f"model.compile: torch.compile could not build the model ({reason}); "
+                                   "set --model.compile false") from error
         return self._represent(coords)
 
     def _represent(self, coords: Tensor) -> Tensor:

@@ -95,3 +95,14 @@ def test_validation_evaluates_in_float32_under_bf16_autocast():
         model._float32_evaluation = True  # what validation_step sets
         evaluated = model(coords)
     assert evaluated.dtype == torch.float32 and torch.equal(evaluated, exact)
+
+
+def test_compile_without_a_working_compiler_says_so(monkeypatch):
+    import torch._inductor.config as inductor_config
+
+    monkeypatch.setattr(inductor_config.cpp, "cxx", ("/nonexistent/cc",))
+    torch._dynamo.reset()
+    model = INRModule(signal=SPEC, compile=True)
+    with pytest.raises(RuntimeError, match=r"model.compile: torch.compile could not build the model \(Invalid"):
+        model(torch.rand(8, 2))
+    torch._dynamo.reset()
