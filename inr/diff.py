@@ -81,14 +81,20 @@ def evaluate_with_derivatives(
     """
     if torch.is_inference_mode_enabled():
         raise RuntimeError("derivatives cannot be taken under torch.inference_mode; set trainer.inference_mode: false")
-    values, gradients, laplacians = [], [], []
+    values = gradients = laplacians = None  # preallocated: see INRModule.predict_values on heap fragmentation
     with torch.enable_grad():
         for start in range(0, coords.shape[0], chunk_size):
             chunk = coords[start : start + chunk_size].detach().requires_grad_(True)
             outputs = function(chunk)
             grad = gradient(outputs, chunk, create_graph=with_laplacian)
+            if values is None:
+                count = coords.shape[0]
+                values = outputs.new_empty((count, *outputs.shape[1:]))
+                gradients = grad.new_empty((count, *grad.shape[1:]))
+                laplacians = outputs.new_empty((count, *outputs.shape[1:])) if with_laplacian else None
+            stop = start + chunk.shape[0]
             if with_laplacian:
-                laplacians.append(laplacian(outputs, chunk, grad=grad, create_graph=False).detach())
-            values.append(outputs.detach())
-            gradients.append(grad.detach())
-    return torch.cat(values), torch.cat(gradients), torch.cat(laplacians) if with_laplacian else None
+                laplacians[start:stop] = laplacian(outputs, chunk, grad=grad, create_graph=False).detach()
+            values[start:stop] = outputs.detach()
+            gradients[start:stop] = grad.detach()
+    return values, gradients, laplacians
