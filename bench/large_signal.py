@@ -66,9 +66,12 @@ def main() -> None:
           f"random pixels + 1 full validation: {seconds:.0f} s, peak RSS {fit_mib:,.0f} MiB\n{tail}", flush=True)
     checkpoint = next((root / "runs").glob("**/checkpoints/last.ckpt"))
     device = "cuda" if options.accelerator in ("gpu", "cuda") else "cpu"
-    render = [*python, "inr.render", str(checkpoint), "--out", str(root / "render.png"), "--device", device]
+    render = [*python, "inr.cli", "render", str(checkpoint), "--out", str(root / "render.png"), "--device", device]
     seconds, render_mib, tail = run_measured(render)
-    print(f"render: {options.size}^2 in chunks of model.chunk_size: {seconds:.0f} s, peak RSS {render_mib:,.0f} MiB"
+    import imageio.v3 as iio
+
+    shape = iio.imread(root / "render.png").shape  # fails if nothing was written
+    print(f"render: {shape} in chunks of model.chunk_size: {seconds:.0f} s, peak RSS {render_mib:,.0f} MiB"
           f"\n{tail}")
 
 
