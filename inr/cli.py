@@ -273,8 +273,8 @@ def main(argv: list[str] | None = None) -> None:
     except argparse.ArgumentError as error:
         if os.environ.get("INR_DEBUG"):
             raise
-        print(f"inr: error: {parser_error_line(error)} (see inr {args[0] if args else ''} --help)".replace(" )", ")"),
-              file=sys.stderr)
+        command = f"inr {args[0]}" if args and args[0] in ("fit", "validate", "test", "predict") else "inr"
+        print(f"inr: error: {parser_error_line(error)} (see {command} --help)", file=sys.stderr)
         sys.exit(2)
     except Exception as error:
         cause = input_error(error)
