@@ -1,6 +1,7 @@
 """Step time of inr (through the Trainer, as users run it) against a plain PyTorch loop of the same model and loss.
 
-Both run in this process, alternating in rounds. Cases (``--case``):
+Both run in one benchmark run, alternating in rounds, each loop in a fresh process per round (so one loop's
+allocations do not shape the next one's heap). Cases (``--case``):
 
 - ``image``: SIREN image fit, cameraman 256 x 256, full batch of 65,536 pixels, value loss (``image_siren.yaml``);
 - ``gradient`` / ``laplacian``: Poisson reconstruction, cameraman 128 x 128 full batch, gradient / Laplacian
@@ -24,7 +25,7 @@ tunables would choose.
 from __future__ import annotations
 
 import argparse
-import copy
+import json
 import os
 import statistics
 import subprocess
@@ -64,9 +65,11 @@ class StepTimer(Callback):
         self._last = now
 
 
-def inr_round(config: str, steps: int, root: str, model=None, chunk_size: int = 16384, compile: bool = False):
+def inr_round(config: str, steps: int, root: str, model=None, chunk_size: int = 16384, compile: bool = False,
+              logger: bool = True):
     """``steps + 1`` training steps of ``config`` through the Trainer (the first one is not timed)."""
     args = ["--config", config, "--model.compile", str(compile).lower(), "--model.chunk_size", str(chunk_size),
+            *([] if logger else ["--trainer.logger", "false"]),
             "--trainer.max_steps", str(steps + 1),
             "--trainer.val_check_interval", "100000",
             "--trainer.default_root_dir", root, "--trainer.enable_progress_bar", "false",
@@ -104,28 +107,54 @@ def batch_source(case: str, datamodule):
     return lambda: sdf_batch(signal["coords"], signal["normals"], datamodule.batch_size, generator)
 
 
-def run(case: str, rounds: int, steps: int, chunk_size: int, compile: bool = False) -> None:
+LOOPS = ("inr", "plain (unchunked)", "plain (chunked 16k)")
+
+
+def worker(case: str, loop: str, steps: int, chunk_size: int, compile: bool, logger: bool) -> None:
+    """Time ``steps`` steps of one loop in this (fresh) process; print them as one JSON line."""
     os.environ.setdefault("WANDB_MODE", "offline")
     config, loss_fn = CASES[case]
     root = tempfile.mkdtemp(prefix="inr-bench-")
-    cli, _ = inr_round(config, 1, root, chunk_size=chunk_size, compile=compile)
-    next_batch = batch_source(case, cli.datamodule)
-    samples = next_batch()["coords"].shape[0]
-    results: dict[str, list[float]] = {"inr": [], "plain (unchunked)": [], "plain (chunked 16k)": []}
+    if loop == "inr":
+        cli, _ = inr_round(config, 1, root, chunk_size=chunk_size, compile=compile, logger=logger)  # warm-up
+        _, times = inr_round(config, steps, root, model=cli.model, chunk_size=chunk_size, compile=compile,
+                             logger=logger)
+    else:
+        cli = build_cli(["--config", config, "--trainer.logger", "false"], run=False)
+        network = torch.nn.Sequential(cli.model.encoder, cli.model.network)
+        chunk = None if loop == "plain (unchunked)" else 16384
+        times = plain_round(network, loss_fn, batch_source(case, cli.datamodule), steps, chunk)
+    samples = batch_source(case, cli.datamodule)()["coords"].shape[0]
+    print("TIMES " + json.dumps({"times": times, "samples": samples, "threads": torch.get_num_threads()}), flush=True)
+
+
+def run(case: str, rounds: int, steps: int, chunk_size: int, compile: bool = False, logger: bool = True) -> None:
+    """Alternate the loops in rounds, each loop in a fresh process, and print the table and the ratio.
+
+    Fresh processes keep one loop's allocations from shaping the next one's heap: in one process, timings depended
+    on which loop ran before (glibc's dynamic mmap threshold and heap trimming), by up to 15%.
+    """
+    config = CASES[case][0]
+    results: dict[str, list[float]] = {loop: [] for loop in LOOPS}
+    env = {key: value for key, value in os.environ.items() if key != "WANDB_SERVICE"}
+    env.setdefault("WANDB_MODE", "offline")
     for round_index in range(rounds):
-        _, times = inr_round(config, steps, root, model=cli.model, chunk_size=chunk_size, compile=compile)
-        results["inr"] += times
-        network = torch.nn.Sequential(copy.deepcopy(cli.model.encoder), copy.deepcopy(cli.model.network))
-        results["plain (unchunked)"] += plain_round(network, loss_fn, next_batch, steps, None)
-        results["plain (chunked 16k)"] += plain_round(network, loss_fn, next_batch, steps, 16384)
+        for loop in LOOPS:
+            command = [sys.executable, "-m", "bench.step_time", "--worker", loop, "--case", case, "--steps",
+                       str(steps), "--chunk-size", str(chunk_size), *(["--compile"] if compile else []),
+                       *([] if logger else ["--no-logger"])]
+            done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+            report = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("TIMES "))[6:])
+            results[loop] += report["times"]
         print(f"round {round_index + 1}/{rounds}: " + ", ".join(
             f"{name} {statistics.median(times[-steps:]):.3f} s" for name, times in results.items()), flush=True)
+    samples, threads = report["samples"], report["threads"]
     medians = {name: statistics.median(times) for name, times in results.items()}
     best_plain = min(medians["plain (unchunked)"], medians["plain (chunked 16k)"])
     tunables = os.environ.get("GLIBC_TUNABLES", "")
-    print(f"\ncase {case} ({config}), {samples} samples per step, torch threads {torch.get_num_threads()}, "
-          f"GLIBC_TUNABLES={'set' if tunables else 'unset'}; inr chunk_size={cli.model.chunk_size}"
-          f"{', inr compiled' if compile else ''}")
+    print(f"\ncase {case} ({config}), {samples} samples per step, torch threads {threads}, "
+          f"GLIBC_TUNABLES={'set' if tunables else 'unset'}; inr chunk_size={chunk_size}"
+          f"{', inr compiled' if compile else ''}{'' if logger else ', no logger'}")
     print("| loop | s/step (median) | samples/s |")
     print("|---|---|---|")
     for name, median in medians.items():
@@ -140,10 +169,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed steps per loop per round")
     parser.add_argument("--chunk-size", type=int, default=16384, help="inr's model.chunk_size (its default: 16384)")
     parser.add_argument("--compile", action="store_true", help="inr with --model.compile true (value loss only)")
+    parser.add_argument("--no-logger", action="store_true", help="inr without its W&B logger")
+    parser.add_argument("--worker", choices=LOOPS, help=argparse.SUPPRESS)
     parser.add_argument("--allocator-tunables", action="store_true",
                         help="also run in a child with GLIBC_TUNABLES, where inr uses chunk_size 65536 (unchunked)")
     options = parser.parse_args()
-    run(options.case, options.rounds, options.steps, options.chunk_size, options.compile)
+    if options.worker:
+        worker(options.case, options.worker, options.steps, options.chunk_size, options.compile, not options.no_logger)
+        return
+    run(options.case, options.rounds, options.steps, options.chunk_size, options.compile, not options.no_logger)
     if options.allocator_tunables:
         print("\n--- again with GLIBC_TUNABLES (child process) ---", flush=True)
         env = {**os.environ, "GLIBC_TUNABLES": TUNABLES}
