@@ -59,12 +59,18 @@ def _failing_fit(tmp_path, gray_png, mode: str, *extra: str) -> tuple[subprocess
     return done, time.monotonic() - start
 
 
+def _error_lines(stderr: str) -> list[str]:
+    """inr's one-line error messages in a job's stderr (Lightning may print its own lines after them)."""
+    return [line for line in stderr.splitlines() if line.startswith("inr: error:")]
+
+
 @pytest.mark.slow
 def test_exception_on_one_rank_ends_the_job_naming_the_rank(gray_png, tmp_path):
     done, seconds = _failing_fit(tmp_path, gray_png, "raise", "--checkpoint.save_on_exception", "true")
     assert done.returncode != 0
-    last_line = done.stderr.strip().splitlines()[-1]
-    assert last_line == "inr: error: rank 1 failed: RuntimeError: injected failure on rank 1 at call 3", done.stderr
+    # The failing rank prints it; rank 0 prints it too unless Lightning's child observer has killed it first.
+    errors = _error_lines(done.stderr)
+    assert errors and set(errors) == {"inr: error: rank 1 failed: RuntimeError: injected failure on rank 1 at call 3"}
     assert seconds < 120  # no rank left waiting for the 600 s default timeout (or Lightning's 30 min)
 
 
@@ -74,7 +80,7 @@ def test_hung_rank_ends_the_job_after_the_process_group_timeout(gray_png, tmp_pa
     # The timeout also bounds the start-up rendezvous: 20 s leaves room for a slow rank start on a loaded machine.
     done, seconds = _failing_fit(tmp_path, gray_png, "hang", "--ddp_timeout", "20")
     assert done.returncode != 0
-    last_line = done.stderr.strip().splitlines()[-1]
+    (last_line,) = _error_lines(done.stderr)
     assert last_line.startswith("inr: error: rank 0 lost contact with the other ranks"), done.stderr
     assert "Timed out waiting 20000ms" in last_line and "process-group timeout 20 s" in last_line
     assert seconds < 120
