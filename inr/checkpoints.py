@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_warn
+
+
+def read_checkpoint(path: str | Path, name: str | None = None) -> dict[str, Any]:
+    """The contents of checkpoint ``path`` (weights-only load on the CPU), or one clear ``ValueError``.
+
+    ``name`` is how the error names the file (default: the path), e.g. ``"--ckpt_path runs/x.ckpt"``.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unreadable file: say which and why, in one line
+        first_sentence = (str(error).strip().splitlines() or [""])[0].split(". ")[0]
+        raise ValueError(f"{name or path} is not a readable checkpoint "
+                         f"(torch.load failed: {type(error).__name__}: {first_sentence})") from None
 
 
 class Checkpoint(ModelCheckpoint):

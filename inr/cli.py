@@ -19,7 +19,7 @@ from typing import Any
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.base import SignalDataModule
-from inr.checkpoints import Checkpoint
+from inr.checkpoints import Checkpoint, read_checkpoint
 from inr.distributed import DEFAULT_TIMEOUT_S, RankFailureReporter, apply_timeout, check_timeout, is_transport_error
 from inr.module import INRModule
 
@@ -85,15 +85,9 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 def check_resume(ckpt_path: str, config_yaml: str, subcommand: str) -> None:
     """Raise a clear error when resuming ``ckpt_path`` with other model options or too few ``max_steps``."""
-    import torch
     import yaml
 
-    try:
-        checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unreadable file: say which and why, in one line
-        first_line = (str(error).strip().splitlines() or [""])[0].split(". ")[0]
-        raise ValueError(f"--ckpt_path {ckpt_path} is not a readable checkpoint "
-                         f"(torch.load failed: {type(error).__name__}: {first_line})") from None
+    checkpoint = read_checkpoint(ckpt_path, name=f"--ckpt_path {ckpt_path}")
     config = yaml.safe_load(config_yaml)[subcommand]
     saved = {key: value for key, value in checkpoint.get("hyper_parameters", {}).items()
              if key not in ("_instantiator", "signal", *SPEED_OPTIONS)}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from inr.checkpoints import read_checkpoint
 from inr.module import INRModule
 
 
@@ -17,10 +18,7 @@ def load_model(checkpoint: str | Path, device: str = "cpu") -> INRModule:
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        checkpoint_data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{path} is not a readable checkpoint (torch.load failed: {type(error).__name__})") from None
+    checkpoint_data = read_checkpoint(path)
     if "signal" not in checkpoint_data.get("hyper_parameters", {}):
         raise ValueError(f"{path} was not written by inr fit: its hyper_parameters hold no 'signal' description")
     model = INRModule.load_from_checkpoint(path, map_location=device, weights_only=True)
