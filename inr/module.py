@@ -92,7 +92,6 @@ class INRModule(L.LightningModule):
         self._compiled = torch.compile(self._represent) if compile else None
         self.matmul_precision = matmul_precision
         self._previous_matmul_precision: str | None = None
-        self._float32_evaluation = False
         # on the device with the model, so a step builds no weight tensor
         self.register_buffer("loss_weights", torch.tensor([loss.weight for loss in self.losses]), persistent=False)
         self.optimizer_factory = optimizer
@@ -103,8 +102,9 @@ class INRModule(L.LightningModule):
 
     def forward(self, coords: Tensor) -> Tensor:
         """Evaluate the representation: coords [..., in_dim] -> values [..., out_dim]."""
-        if self._float32_evaluation and torch.is_autocast_enabled(coords.device.type):
-            # per call (per chunk): one autocast context around a whole chunked evaluation holds memory per chunk
+        if not self.training and torch.is_autocast_enabled(coords.device.type):
+            # float32 metrics under mixed-precision training (validation runs in eval mode). Disabled per call
+            # (per chunk): one autocast context around a whole chunked evaluation held memory per chunk.
             with torch.autocast(coords.device.type, enabled=False):
                 return self._represent(coords)
         if self._compiled is not None and not coords.requires_grad:
@@ -203,11 +203,7 @@ class INRModule(L.LightningModule):
         """
         datamodule = self.trainer.datamodule
         log_media = self.trainer.is_global_zero and self.logger is not None and not self.trainer.sanity_checking
-        self._float32_evaluation = True  # float32 metrics under mixed-precision training
-        try:
-            metrics = datamodule.evaluate(self, batch, logger=self.logger if log_media else None)
-        finally:
-            self._float32_evaluation = False
+        metrics = datamodule.evaluate(self, batch, logger=self.logger if log_media else None)
         for name, value in metrics.items():
             self.log(f"val/{name}", value, prog_bar=name == "psnr", logger=False)
         if not self.trainer.sanity_checking:

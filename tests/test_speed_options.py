@@ -87,12 +87,12 @@ def test_matmul_precision_applies_during_fit_and_is_restored(gray_png, tmp_path)
 
 
 def test_validation_evaluates_in_float32_under_bf16_autocast():
-    model = INRModule(signal=SPEC)
+    model = INRModule(signal=SPEC).train()
     coords = torch.rand(64, 2) * 2 - 1
     exact = model(coords)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert model(coords).dtype == torch.bfloat16  # training under bf16-mixed
-        model._float32_evaluation = True  # what validation_step sets
+        model.eval()  # as Lightning's validation loop sets it
         evaluated = model(coords)
     assert evaluated.dtype == torch.float32 and torch.equal(evaluated, exact)
 
