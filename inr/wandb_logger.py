@@ -79,6 +79,7 @@ class WandbLogger(LightningWandbLogger):
             self._current_step = step
             path = self._step_file()
             temporary = path.with_name(path.name + ".tmp")
+            path.parent.mkdir(parents=True, exist_ok=True)  # W&B may keep its own files elsewhere (WANDB_DIR)
             temporary.write_text(str(step))
             os.replace(temporary, path)  # a kill mid-write never leaves an empty record
 
