@@ -30,17 +30,44 @@ class Checkpoint(ModelCheckpoint):
     4 would end with a checkpoint of step 28; ``inr render`` and resumes expect the final weights.
     """
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        """Save ``last.ckpt`` every ``every_n_train_steps`` even before the monitored metric exists.
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rank_at_validation = False
 
-        Lightning (2.6) defers every save under manual optimisation until ``monitor`` has been logged, which
-        would leave a run killed before its first validation with no checkpoint at all.
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        """Save ``last.ckpt`` every ``every_n_train_steps``; rank a monitored checkpoint after its validation.
+
+        Lightning (2.6) ranks a scheduled checkpoint by ``monitor`` at train-batch end, which runs before that
+        step's validation: the kept "best" file held step-k weights ranked (and named) by step k - interval's
+        value. A monitored save is therefore deferred to the next validation's end, which scores these
+        weights. ``last.ckpt`` is still written here (Lightning defers every save under manual optimisation
+        until ``monitor`` exists, which would leave a run killed before its first validation with nothing).
         """
-        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
         every = self._every_n_train_steps
-        if self.save_last and every >= 1 and trainer.global_step % every == 0:
-            if not self._should_skip_saving_checkpoint(trainer):
-                self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        scheduled = every >= 1 and trainer.global_step % every == 0
+        if self.monitor is None or not scheduled:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        elif not self._should_skip_saving_checkpoint(trainer):
+            self._rank_at_validation = True
+        if self.save_last and scheduled and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        """Rank (and name) the deferred checkpoint by the validation that just scored its weights."""
+        super().on_validation_end(trainer, pl_module)
+        # not _should_skip_saving_checkpoint: last.ckpt of this very step was written at train-batch end
+        if self._rank_at_validation and self._fitting(trainer):
+            candidates = self._monitor_candidates(trainer)
+            self._save_topk_checkpoint(trainer, candidates)
+            self._save_last_checkpoint(trainer, candidates)
+            self._rank_at_validation = False
+
+    @staticmethod
+    def _fitting(trainer) -> bool:
+        """Whether this is a fit that writes checkpoints (not a sanity check, fast_dev_run, or validate run)."""
+        from lightning.pytorch.trainer.states import TrainerFn
+
+        return not trainer.fast_dev_run and trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking
 
     def on_train_end(self, trainer, pl_module) -> None:
         """Save ``last.ckpt`` for the final step if no checkpoint of that step exists yet."""

@@ -128,3 +128,18 @@ def test_resume_in_a_new_process_matches_an_uninterrupted_run(gray_png, tmp_path
     runs = find_offline_runs(tmp_path / "resumed")
     assert len(runs) == 2 and run_id(runs[0]) == run_id(runs[1]) == first_run.parent.parent.name
     assert [step for step, _ in metric_values(runs[1], "val/psnr")] == [15, 20]
+
+
+def test_best_checkpoint_is_ranked_and_named_by_the_validation_of_its_own_weights(gray_png, tmp_path):
+    # Lightning ranks a scheduled checkpoint at train-batch end, before that step's validation: the file kept as
+    # best held step-k weights under step k - 2's PSNR. With PSNR rising, the buggy name is off by one interval.
+    run_fit(["--data.path", str(gray_png), "--trainer.max_steps", "8", "--trainer.val_check_interval", "2",
+             "--checkpoint.every_n_train_steps", "2", "--trainer.default_root_dir", str(tmp_path),
+             "--trainer.enable_progress_bar", "false", *TINY_MODEL, *FAST_ADAM])
+    (run,) = find_offline_runs(tmp_path)
+    psnr = dict(metric_values(run, "val/psnr"))
+    assert sorted(psnr) == [2, 4, 6, 8]
+    best_step = max(psnr, key=psnr.get)
+    (best,) = list(tmp_path.glob("**/checkpoints/best-*.ckpt"))
+    assert best.name == f"best-step{best_step}-psnr{psnr[best_step]:.2f}.ckpt", (best.name, psnr)
+    assert torch.load(best, weights_only=True)["global_step"] == best_step
