@@ -14,29 +14,15 @@ import argparse
 import csv
 import os
 import tempfile
-import time
 from pathlib import Path
 
-from lightning.pytorch.callbacks import Callback
-
-from inr.cli import build_cli, find_last_checkpoint
+from bench.recorded_fit import recorded_fit
+from inr.cli import find_last_checkpoint
 from inr.render import render_checkpoint
 
 CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "gt_bach.wav"
 CASES = {"siren": "configs/audio_siren.yaml", "relu_pe": "configs/audio_relu_pe.yaml"}
 RESULTS = Path(__file__).parent / "results"
-
-
-class Metrics(Callback):
-    """Collects (step, val/psnr, val/snr) after each validation."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[int, float, float]] = []
-
-    def on_validation_end(self, trainer, pl_module) -> None:
-        metrics = trainer.callback_metrics
-        if not trainer.sanity_checking and "val/psnr" in metrics:
-            self.rows.append((trainer.global_step, float(metrics["val/psnr"]), float(metrics["val/snr"])))
 
 
 def main() -> None:
@@ -51,24 +37,18 @@ def main() -> None:
     os.environ.setdefault("WANDB_MODE", "offline")
     for name in options.cases:
         root = tempfile.mkdtemp(prefix=f"inr-audio-{name}-")
-        cli = build_cli(["--config", CASES[name], "--data.path", str(options.clip), "--trainer.max_steps",
-                         str(options.steps), "--trainer.val_check_interval", str(options.every),
-                         "--trainer.default_root_dir", root, "--trainer.enable_progress_bar", "false"], run=False)
-        recorder = Metrics()
-        cli.trainer.callbacks.append(recorder)
-        start = time.perf_counter()
-        cli.trainer.fit(cli.model, cli.datamodule)
-        seconds = (time.perf_counter() - start) / options.steps
-        cli.trainer.logger.experiment.finish()
+        rows, seconds = recorded_fit(["--config", CASES[name], "--data.path", str(options.clip),
+                                      "--trainer.val_check_interval", str(options.every),
+                                      "--trainer.default_root_dir", root], ["val/psnr", "val/snr"], options.steps)
         wav = Path(root) / f"audio_{name}.wav"
         render_checkpoint(find_last_checkpoint(root), str(wav))
         output = RESULTS / f"audio_reference_{name}.csv"
         with output.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["case", "step", "psnr", "snr"])
-            writer.writerows([(name, step, f"{psnr:.2f}", f"{snr:.2f}") for step, psnr, snr in recorder.rows])
+            writer.writerows([(name, step, f"{psnr:.2f}", f"{snr:.2f}") for step, psnr, snr in rows])
         print(f"{name}: " + ", ".join(f"step {step}: {psnr:.2f} dB PSNR / {snr:.2f} dB SNR"
-                                      for step, psnr, snr in recorder.rows)
+                                      for step, psnr, snr in rows)
               + f" ({seconds:.2f} s/step incl. validation); wrote {wav}", flush=True)
 
 

@@ -15,12 +15,9 @@ import argparse
 import csv
 import os
 import tempfile
-import time
 from pathlib import Path
 
-from lightning.pytorch.callbacks import Callback
-
-from inr.cli import build_cli
+from bench.recorded_fit import recorded_fit
 
 RELU_PE = ["--model.encoder", "inr.encoders.PositionalEncoding", "--model.encoder.num_frequencies", "7",
            "--model.encoder.sigma", "128", "--model.network", "inr.networks.MLP",
@@ -38,30 +35,11 @@ RESULTS = Path(__file__).parent / "results" / "poisson_reference.csv"
 FIGURE = Path(__file__).parent.parent / "docs" / "figures" / "poisson_reference.png"
 
 
-class AlignedPSNR(Callback):
-    """Collects (step, val/psnr_aligned) after each validation."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[int, float]] = []
-
-    def on_validation_end(self, trainer, pl_module) -> None:
-        value = trainer.callback_metrics.get("val/psnr_aligned")
-        if value is not None and not trainer.sanity_checking:
-            self.rows.append((trainer.global_step, float(value)))
-
-
 def run_case(name: str, steps: int, root: str) -> tuple[list[tuple[int, float]], float]:
     """Fits one case; returns its aligned-PSNR curve and the mean seconds per step."""
-    args = [*CASES[name], "--trainer.max_steps", str(steps), "--trainer.default_root_dir", root,
-            "--trainer.logger.init_args.name", f"poisson_reference_{name}", "--trainer.enable_progress_bar", "false"]
-    cli = build_cli(args, run=False)
-    recorder = AlignedPSNR()
-    cli.trainer.callbacks.append(recorder)
-    start = time.perf_counter()
-    cli.trainer.fit(cli.model, cli.datamodule)
-    seconds = (time.perf_counter() - start) / steps
-    cli.trainer.logger.experiment.finish()
-    return recorder.rows, seconds
+    args = [*CASES[name], "--trainer.default_root_dir", root, "--trainer.logger.init_args.name",
+            f"poisson_reference_{name}"]
+    return recorded_fit(args, ["val/psnr_aligned"], steps)
 
 
 def plot(rows: list[dict[str, str]], figure: Path) -> None:

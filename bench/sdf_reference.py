@@ -18,15 +18,14 @@ import argparse
 import csv
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback
 
+from bench.recorded_fit import recorded_fit
 from datamodules.pointcloud import read_shape
-from inr.cli import build_cli, find_last_checkpoint
+from inr.cli import find_last_checkpoint
 from inr.mesh import extract_mesh, nearest, sample_surface, surface_metrics, to_original
 from inr.render import load_model
 
@@ -37,19 +36,6 @@ RESULTS = Path(__file__).parent / "results" / "sdf_reference.csv"
 FIGURES = Path(__file__).parent.parent / "docs" / "figures"
 #: distance (normalised cube) at which the error map's colour scale saturates
 ERROR_SCALE = 0.05
-
-
-class ShapeMetrics(Callback):
-    """Collects (step, val/chamfer, val/normal_consistency) after each validation."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[int, float, float]] = []
-
-    def on_validation_end(self, trainer, pl_module) -> None:
-        metrics = trainer.callback_metrics
-        if not trainer.sanity_checking and "val/chamfer" in metrics:
-            self.rows.append((trainer.global_step, float(metrics["val/chamfer"]),
-                              float(metrics["val/normal_consistency"])))
 
 
 def score(checkpoint: Path, mesh_path: Path, resolution: int) -> tuple[dict[str, float], np.ndarray, ...]:
@@ -147,17 +133,12 @@ def report(case: str, mesh_path: Path, checkpoint: Path, steps: int, resolution:
 def fit(case: str, mesh_path: Path, steps: int, every: int) -> tuple[Path, list[tuple[int, float, float]], float]:
     """Fits one case through the CLI; returns its last checkpoint, validation curve and seconds per step."""
     root = tempfile.mkdtemp(prefix=f"inr-sdf-{case}-")
-    cli = build_cli(["--config", CASES[case], "--data.path", str(mesh_path), "--trainer.max_steps", str(steps),
-                     "--trainer.val_check_interval", str(every), "--checkpoint.every_n_train_steps", str(every),
-                     "--trainer.default_root_dir", root, "--trainer.logger.init_args.name",
-                     f"sdf_reference_{case}_{mesh_path.stem}"], run=False)
-    recorder = ShapeMetrics()
-    cli.trainer.callbacks.append(recorder)
-    start = time.perf_counter()
-    cli.trainer.fit(cli.model, cli.datamodule)
-    seconds = (time.perf_counter() - start) / steps
-    cli.trainer.logger.experiment.finish()
-    return find_last_checkpoint(root), recorder.rows, seconds
+    rows, seconds = recorded_fit(["--config", CASES[case], "--data.path", str(mesh_path),
+                                  "--trainer.val_check_interval", str(every), "--checkpoint.every_n_train_steps",
+                                  str(every), "--trainer.default_root_dir", root, "--trainer.logger.init_args.name",
+                                  f"sdf_reference_{case}_{mesh_path.stem}"],
+                                 ["val/chamfer", "val/normal_consistency"], steps)
+    return find_last_checkpoint(root), rows, seconds
 
 
 def main() -> None:
