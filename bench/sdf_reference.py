@@ -25,6 +25,7 @@ import torch
 
 from bench.recorded_fit import recorded_fit
 from datamodules.pointcloud import read_shape
+from inr.checkpoints import read_checkpoint
 from inr.cli import find_last_checkpoint
 from inr.mesh import extract_mesh, nearest, sample_surface, surface_metrics, to_original
 from inr.render import load_model
@@ -161,7 +162,10 @@ def main() -> None:
         checkpoint, curve, seconds = fit(options.case, options.mesh, options.steps, options.every)
         report(options.case, options.mesh, checkpoint, options.steps, options.resolution, curve, seconds)
     else:
-        steps = int(torch.load(options.checkpoint, map_location="cpu", weights_only=True)["global_step"])
+        try:
+            steps = int(read_checkpoint(options.checkpoint)["global_step"])
+        except ValueError as error:
+            raise SystemExit(f"sdf_reference score: {error}") from None
         report(options.case, options.mesh, options.checkpoint, steps, options.resolution, [], None)
 
 

@@ -127,6 +127,18 @@ def worker(case: str, loop: str, steps: int, chunk_size: int, compile: bool, log
     print("TIMES " + json.dumps({"times": times, "samples": samples, "threads": torch.get_num_threads()}), flush=True)
 
 
+def child_env() -> dict[str, str]:
+    """Environment for a child benchmark process: offline W&B, its own W&B service (not this process's)."""
+    env = {key: value for key, value in os.environ.items() if key != "WANDB_SERVICE"}
+    env.setdefault("WANDB_MODE", "offline")
+    return env
+
+
+def speed_flags(chunk_size: int, compile: bool, logger: bool) -> list[str]:
+    """The command-line flags that give a child benchmark process this run's inr settings."""
+    return ["--chunk-size", str(chunk_size), *(["--compile"] if compile else []), *([] if logger else ["--no-logger"])]
+
+
 def run(case: str, rounds: int, steps: int, chunk_size: int, compile: bool = False, logger: bool = True) -> None:
     """Alternate the loops in rounds, each loop in a fresh process, and print the table and the ratio.
 
@@ -135,13 +147,11 @@ def run(case: str, rounds: int, steps: int, chunk_size: int, compile: bool = Fal
     """
     config = CASES[case][0]
     results: dict[str, list[float]] = {loop: [] for loop in LOOPS}
-    env = {key: value for key, value in os.environ.items() if key != "WANDB_SERVICE"}
-    env.setdefault("WANDB_MODE", "offline")
+    env = child_env()
     for round_index in range(rounds):
         for loop in LOOPS:
             command = [sys.executable, "-m", "bench.step_time", "--worker", loop, "--case", case, "--steps",
-                       str(steps), "--chunk-size", str(chunk_size), *(["--compile"] if compile else []),
-                       *([] if logger else ["--no-logger"])]
+                       str(steps), *speed_flags(chunk_size, compile, logger)]
             done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
             report = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("TIMES "))[6:])
             results[loop] += report["times"]
@@ -179,11 +189,10 @@ def main() -> None:
     run(options.case, options.rounds, options.steps, options.chunk_size, options.compile, not options.no_logger)
     if options.allocator_tunables:
         print("\n--- again with GLIBC_TUNABLES (child process) ---", flush=True)
-        env = {**os.environ, "GLIBC_TUNABLES": TUNABLES}
-        env.pop("WANDB_SERVICE", None)
         command = [sys.executable, "-m", "bench.step_time", "--case", options.case, "--rounds",
-                   str(options.rounds), "--steps", str(options.steps), "--chunk-size", str(options.chunk_size)]
-        subprocess.run(command, env=env, check=True)
+                   str(options.rounds), "--steps", str(options.steps),
+                   *speed_flags(options.chunk_size, options.compile, not options.no_logger)]
+        subprocess.run(command, env={**child_env(), "GLIBC_TUNABLES": TUNABLES}, check=True)
 
 
 if __name__ == "__main__":
