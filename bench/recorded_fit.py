@@ -33,5 +33,6 @@ def recorded_fit(args: list[str], keys: list[str], steps: int) -> tuple[list[tup
     start = time.perf_counter()
     cli.trainer.fit(cli.model, cli.datamodule)
     seconds = (time.perf_counter() - start) / steps
-    cli.trainer.logger.experiment.finish()
+    if cli.trainer.logger is not None:
+        cli.trainer.logger.experiment.finish()
     return recorder.rows, seconds

@@ -9,6 +9,9 @@ domain u = (x + 1) / 2 in [0, 1] and use phases 2 pi b u, so frequencies b are i
 match the papers' numbers. Their lowest frequency is at most one cycle over the whole range (b = 1 for the
 deterministic encoders), so no two interior coordinates share a code (no aliasing); like the papers' [0, 1)
 setup, the mapping is periodic with period 1 in u.
+
+Every encoder runs in full float32 (:func:`inr.precision.full_float32`), also under mixed precision: subclasses
+implement ``encode`` and the base class's ``forward`` calls it with autocast off.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import math
 
 import torch
 from torch import Tensor, nn
+
+from inr.precision import at_least_float32, full_float32
 
 
 class Encoder(nn.Module):
@@ -33,13 +38,22 @@ class Encoder(nn.Module):
         """Number of output features."""
         raise NotImplementedError
 
+    def forward(self, coords: Tensor) -> Tensor:
+        """Encode coords [..., in_dim] in [-1, 1] -> features [..., out_dim], in float32 (or float64), autocast off."""
+        with full_float32(coords.device.type):
+            return self.encode(at_least_float32(coords))
+
+    def encode(self, coords: Tensor) -> Tensor:
+        """The mapping itself, on float32 coords [..., in_dim] -> [..., out_dim]."""
+        raise NotImplementedError
+
 
 def _unit_domain(coords: Tensor) -> Tensor:
     """Map coordinates from [-1, 1] to the papers' unit domain [0, 1]."""
     return (coords + 1.0) * 0.5
 
 
-def _fourier_features(coords: Tensor, frequencies: Tensor, amplitudes: Tensor) -> Tensor:
+def fourier_features(coords: Tensor, frequencies: Tensor, amplitudes: Tensor) -> Tensor:
     """[a sin(2 pi B u), a cos(2 pi B u)] for coords [..., in_dim], B [F, in_dim], a [F] -> [..., 2F]."""
     phases = (2.0 * math.pi) * (_unit_domain(coords) @ frequencies.T)
     return torch.cat([amplitudes * torch.sin(phases), amplitudes * torch.cos(phases)], dim=-1)
@@ -60,7 +74,7 @@ class Identity(Encoder):
         """Equal to ``in_dim``."""
         return self.in_dim
 
-    def forward(self, coords: Tensor) -> Tensor:
+    def encode(self, coords: Tensor) -> Tensor:
         """Return ``coords`` unchanged, [..., in_dim]."""
         return coords
 
@@ -100,9 +114,9 @@ class BasicFourier(Encoder):
         """2 x in_dim x number of frequencies."""
         return 2 * self.frequencies.shape[0]
 
-    def forward(self, coords: Tensor) -> Tensor:
+    def encode(self, coords: Tensor) -> Tensor:
         """Encode coords [..., in_dim] in [-1, 1] -> [..., out_dim]."""
-        return _fourier_features(coords, self.frequencies, self.amplitudes)
+        return fourier_features(coords, self.frequencies, self.amplitudes)
 
 
 class PositionalEncoding(Encoder):
@@ -140,9 +154,9 @@ class PositionalEncoding(Encoder):
         """2 x in_dim x num_frequencies, plus in_dim with ``include_input``."""
         return 2 * self.frequencies.shape[0] + (self.in_dim if self.include_input else 0)
 
-    def forward(self, coords: Tensor) -> Tensor:
+    def encode(self, coords: Tensor) -> Tensor:
         """Encode coords [..., in_dim] in [-1, 1] -> [..., out_dim]."""
-        features = _fourier_features(coords, self.frequencies, self.amplitudes)
+        features = fourier_features(coords, self.frequencies, self.amplitudes)
         return torch.cat([coords, features], dim=-1) if self.include_input else features
 
 
@@ -176,6 +190,6 @@ class GaussianFourier(Encoder):
         """2 x mapping_size."""
         return 2 * self.mapping_size
 
-    def forward(self, coords: Tensor) -> Tensor:
+    def encode(self, coords: Tensor) -> Tensor:
         """Encode coords [..., in_dim] in [-1, 1] -> [..., out_dim]."""
-        return _fourier_features(coords, self.frequencies, self.amplitudes)
+        return fourier_features(coords, self.frequencies, self.amplitudes)

@@ -3,6 +3,8 @@
 SIREN: Sitzmann et al. 2020, "Implicit Neural Representations with Periodic Activation Functions".
 Both take ``features[..., in_dim] -> values[..., out_dim]``. ``layers`` counts the hidden-to-hidden layers,
 as SIREN's ``hidden_layers``: a network has 1 input layer, ``layers`` hidden layers and 1 output layer.
+The input layer runs in full float32 (:func:`inr.precision.full_float32`) also under mixed precision: it sees the
+coordinates themselves, and SIREN scales its pre-activation by w0 (3000 for audio).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Literal
 
 import torch
 from torch import Tensor, nn
+
+from inr.precision import at_least_float32, full_float32
 
 # SIREN paper, Sec. 3.2: w0 = 30 makes sin(w0 x) span several periods over [-1, 1] at initialisation.
 SIREN_OMEGA_0 = 30.0
@@ -25,6 +29,15 @@ def _check_sizes(name: str, in_dim: int, out_dim: int, hidden: int, layers: int)
             raise ValueError(f"{name} {option} must be >= {minimum}, got {value}")
     if layers < 0:
         raise ValueError(f"{name} layers must be >= 0, got {layers}")
+
+
+class Float32Linear(nn.Linear):
+    """``nn.Linear`` computed in full float32 (autocast off, no TF32): the input layer of a network."""
+
+    def forward(self, features: Tensor) -> Tensor:
+        """[..., in_dim] -> float32 [..., out_dim]."""
+        with full_float32(features.device.type):
+            return super().forward(at_least_float32(features))
 
 
 class MLP(nn.Module):
@@ -54,8 +67,9 @@ class MLP(nn.Module):
         self.activation = activation
         widths = [in_dim] + [hidden] * (layers + 1)
         blocks: list[nn.Module] = []
-        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
-            blocks += [nn.Linear(fan_in, fan_out), _ACTIVATIONS[activation]()]
+        for index, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+            linear = Float32Linear if index == 0 else nn.Linear
+            blocks += [linear(fan_in, fan_out), _ACTIVATIONS[activation]()]
         blocks.append(nn.Linear(hidden, out_dim))
         self.net = nn.Sequential(*blocks)
 
@@ -76,17 +90,17 @@ class SineLayer(nn.Module):
         in_dim: input features.
         out_dim: output features.
         omega_0: frequency factor w0.
-        is_first: use the first-layer initialisation.
+        is_first: the input layer: first-layer initialisation, pre-activation in full float32.
     """
 
     def __init__(self, in_dim: int, out_dim: int, omega_0: float, is_first: bool) -> None:
         super().__init__()
         self.omega_0 = omega_0
-        self.linear = nn.Linear(in_dim, out_dim)
+        self.linear = (Float32Linear if is_first else nn.Linear)(in_dim, out_dim)
         siren_init_(self.linear.weight, omega_0, is_first)
 
     def forward(self, features: Tensor) -> Tensor:
-        """[..., in_dim] -> [..., out_dim], values in [-1, 1]."""
+        """[..., in_dim] -> [..., out_dim], values in [-1, 1] (float32 for the input layer)."""
         return torch.sin(self.omega_0 * self.linear(features))
 
 

@@ -13,14 +13,13 @@ The paper's test PSNR (dB) for none / basic / PE / Gaussian: natural 19.32 / 21.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from inr.encoders import Encoder, GaussianFourier, Identity
+from inr.encoders import Encoder, GaussianFourier, Identity, fourier_features
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
 from inr.experiments.training import fit_full_batch, predict, psnr
 from inr.networks import MLP
@@ -56,10 +55,9 @@ class FixedFourier(Encoder):
         """2 x number of frequencies."""
         return 2 * self.frequencies.shape[0]
 
-    def forward(self, coords: Tensor) -> Tensor:
+    def encode(self, coords: Tensor) -> Tensor:
         """Encode coords [..., in_dim] in [-1, 1] -> [..., out_dim]."""
-        phases = 2 * math.pi * ((coords + 1) / 2) @ self.frequencies.T
-        return torch.cat([torch.sin(phases), torch.cos(phases)], dim=-1)
+        return fourier_features(coords, self.frequencies, torch.ones_like(self.frequencies[:, 0]))
 
 
 def make_encoder(name: str, group: str, mapping_size: int = 256, seed: int = 0) -> Encoder:
