@@ -148,9 +148,14 @@ class SignalDataModule(L.LightningDataModule):
         signal = self.on_device(device)
         if self.batch_size is None:
             world = self.trainer.world_size if self.trainer is not None else 1
-            # Full batch under DDP: each rank takes every world-th point (a view, no copy); the losses are means
-            # over points and DDP averages the gradients, so together the ranks take the full-batch step.
-            return signal if world == 1 else {key: value[rank::world] for key, value in signal.items()}
+            # Full batch under DDP: each rank takes every world-th point (a view, no copy); the module weights each
+            # rank's gradient by its points, so together the ranks take the full-batch step.
+            if world == 1:
+                return signal
+            if signal["coords"].shape[0] < world:
+                raise ValueError(f"full-batch training on {world} processes needs at least {world} points; the signal "
+                                 f"has {signal['coords'].shape[0]} (use fewer --trainer.devices)")
+            return {key: value[rank::world] for key, value in signal.items()}
         count = signal["coords"].shape[0]
         generator = torch.Generator(device=device).manual_seed(sampling_seed(self.seed, step, rank))
         index = torch.randint(count, (self.batch_size,), generator=generator, device=device)

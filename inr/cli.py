@@ -16,12 +16,14 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.base import SignalDataModule
 from inr.checkpoints import Checkpoint, read_checkpoint
 from inr.distributed import DEFAULT_TIMEOUT_S, RankFailureReporter, apply_timeout, check_timeout, is_transport_error
 from inr.module import INRModule
+from inr.progress import ProgressBar as InrProgressBar
 
 #: commands beside LightningCLI's, each ``module:function`` taking the remaining arguments.
 COMMANDS = {
@@ -167,10 +169,14 @@ class INRCLI(LightningCLI):
             init_args.version = run_id
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list) -> Any:
-        """Lightning's Trainer plus the rank-failure reporter, with ``--ddp_timeout`` on a DDP strategy."""
+        """Lightning's Trainer plus the rank-failure reporter and inr's progress bar, with ``--ddp_timeout``."""
         seconds = (self.config[self.subcommand] if self.subcommand else self.config).get("ddp_timeout")
         check_timeout(seconds)
-        trainer = super()._instantiate_trainer(config, [*callbacks, RankFailureReporter()])
+        extra = [RankFailureReporter()]
+        chosen = [*callbacks, *(config.get("callbacks") or [])]
+        if config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in chosen):
+            extra.append(InrProgressBar())
+        trainer = super()._instantiate_trainer(config, [*callbacks, *extra])
         apply_timeout(trainer.strategy, seconds)
         return trainer
 

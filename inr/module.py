@@ -4,10 +4,15 @@ The DataModule hands every training step a batch already on the device (``coords
 extras). The step splits it into chunks of at most ``chunk_size`` points and accumulates gradients chunk by
 chunk (manual optimisation): memory is bounded by the chunk, and on CPU the activations stay below glibc's mmap
 threshold so they are reused rather than mapped and zeroed anew every step (2-5x faster at 65k points).
+
+Under DDP the chunks accumulate locally and the gradients are all-reduced once per step
+(:mod:`inr.gradient_sync`). The step never waits for the device except at logging steps: a non-finite loss is
+noted on the device and raised there, before checkpoints and before validation (:mod:`inr.loss_guard`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -15,9 +20,12 @@ import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
+from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 
 from inr.encoders import Encoder, Identity
+from inr.gradient_sync import all_reduce_gradients
+from inr.loss_guard import NonFiniteLossGuard
 from inr.losses import Loss, ValueLoss
 from inr.networks import Siren
 from inr.step import Step
@@ -48,8 +56,9 @@ class INRModule(L.LightningModule):
         matmul_precision: ``torch.set_float32_matmul_precision`` while fitting: ``high`` allows TF32 matmuls on
             GPUs that have them, ``medium`` bf16; None leaves the process setting alone. Restored afterwards.
 
-    Mixed precision is Lightning's: ``--trainer.precision bf16-mixed`` trains under autocast; validation metrics
-    are always computed in float32 from the float32 weights.
+    Mixed precision is Lightning's: ``--trainer.precision bf16-mixed`` trains under autocast, except the encoder and
+    the network's input layer, which see the coordinates and run in full float32 (:mod:`inr.precision`);
+    validation metrics are always computed in float32 from the float32 weights.
     """
 
     def __init__(
@@ -85,6 +94,8 @@ class INRModule(L.LightningModule):
         for loss in self.losses:
             loss.check_model(self)
         self.needs_derivatives = any(loss.needs_derivatives for loss in self.losses)
+        self.loss_guard = NonFiniteLossGuard(names)
+        self.progress_metrics: dict[str, float] = {}  # host-side values for the progress bar
         if compile and self.needs_derivatives:
             needing = [loss.name for loss in self.losses if loss.needs_derivatives]
             raise ValueError(f"model compile: true cannot train the derivative losses {needing}: torch.compile does "
@@ -120,7 +131,13 @@ class INRModule(L.LightningModule):
         return self.network(self.encoder(coords))
 
     def setup(self, stage: str) -> None:
-        """Apply ``matmul_precision`` for the run."""
+        """Refuse multi-process strategies other than DDP; apply ``matmul_precision`` for the run."""
+        trainer = self._trainer
+        if stage == "fit" and trainer is not None and trainer.world_size > 1 and not isinstance(
+            trainer.strategy, DDPStrategy
+        ):
+            raise ValueError(f"trainer strategy {type(trainer.strategy).__name__} is not supported on several "
+                             "processes: inr fits with DDP (--trainer.strategy ddp), whose gradients it reduces itself")
         if self.matmul_precision is not None:
             self._previous_matmul_precision = torch.get_float32_matmul_precision()
             torch.set_float32_matmul_precision(self.matmul_precision)
@@ -158,34 +175,59 @@ class INRModule(L.LightningModule):
         return Step(coords, self(coords), batch)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        """One optimisation step over the whole batch, accumulated over chunks."""
+        """One optimisation step over the whole batch, accumulated over chunks; no host sync but at logging steps.
+
+        Under DDP the gradients are all-reduced once, after the last chunk, weighted by each rank's points.
+        """
         optimizer = self.optimizers()
         optimizer.zero_grad(set_to_none=True)
         count = batch["coords"].shape[0]
         terms = torch.zeros(len(self.losses), device=self.device)
-        for chunk in chunks(batch, self.chunk_size):
-            step = self.evaluate(chunk)
-            share = chunk["coords"].shape[0] / count
-            values = torch.stack([loss(step) for loss in self.losses])
-            self.manual_backward((self.loss_weights * values).sum() * share)
-            terms += values.detach() * share
+        with self._without_gradient_reducer():
+            for chunk in chunks(batch, self.chunk_size):
+                step = self.evaluate(chunk)
+                share = chunk["coords"].shape[0] / count
+                values = torch.stack([loss(step) for loss in self.losses])
+                self.manual_backward((self.loss_weights * values).sum() * share)
+                terms += values.detach() * share
+        if self.trainer.world_size > 1:
+            terms = all_reduce_gradients(self.parameters(), count, terms)
         total = (terms * self.loss_weights).sum()
-        if not torch.isfinite(total):
-            detail = ", ".join(f"{loss.name}={value:.4g}" for loss, value in zip(self.losses, terms.tolist()))
-            raise FloatingPointError(
-                f"train/loss is {total.item()} at step {self.global_step} ({detail}); the weights were not updated. "
-                "Lower the learning rate or check the data; the last good checkpoint is kept."
-            )
+        self.loss_guard.observe(self.global_step, total, terms)
+        logging_step = self.global_step % self.trainer.log_every_n_steps == 0
+        if logging_step:
+            self.loss_guard.check(self.global_step)  # before the update: a first bad loss here changes no weight
         optimizer.step()
         scheduler = self.lr_schedulers()
         if scheduler is not None:
             scheduler.step()
-        self.log("train/loss", total, prog_bar=True, logger=False)
-        if self.global_step % self.trainer.log_every_n_steps == 0:
-            metrics = {f"train/loss/{loss.name}": value for loss, value in zip(self.losses, terms)}
-            metrics["train/loss"] = total
+        if logging_step:
+            metrics = {f"train/loss/{loss.name}": value for loss, value in zip(self.losses, terms.tolist())}
+            metrics["train/loss"] = float(total)
+            self.progress_metrics["train/loss"] = metrics["train/loss"]  # shown by inr.progress.ProgressBar
+            self.log("train/loss", total, logger=False)  # callback_metrics; prog_bar would read it every step
             self.log_at_global_step(metrics)
         return total
+
+    def _without_gradient_reducer(self) -> contextlib.AbstractContextManager:
+        """DDP's ``no_sync`` while chunks accumulate (the step reduces once itself); nothing on one process."""
+        if self.trainer.world_size > 1 and isinstance(self.trainer.strategy, DDPStrategy):
+            return self.trainer.strategy.block_backward_sync()
+        return contextlib.nullcontext()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to write weights updated from a non-finite loss."""
+        if self._trainer is not None and self.trainer.state.fn == "fit":
+            self.loss_guard.check(self.global_step)
+
+    def on_validation_start(self) -> None:
+        """Stop before validating weights updated from a non-finite loss."""
+        if self._trainer is not None and self.trainer.state.fn == "fit":
+            self.loss_guard.check(self.global_step)
+
+    def on_train_end(self) -> None:
+        """A fit does not end normally on weights updated from a non-finite loss."""
+        self.loss_guard.check(self.global_step)
 
     def log_at_global_step(self, metrics: dict[str, Tensor | float]) -> None:
         """Send metrics to every logger at x = global_step (optimiser steps taken), the axis users read.

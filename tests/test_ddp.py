@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -127,3 +128,55 @@ def test_two_process_fit_of_other_modalities_validates_like_one_process(modality
     validated = build_cli(["validate", *common, "--trainer.devices", "1", "--ckpt_path", str(checkpoint),
                            "--trainer.logger", "false"])
     assert validated.trainer.callback_metrics[metric].item() == pytest.approx(ddp_value, rel=1e-4, abs=1e-5)
+
+
+def _cameraman_png(path, height: int, width: int):
+    """A [height, width] 8-bit gray crop of cameraman written to ``path``."""
+    import imageio.v3 as iio
+    from conftest import cameraman_crop
+
+    iio.imwrite(path, cameraman_crop(max(height, width))[:height, :width])
+    return path
+
+
+def _state(checkpoint) -> dict[str, torch.Tensor]:
+    return torch.load(checkpoint, weights_only=True)["state_dict"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["poisson_gradient", "poisson_laplacian", "poisson_blend"])
+def test_derivative_only_losses_fit_on_two_processes_like_on_one(config, tmp_path):
+    # 33 = 2 * 16 + 1 pixels, full batch, chunks of 16: rank 0 holds 17 points (2 chunks), rank 1 16 (1 chunk).
+    # Derivative-only losses leave the last bias without a gradient; DDP's reducer used to stop the job on it, and
+    # to all-reduce once per chunk (rank 0 twice, rank 1 once: the collectives fell out of step).
+    image = _cameraman_png(tmp_path / "image.png", 3, 11)
+    common = ["--config", f"configs/{config}.yaml", "--data.path", str(image), "--data.size", "null",
+              "--model.chunk_size", "16", "--trainer.max_steps", "4", "--trainer.val_check_interval", "4",
+              "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
+              *TINY_MODEL]
+    env = {**child_env(), "PYTHONPATH": str(ROOT / "tests")}
+    done = subprocess.run([sys.executable, "-m", "inr.cli", "fit", *common, "--trainer.strategy", "ddp",
+                           "--trainer.devices", "2", "--ddp_timeout", "60", "--trainer.default_root_dir",
+                           str(tmp_path / "two"), "--trainer.callbacks+=collectives.CollectiveCounter",
+                           "--trainer.callbacks.folder", str(tmp_path / "counts")],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for rank, points in ((0, 17), (1, 16)):
+        steps = json.loads((tmp_path / "counts" / f"collectives-rank{rank}.json").read_text())
+        assert [entry["step"] for entry in steps] == [1, 2, 3, 4]
+        for entry in steps:
+            assert entry["points"] == points
+            # inr's one gradient all-reduce; Lightning (2.6) broadcasts rank 0's SIGTERM flag every step.
+            assert entry["python"] == {"all_reduce": 1, "broadcast": 1}, (rank, entry)
+            assert entry["reducer_buckets"] == 0, (rank, entry)
+
+    one = build_cli([*common, "--trainer.devices", "1", "--trainer.default_root_dir", str(tmp_path / "one")],
+                    run=False)
+    initial = {key: value.clone() for key, value in one.model.state_dict().items()}
+    one.trainer.fit(one.model, one.datamodule)
+    two, single = _state(find_last_checkpoint(tmp_path / "two")), _state(find_last_checkpoint(tmp_path / "one"))
+    assert single.keys() == two.keys()
+    for key in single:
+        assert torch.allclose(two[key], single[key], rtol=0, atol=1e-6), key
+    assert not torch.equal(single["network.net.0.linear.weight"], initial["network.net.0.linear.weight"])
+    assert torch.equal(single["network.net.2.bias"], initial["network.net.2.bias"])  # no gradient reaches it

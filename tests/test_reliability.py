@@ -94,7 +94,7 @@ def test_trainer_writes_checkpoints_atomically_and_nan_loss_stops_with_a_clear_m
               "--trainer.default_root_dir", str(tmp_path / "nan"), "--trainer.enable_progress_bar", "false",
               *TINY_MODEL])
     message = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "train/loss is" in message and "the weights were not updated" in message
+    assert "train/loss is" in message and "no checkpoint holds weights updated from it" in message
     last = find_last_checkpoint(tmp_path / "nan")
     good = torch.load(last, weights_only=True)
     assert all(torch.isfinite(value).all() for value in good["state_dict"].values())

@@ -1,0 +1,44 @@
+"""One gradient all-reduce per optimisation step under multi-process training, weighted by each rank's points.
+
+A training step accumulates its gradients over chunks (:meth:`inr.module.INRModule.training_step`). DDP's reducer
+would all-reduce at every chunk's backward pass: the traffic grows with the number of chunks, ranks that hold
+different numbers of chunks (uneven full-batch shards) pair the wrong reductions or wait forever, and a parameter
+that gets no gradient (the last bias under derivative-only losses) stops the job. inr keeps the reducer out of the
+accumulation (``no_sync``) and reduces once per step itself: each rank's gradients of its own mean loss and its loss
+terms, weighted by its number of points, in one flat all-reduce. The result is the gradient of the mean over all
+ranks' points: the step one process would take on their union.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+
+def all_reduce_gradients(parameters: Iterable[nn.Parameter], points: int, terms: Tensor) -> Tensor:
+    """Replace every gradient by the points-weighted mean over the ranks; return the loss terms averaged alike.
+
+    Args:
+        parameters: the model's parameters, in the same order on every rank. Those without a gradient (not used by
+            the losses: the same on every rank, since every rank holds at least one point) keep none.
+        points: the number of points this rank's gradients and terms are means over (>= 1).
+        terms: this rank's loss terms, means over its points, [T].
+
+    Returns:
+        The loss terms as means over all ranks' points, [T].
+    """
+    grads = [parameter.grad for parameter in parameters if parameter.grad is not None]
+    dtype = grads[0].dtype if grads else terms.dtype
+    flat = torch.cat([grad.reshape(-1) for grad in grads] + [terms.to(dtype), terms.new_ones(1, dtype=dtype)])
+    flat.mul_(points)
+    dist.all_reduce(flat)
+    total_points = flat[-1].clone()
+    flat.div_(total_points)
+    offset = 0
+    for grad in grads:
+        grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
+        offset += grad.numel()
+    return flat[offset:-1].to(terms.dtype)
