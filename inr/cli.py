@@ -24,6 +24,7 @@ from inr.checkpoints import Checkpoint, read_checkpoint
 from inr.distributed import DEFAULT_TIMEOUT_S, RankFailureReporter, apply_timeout, check_timeout, is_transport_error
 from inr.module import INRModule
 from inr.progress import ProgressBar as InrProgressBar
+from inr.watchdog import HangWatchdog
 
 #: commands beside LightningCLI's, each ``module:function`` taking the remaining arguments.
 COMMANDS = {
@@ -121,8 +122,8 @@ class INRCLI(LightningCLI):
         parser.link_arguments("data", "model.signal", compute_fn=lambda data: data.signal_spec, apply_on="instantiate")
         parser.add_lightning_class_args(Checkpoint, "checkpoint")
         parser.add_argument("--ddp_timeout", type=float, default=DEFAULT_TIMEOUT_S,
-                            help="seconds a DDP rank waits for the others in a collective before the job stops "
-                                 "(process-group timeout; a rank that raises stops the job at once)")
+                            help="seconds a DDP rank may make no progress (e.g. waiting for a hung rank) before the "
+                                 "job stops, naming the rank behind; a rank that raises stops the job at once")
         parser.set_defaults(DEFAULTS)
 
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
@@ -172,7 +173,7 @@ class INRCLI(LightningCLI):
         """Lightning's Trainer plus the rank-failure reporter and inr's progress bar, with ``--ddp_timeout``."""
         seconds = (self.config[self.subcommand] if self.subcommand else self.config).get("ddp_timeout")
         check_timeout(seconds)
-        extra = [RankFailureReporter()]
+        extra = [RankFailureReporter(), HangWatchdog(seconds if seconds is not None else DEFAULT_TIMEOUT_S)]
         chosen = [*callbacks, *(config.get("callbacks") or [])]
         if config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in chosen):
             extra.append(InrProgressBar())

@@ -1,11 +1,12 @@
-"""Multi-process faults: a failing rank is named, a hung collective ends after a timeout, no rank is left behind.
+"""Multi-process faults: a failing rank is named, a hung rank ends the job after a timeout, no rank is left behind.
 
 Under DDP an exception on one rank leaves the others waiting in a collective (gradient all-reduce, barrier).
-inr bounds that wait with the process-group timeout (``--ddp_timeout`` seconds, :func:`apply_timeout`), and
 :class:`RankFailureReporter` makes the end of such a job readable: the failing rank writes ``rank N failed:
 Type: message`` into the job's key-value store (torch.distributed's TCPStore, hosted by rank zero, so it works
 across nodes); a rank that then loses contact with it reads that line and stops with it instead of a transport
-error; rank zero terminates the ranks it launched, so none is left hanging.
+error; rank zero terminates the ranks it launched, so none is left hanging. A rank that hangs instead of failing
+is caught by :class:`inr.watchdog.HangWatchdog` after ``--ddp_timeout`` seconds; the process group's own timeout
+(:func:`apply_timeout`) is a minute longer, a backstop that also bounds the start-up rendezvous.
 """
 
 from __future__ import annotations
@@ -22,15 +23,21 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 
-#: default process-group timeout in seconds: a hung rank stops the job after this long (Lightning's is 30 min).
-#: It also bounds the start-up rendezvous, so it must exceed the time the slowest rank takes to start.
+#: default ``--ddp_timeout`` in seconds: a rank that makes no progress this long stops the job (Lightning's
+#: process-group default is 30 min).
 DEFAULT_TIMEOUT_S = 600.0
-_FAILURE_KEY = "inr/failure/{rank}"
-_TRANSPORT_WORDS = ("connection closed", "connection reset", "timed out", "timeout", "broken pipe", "gloo", "nccl")
+#: the process group's timeout exceeds ``--ddp_timeout`` by this much, so that inr's watchdog speaks first.
+BACKSTOP_S = 60.0
+FAILURE_KEY = "inr/failure/{rank}"
+#: how a collective reports a peer that died or stopped answering (gloo; NCCL with blocking wait or error handling).
+#: A rank's own NCCL or CUDA error (out of memory, invalid usage, "launch timed out") is not among them.
+_PEER_LOSS_PHRASES = ("connection closed by peer", "connection reset by peer", "broken pipe", "timed out waiting",
+                      "collective operation timeout", "operations have failed or timed out", "communicator was aborted",
+                      "ncclremoteerror", "remote process exiting", "connection refused")
 
 
 def apply_timeout(strategy: Any, seconds: float | None) -> None:
-    """Set the process-group timeout of a DDP ``strategy`` (by name, ``auto`` or instance) to ``seconds``.
+    """Set the process-group timeout of a DDP ``strategy`` to ``seconds`` plus :data:`BACKSTOP_S`.
 
     Must run before the process group is created (Lightning creates it when fitting starts). A strategy instance
     whose own ``timeout`` differs from Lightning's default keeps it; other strategies are left as they are.
@@ -38,7 +45,7 @@ def apply_timeout(strategy: Any, seconds: float | None) -> None:
     if seconds is None or not isinstance(strategy, DDPStrategy):
         return
     if strategy._timeout in (None, default_pg_timeout):
-        strategy._timeout = timedelta(seconds=seconds)
+        strategy._timeout = timedelta(seconds=seconds + BACKSTOP_S)
 
 
 def check_timeout(seconds: float | None) -> None:
@@ -49,12 +56,13 @@ def check_timeout(seconds: float | None) -> None:
 
 def is_transport_error(error: BaseException) -> bool:
     """Whether ``error`` is a collective that failed because a peer died or hung (not a failure of this rank)."""
-    if isinstance(error, dist.DistError):
+    if isinstance(error, (dist.DistNetworkError, dist.DistStoreError)):
         return True
-    return isinstance(error, RuntimeError) and any(word in str(error).lower() for word in _TRANSPORT_WORDS)
+    return isinstance(error, RuntimeError) and any(phrase in str(error).lower() for phrase in _PEER_LOSS_PHRASES)
 
 
-def _store() -> Any | None:
+def job_store() -> Any | None:
+    """The job's key-value store (hosted by rank zero), or None outside a process group."""
     try:
         return dist.distributed_c10d._get_default_store()
     except Exception:  # noqa: BLE001 - no store (single process or torn down): nothing to share
@@ -67,7 +75,7 @@ def _read_failures(store: Any, world_size: int, wait_s: float) -> list[str]:
     while True:
         lines = []
         for rank in range(world_size):
-            key = _FAILURE_KEY.format(rank=rank)
+            key = FAILURE_KEY.format(rank=rank)
             try:
                 if store.check([key]):
                     lines.append(store.get(key).decode())
@@ -100,34 +108,36 @@ class RankFailureReporter(Callback):
         """Share or read the failure line, attach the summary, then stop the child ranks (rank zero)."""
         if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
             return
-        rank, world_size, store = dist.get_rank(), dist.get_world_size(), _store()
+        rank, world_size, store = dist.get_rank(), dist.get_world_size(), job_store()
         if is_transport_error(exception):
             failures = _read_failures(store, world_size, wait_s=2.0) if store is not None else []
             timeout = getattr(trainer.strategy, "_timeout", None)
-            summary = "; ".join(failures) or (
+            summary = "; ".join(dict.fromkeys(failures)) or (
                 f"rank {rank} lost contact with the other ranks ({_one_line(exception)[:200]}); another rank died "
                 f"or hung without a message (process-group timeout {_seconds(timeout)}, set with --ddp_timeout)")
         else:
             summary = f"rank {rank} failed: {_one_line(exception)}"
             if store is not None:
                 try:
-                    store.set(_FAILURE_KEY.format(rank=rank), summary)
+                    store.set(FAILURE_KEY.format(rank=rank), summary)
                 except Exception:  # noqa: BLE001 - the store's host may be gone; the summary is still printed
                     pass
         exception.inr_rank_failure = summary
         if rank == 0:
-            self._stop_children(trainer)
+            stop_started_ranks(trainer, self.grace_s)
 
-    def _stop_children(self, trainer) -> None:
-        launcher = trainer.strategy.launcher
-        if not isinstance(launcher, _SubprocessScriptLauncher):
-            return
-        deadline = time.monotonic() + self.grace_s
-        for process in launcher.procs:
-            try:
-                process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except Exception:  # noqa: BLE001 - still running after the grace period
-                process.send_signal(signal.SIGKILL)
+
+def stop_started_ranks(trainer, grace_s: float) -> None:
+    """On rank zero: wait up to ``grace_s`` seconds for the ranks it launched to exit, then kill those left."""
+    launcher = trainer.strategy.launcher
+    if not isinstance(launcher, _SubprocessScriptLauncher):
+        return
+    deadline = time.monotonic() + grace_s
+    for process in launcher.procs:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except Exception:  # noqa: BLE001 - still running after the grace period
+            process.send_signal(signal.SIGKILL)
 
 
 def _seconds(timeout: timedelta | None) -> str:

@@ -17,6 +17,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from inr import liveness
+
 
 def all_reduce_gradients(parameters: Iterable[nn.Parameter], points: int, terms: Tensor) -> Tensor:
     """Replace every gradient by the points-weighted mean over the ranks; return the loss terms averaged alike.
@@ -34,6 +36,7 @@ def all_reduce_gradients(parameters: Iterable[nn.Parameter], points: int, terms:
     dtype = grads[0].dtype if grads else terms.dtype
     flat = torch.cat([grad.reshape(-1) for grad in grads] + [terms.to(dtype), terms.new_ones(1, dtype=dtype)])
     flat.mul_(points)
+    liveness.note_reduction()
     dist.all_reduce(flat)
     total_points = flat[-1].clone()
     flat.div_(total_points)

@@ -23,6 +23,7 @@ from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 
+from inr import liveness
 from inr.encoders import Encoder, Identity
 from inr.gradient_sync import all_reduce_gradients
 from inr.loss_guard import NonFiniteLossGuard
@@ -185,6 +186,7 @@ class INRModule(L.LightningModule):
         terms = torch.zeros(len(self.losses), device=self.device)
         with self._without_gradient_reducer():
             for chunk in chunks(batch, self.chunk_size):
+                liveness.note_progress()
                 step = self.evaluate(chunk)
                 share = chunk["coords"].shape[0] / count
                 values = torch.stack([loss(step) for loss in self.losses])

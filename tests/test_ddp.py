@@ -76,15 +76,16 @@ def test_exception_on_one_rank_ends_the_job_naming_the_rank(gray_png, tmp_path):
 
 
 @pytest.mark.slow
-def test_hung_rank_ends_the_job_after_the_process_group_timeout(gray_png, tmp_path):
+def test_hung_rank_ends_the_job_after_ddp_timeout_naming_the_rank(gray_png, tmp_path):
     # capture_output waits for every process holding the pipes: a rank left behind would fail with TimeoutExpired.
-    # The timeout also bounds the start-up rendezvous: 20 s leaves room for a slow rank start on a loaded machine.
+    # inr's watchdog stops the job (gloo's own timeout, a minute later, would also end it; NCCL's would abort the
+    # process without a word and leave the hung rank running).
     done, seconds = _failing_fit(tmp_path, gray_png, "hang", "--ddp_timeout", "20")
     assert done.returncode != 0
-    (last_line,) = _error_lines(done.stderr)
-    assert last_line.startswith("inr: error: rank 0 lost contact with the other ranks"), done.stderr
-    assert "Timed out waiting 20000ms" in last_line and "process-group timeout 20 s" in last_line
-    assert seconds < 120
+    assert set(_error_lines(done.stderr)) == {
+        "inr: error: rank 1 stopped making progress in training step 2 while the other ranks waited for its "
+        "gradients (no progress for 20 s, --ddp_timeout); the job is stopped"}, done.stderr[-3000:]
+    assert 20 < seconds < 60
 
 
 def test_ddp_timeout_must_be_positive(gray_png, tmp_path, capsys):

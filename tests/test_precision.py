@@ -35,6 +35,17 @@ def test_coordinates_and_fourier_phases_stay_float32_under_autocast():
     assert (torch.sin(half_phases.float()) - exact[:, :16]).abs().max() > 0.5
 
 
+def test_fourier_phases_do_not_overflow_under_float16_autocast():
+    # 16-mixed: a phase of 2 pi x 62k cycles is 3.9e5 rad, beyond float16's largest number (65504): inf, then NaN.
+    coords = _clip_coords()
+    encoder = PositionalEncoding(1, num_frequencies=16, sigma=131072.0)
+    with torch.autocast("cpu", dtype=torch.float16):
+        features = encoder(coords)
+        half_phases = (2.0 * math.pi) * (((coords + 1) * 0.5) @ encoder.frequencies.T)
+    assert torch.isinf(half_phases).any()
+    assert features.dtype == torch.float32 and torch.isfinite(features).all()
+
+
 def test_siren_input_layer_is_float32_and_later_layers_keep_mixed_precision():
     torch.manual_seed(0)
     siren = Siren(1, 1, hidden=64, layers=2, first_omega_0=3000.0)
