@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from inr.devices import resolve_device
 from inr.encoders import Encoder, Identity
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
 from inr.networks import MLP
@@ -39,6 +40,7 @@ def run_ntk(
     name: str = "ntk",
     out: str = "runs/ntk",
     wandb: bool = True,
+    device: str | None = None,
 ) -> dict[str, Path]:
     """Compute and write the NTK report.
 
@@ -54,10 +56,13 @@ def run_ntk(
         name: file and run name prefix.
         out: output folder.
         wandb: also log the picture and tables to a W&B run.
+        device: where the kernel is computed (``cpu``, ``cuda``, ``cuda:1``); default ``cuda`` when a GPU is
+            visible. The weights are drawn on the CPU, so a seed gives the same network on every device.
 
     Returns:
         The written files by key.
     """
+    place = resolve_device(device)
     if in_dim not in (1, 2):
         raise ValueError(f"inr ntk: in_dim must be 1 or 2 (a grid it can draw), got {in_dim}")
     if points < 2:
@@ -70,7 +75,8 @@ def run_ntk(
 
     parameters = sum(p.numel() for p in factory(0).parameters())
     start = time.perf_counter()
-    kernel = averaged_ntk(factory, coords, seeds=seeds, batch_size=batch_size, normalize=normalize, progress=True)
+    kernel = averaged_ntk(factory, coords.to(place), seeds=seeds, batch_size=batch_size, normalize=normalize,
+                          progress=True).cpu()
     elapsed = time.perf_counter() - start
     values, _ = eigen(kernel.double())
     folder = Path(out)
@@ -112,7 +118,7 @@ def run_ntk(
     files["picture"] = folder / f"{name}.png"
     figure.savefig(files["picture"], dpi=100)
     plt.close(figure)
-    print(f"inr ntk: {len(coords)} points, {parameters} parameters, {seeds} seeds in {elapsed:.1f} s; wrote "
+    print(f"inr ntk: {len(coords)} points, {parameters} parameters, {seeds} seeds in {elapsed:.1f} s on {place}; wrote "
           + ", ".join(str(path) for path in files.values()))
     if wandb:
         log_to_wandb(folder, name, files, {"seconds": elapsed, "parameters": float(parameters)})

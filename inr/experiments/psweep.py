@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from inr.devices import resolve_device, seeded
 from inr.encoders import BasicFourier, Encoder, Identity
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
 from inr.experiments.training import fit_full_batch, predict
@@ -63,6 +64,7 @@ def run_psweep(
     ntk_seeds: int = 2,
     out: str = "runs/experiments/psweep",
     wandb: bool = True,
+    device: str | None = None,
 ) -> dict[str, Path]:
     """Run the 1D p-sweep and write ``psweep.png``, ``psweep_errors.csv`` and ``psweep_spectra.csv``.
 
@@ -76,26 +78,30 @@ def run_psweep(
         ntk_seeds: network initialisations the NTK is averaged over (training uses the first one).
         out: output folder.
         wandb: also log the picture and tables to a W&B run (offline unless asked otherwise).
+        device: where kernels and fits run (``cpu``, ``cuda``, ...); default ``cuda`` when a GPU is visible.
 
     Returns:
         The written files by key.
     """
     ps = [None, 0.0, 0.5, 1.0, 1.5, 2.0, math.inf] if ps is None else ps
+    place = resolve_device(device)
     folder = Path(out)
     x = (2 * torch.arange(GRID_POINTS) / GRID_POINTS - 1)[:, None]  # x = 2u - 1, u = i / N
     train = torch.arange(0, GRID_POINTS, TRAIN_EVERY)
     test = torch.tensor([i for i in range(GRID_POINTS) if i % TRAIN_EVERY])
     targets = [power_law_signal(GRID_POINTS, seed) for seed in range(signals)]
     error_rows, spectrum_rows, curves = [], [], {}
+    on_device = x.to(place)
     for p in ps:
-        encoder = encoder_for(p)
 
-        def factory(seed: int, encoder: Encoder = encoder) -> nn.Module:
+        def factory(seed: int, p: float | None = p) -> nn.Module:
+            encoder = encoder_for(p)
             return nn.Sequential(encoder, MLP(encoder.out_dim, 1, hidden=width, layers=depth - 1))
 
-        kernel = averaged_ntk(factory, x, x[train], seeds=ntk_seeds, batch_size=64)  # K(all, train) [N, 32]
+        # K(all, train) [N, 32]
+        kernel = averaged_ntk(factory, on_device, on_device[train], seeds=ntk_seeds, batch_size=64).cpu()
         with torch.no_grad():  # the paper's curves: the infinite-width kernel of the same encoder + MLP (He init)
-            features = encoder(x).double()
+            features = encoder_for(p)(x).double()
         analytic = relu_ntk(features, features[GRID_POINTS // 2 : GRID_POINTS // 2 + 1], hidden_layers=depth,
                             weight_var=2.0, bias_var=ANALYTIC_BIAS_VAR)[:, 0]
         section = analytic / analytic[GRID_POINTS // 2]  # K(x, 0) / K(0, 0), x = 0 at index N / 2
@@ -105,11 +111,11 @@ def run_psweep(
         lam_max = eigen(k_train)[0][0].item()
         lr = lr_scale * len(train) / (2 * lam_max)
         for seed, y in enumerate(targets):
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(0)
-                model = factory(0)
-            fit_full_batch(model, x[train], y[train, None], steps, lambda params, lr=lr: torch.optim.SGD(params, lr=lr))
-            output = predict(model, x)[:, 0]
+            with seeded(0):
+                model = factory(0).to(place)
+            fit_full_batch(model, on_device[train], y[train, None].to(place), steps,
+                           lambda params, lr=lr: torch.optim.SGD(params, lr=lr))
+            output = predict(model, on_device)[:, 0].cpu()
             eta = 2 * lr / len(train)
             _, ntk_test = predict_dynamics(k_train, y[train].double(), torch.tensor([float(steps)]), eta, k_test=k_test)
             error_rows.append({

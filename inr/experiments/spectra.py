@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from inr.devices import resolve_device
 from inr.encoders import GaussianFourier, Identity
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
 from inr.networks import MLP, Siren
@@ -39,6 +40,7 @@ def run_spectra(
     seeds: int = 2,
     out: str = "runs/experiments/spectra",
     wandb: bool = True,
+    device: str | None = None,
 ) -> dict[str, Path]:
     """Write ``spectra.png`` (profiles and spectra) and ``spectra.csv`` (frequency, magnitude per network).
 
@@ -51,15 +53,16 @@ def run_spectra(
         seeds: initialisations (and Gaussian B draws) averaged.
         out: output folder.
         wandb: also log the picture and table to a W&B run.
+        device: where the kernels are computed (``cpu``, ``cuda``, ...); default ``cuda`` when a GPU is visible.
 
     Returns:
         The written files by key.
     """
-    x = (2 * torch.arange(points) / points - 1)[:, None]
+    x = (2 * torch.arange(points) / points - 1)[:, None].to(resolve_device(device))
     folder = Path(out)
     profiles, spectra = {}, {}
     for name, factory in models(width, depth, sigma, mapping_size).items():
-        kernel = averaged_ntk(factory, x, seeds=seeds, normalize=True)
+        kernel = averaged_ntk(factory, x, seeds=seeds, normalize=True).cpu()
         profiles[name] = stationary_profile(kernel)
         spectra[name] = spectrum(profiles[name])
     rows = [

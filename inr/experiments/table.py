@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from inr.devices import resolve_device, seeded
 from inr.encoders import Encoder, GaussianFourier, Identity, fourier_features
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
 from inr.experiments.training import fit_full_batch, predict, psnr
@@ -132,6 +133,7 @@ def run_table(
     seed: int = 0,
     out: str = "runs/experiments/table",
     wandb: bool = True,
+    device: str | None = None,
 ) -> dict[str, Path]:
     """Fit every image with every mapping, write ``table.csv`` (per image), ``table_summary.csv`` and ``table.png``.
 
@@ -147,10 +149,12 @@ def run_table(
         seed: seed of the network initialisation and of the Gaussian B.
         out: output folder.
         wandb: also log the picture and tables to a W&B run.
+        device: where the fits run (``cpu``, ``cuda``, ...); default ``cuda`` when a GPU is visible.
 
     Returns:
         The written files by key.
     """
+    place = resolve_device(device)
     sources = sources or {"natural": "skimage:astronaut,coffee,chelsea", "text": "skimage:text,page"}
     encodings = list(ENCODINGS) if encodings is None else encodings
     for name in encodings:
@@ -164,12 +168,12 @@ def run_table(
 
     jobs = [(group, image) for group, source in sources.items() for image in load_images(source, size)]
     for group, (image_name, image) in tqdm(jobs, desc="images"):
-        x_train, y_train, x_test, y_test = split_pixels(image)
+        x_train, y_train, x_test, y_test = (tensor.to(place) for tensor in split_pixels(image))
         for encoding in encodings:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
+            with seeded(seed):
                 encoder = make_encoder(encoding, group, mapping_size, seed)
                 model = nn.Sequential(encoder, MLP(encoder.out_dim, 3, hidden=256, layers=2), nn.Sigmoid())
+            model.to(place)
             fit_full_batch(model, x_train, y_train, steps, lambda params: torch.optim.Adam(params, lr=lr))
             rows.append({
                 "group": group, "image": image_name, "encoding": encoding,
@@ -179,7 +183,7 @@ def run_table(
                 u = torch.arange(size) / size
                 full = torch.stack(torch.meshgrid(u, u, indexing="ij"), dim=-1).reshape(-1, 2) * 2 - 1
                 examples.setdefault(group, (image_name, image, {}))[2][encoding] = (
-                    predict(model, full).reshape(size, size, 3).clamp(0, 1).numpy()
+                    predict(model, full.to(place)).reshape(size, size, 3).clamp(0, 1).cpu().numpy()
                 )
     summary = summarise(rows)
     files = {"table": write_csv(folder / "table.csv", rows)}

@@ -26,7 +26,7 @@ def fit_full_batch(
     """Minimise the mean squared error over all points for ``steps`` steps; returns the loss per step.
 
     Args:
-        model: coords [N, d] -> values [N, c].
+        model: coords [N, d] -> values [N, c], on the device of ``coords``.
         coords: [N, d] in [-1, 1].
         values: [N, c] targets.
         steps: full-batch optimisation steps.
@@ -38,15 +38,15 @@ def fit_full_batch(
     count = coords.shape[0]
     for _ in range(steps):
         opt.zero_grad(set_to_none=True)
-        total = 0.0
+        total = torch.zeros((), device=coords.device)
         for start in range(0, count, chunk):
             piece = slice(start, start + chunk)
             loss = (model(coords[piece]) - values[piece]).pow(2).sum() / (count * values.shape[1])
             loss.backward()
-            total += loss.item()
+            total += loss.detach()
         opt.step()
         losses.append(total)
-    return losses
+    return torch.stack(losses).tolist() if losses else []  # read once: no host sync per step
 
 
 @torch.no_grad()

@@ -14,6 +14,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, jacrev, vmap
 
+from inr.devices import seeded
+
 Output = Literal["trace", "full"]
 
 
@@ -137,8 +139,9 @@ def averaged_ntk(
 ) -> Tensor:
     """Empirical NTK averaged over random initialisations.
 
-    Each model is built as ``factory(seed)`` with the global RNG seeded by ``seed`` inside ``fork_rng`` (the
-    caller's RNG state is untouched); with ``normalize`` each seed's kernel is normalised before averaging.
+    Each model is built on the CPU as ``factory(seed)`` with the global RNGs seeded by ``seed`` (the caller's RNG
+    states, CUDA's included, are untouched), then moved to the device of ``x1``; with ``normalize`` each seed's
+    kernel is normalised before averaging.
 
     Args:
         factory: builds a fresh model from a seed (the seed may also go to a seeded encoder).
@@ -160,9 +163,8 @@ def averaged_ntk(
 
     total = None
     for seed in tqdm(seed_list, desc="NTK seeds", disable=not progress):
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = factory(seed)
+        with seeded(seed):
+            model = factory(seed).to(x1.device)
         kernel = empirical_ntk(model, x1, x2, batch_size=batch_size, normalize=normalize, output=output)
         total = kernel if total is None else total + kernel
     return total / len(seed_list)
