@@ -69,7 +69,7 @@ def plain_step(network: nn.Module, optimizer: torch.optim.Optimizer, loss_fn, ba
     optimizer.zero_grad()
     count = batch["coords"].shape[0]
     chunk = chunk or count
-    total = torch.zeros(())
+    total = torch.zeros((), device=batch["coords"].device)
     for start in range(0, count, chunk):
         piece = {key: value[start : start + chunk] for key, value in batch.items()}
         loss = loss_fn(network, piece) * (piece["coords"].shape[0] / count)

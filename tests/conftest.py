@@ -10,6 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+# The suite runs on the CPU, as CI does: on a GPU host Lightning's "auto" would fit on the GPU (or launch DDP over
+# several) and `inr ntk` would default to cuda. INR_TEST_GPU=1 keeps the first GPU visible, for the tests that
+# skip without one (and runs the rest there too).
+if os.environ.get("INR_TEST_GPU"):
+    os.environ["CUDA_VISIBLE_DEVICES"] = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0]
+else:
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
 os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
 os.environ.pop("WANDB_API_KEY", None)

@@ -12,6 +12,7 @@ import re
 import traceback
 
 import pytest
+import torch
 from conftest import TINY_MODEL
 from lightning.pytorch.callbacks import Callback
 from torch.overrides import TorchFunctionMode
@@ -102,3 +103,30 @@ def test_a_nan_loss_between_logging_steps_stops_at_the_next_one(gray_png, tmp_pa
     assert re.match(r"inr: error: train/loss is (nan|inf) at step \d+ \(value=\S+\), noticed at step 20; no "
                     r"checkpoint holds weights updated from it\. .* the last good checkpoint is kept\.$", message)
     assert find_last_checkpoint(tmp_path) is None  # the end-of-fit checkpoint was refused
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run with INR_TEST_GPU=1)")
+def test_training_steps_between_logging_steps_do_not_synchronize_the_gpu(gray_png, tmp_path):
+    from inr.cli import build_cli
+
+    class SyncsAreErrors(Callback):
+        """torch.cuda's sync debug mode set to "error" from the start of each quiet step to the next step's start."""
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            step = trainer.global_step
+            quiet = step % trainer.log_every_n_steps != 0 and step < trainer.max_steps - 1
+            torch.cuda.set_sync_debug_mode("error" if quiet else "default")
+
+        def on_train_end(self, trainer, pl_module):
+            torch.cuda.set_sync_debug_mode("default")
+
+    cli = build_cli(["--config", "configs/image_siren.yaml", "--data.path", str(gray_png), "--data.size", "null",
+                     "--trainer.max_steps", "8", "--trainer.log_every_n_steps", "4", "--trainer.val_check_interval",
+                     "8", "--trainer.accelerator", "gpu", "--trainer.devices", "1", "--trainer.logger", "false",
+                     "--trainer.default_root_dir", str(tmp_path), *TINY_MODEL], run=False)
+    cli.trainer.callbacks.append(SyncsAreErrors())
+    try:
+        cli.trainer.fit(cli.model, cli.datamodule)  # a synchronizing call in a quiet step raises RuntimeError
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert cli.trainer.global_step == 8
