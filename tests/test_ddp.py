@@ -181,3 +181,15 @@ def test_derivative_only_losses_fit_on_two_processes_like_on_one(config, tmp_pat
         assert torch.allclose(two[key], single[key], rtol=0, atol=1e-6), key
     assert not torch.equal(single["network.net.0.linear.weight"], initial["network.net.0.linear.weight"])
     assert torch.equal(single["network.net.2.bias"], initial["network.net.2.bias"])  # no gradient reaches it
+
+
+def test_full_batch_on_more_processes_than_points_is_refused(tmp_path):
+    from lightning.pytorch import Trainer
+
+    from datamodules.image import ImageDataModule
+
+    datamodule = ImageDataModule(path=str(_cameraman_png(tmp_path / "three.png", 1, 3)), size=None, batch_size=None)
+    datamodule.trainer = Trainer(accelerator="cpu", devices=4, strategy="ddp", logger=False)  # not launched
+    with pytest.raises(ValueError, match=r"^full-batch training on 4 processes needs at least 4 points; the signal "
+                                         r"has 3 \(use fewer --trainer.devices\)$"):
+        datamodule.sample(torch.device("cpu"), step=0, rank=3)
