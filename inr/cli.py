@@ -174,7 +174,8 @@ class INRCLI(LightningCLI):
         seconds = (self.config[self.subcommand] if self.subcommand else self.config).get("ddp_timeout")
         check_timeout(seconds)
         extra = [RankFailureReporter(), HangWatchdog(seconds if seconds is not None else DEFAULT_TIMEOUT_S)]
-        chosen = [*callbacks, *(config.get("callbacks") or [])]
+        configured = config.get("callbacks") or []
+        chosen = [*callbacks, *(configured if isinstance(configured, list) else [configured])]
         if config.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in chosen):
             extra.append(InrProgressBar())
         trainer = super()._instantiate_trainer(config, [*callbacks, *extra])

@@ -17,6 +17,8 @@ from conftest import TINY_MODEL
 from lightning.pytorch.callbacks import Callback
 from torch.overrides import TorchFunctionMode
 
+from inr.progress import ProgressBar
+
 #: Tensor methods that copy a value to the host (a device sync on a GPU).
 HOST_READS = {"item", "__bool__", "__float__", "__int__", "__index__", "tolist", "numpy", "nonzero", "__format__"}
 
@@ -89,6 +91,11 @@ def test_training_steps_between_logging_steps_read_nothing_from_the_device(confi
     quiet = {step: reads for step, reads in counter.per_step.items() if step not in (0, 4, 7)}
     assert quiet == {1: [], 2: [], 3: [], 5: [], 6: []}
     assert counter.per_step[0] and counter.per_step[4]  # the counter sees the reads that logging makes
+    # the progress bar shows the loss of the last logging step (step 4), read there
+    bar = cli.trainer.progress_bar_callback
+    assert isinstance(bar, ProgressBar)
+    shown = bar.get_metrics(cli.trainer, cli.model)["train/loss"]
+    assert shown == pytest.approx(cli.trainer.callback_metrics["train/loss"].item())
 
 
 def test_a_nan_loss_between_logging_steps_stops_at_the_next_one(gray_png, tmp_path, capsys):
