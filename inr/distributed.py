@@ -114,7 +114,8 @@ class RankFailureReporter(Callback):
             timeout = getattr(trainer.strategy, "_timeout", None)
             summary = "; ".join(dict.fromkeys(failures)) or (
                 f"rank {rank} lost contact with the other ranks ({_one_line(exception)[:200]}); another rank died "
-                f"or hung without a message (process-group timeout {_seconds(timeout)}, set with --ddp_timeout)")
+                f"or hung without a message (process-group timeout {_seconds(timeout)}: --ddp_timeout plus "
+                f"{BACKSTOP_S:g} s)")
         else:
             summary = f"rank {rank} failed: {_one_line(exception)}"
             if store is not None:

@@ -213,7 +213,7 @@ class INRModule(L.LightningModule):
 
     def _without_gradient_reducer(self) -> contextlib.AbstractContextManager:
         """DDP's ``no_sync`` while chunks accumulate (the step reduces once itself); nothing on one process."""
-        if self.trainer.world_size > 1 and isinstance(self.trainer.strategy, DDPStrategy):
+        if self.trainer.world_size > 1:  # a DDP strategy: setup refuses the others
             return self.trainer.strategy.block_backward_sync()
         return contextlib.nullcontext()
 
