@@ -4,14 +4,15 @@ Validation is always computed in float32 from the float32 weights, so the differ
 autocast costs. Cases (shipped configs, same seed, same steps):
 
 - ``audio_siren``: SIREN with first-layer w0 = 3000 on a 1 s crop of ``../shared/data/gt_bach.wav`` (44.1 kHz,
-  44,100 samples; the 1 s synthetic 16 kHz chirp when the file is absent), full clip per step;
+  44,100 samples) or, with ``--audio chirp`` (and when the file is absent), the 1 s synthetic 16 kHz chirp, full
+  clip per step;
 - ``audio_relu_pe``: ReLU MLP on a 16-octave positional encoding (up to ~62k cycles), same clip;
 - ``image_relu_pe``: ReLU MLP on an 8-octave positional encoding, cameraman (256 x 256 or ``--image-size``),
   full batch;
 - ``image_siren``: SIREN, same image.
 
     python -m bench.mixed_precision [--cases ...] [--steps 200] [--precisions 32-true bf16-mixed]
-        [--accelerator cpu|gpu] [--image-size 256]
+        [--accelerator cpu|gpu] [--image-size 256] [--audio bach|chirp]
 
 On a CPU without native bfloat16 (no AVX512-BF16/AMX) bf16-mixed is ~20x slower than float32: there the bench
 shows what mixed precision does to the result, not to the speed.
@@ -33,10 +34,10 @@ CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "gt_b
 RESULTS = Path(__file__).parent / "results"
 
 
-def case_args(name: str, image_size: int) -> list[str]:
+def case_args(name: str, image_size: int, audio_source: str) -> list[str]:
     """The ``inr fit`` options of a case (config and data)."""
-    audio = ["--data.path", str(CLIP), "--data.start_seconds", "2.0", "--data.crop_seconds", "1.0"] \
-        if CLIP.is_file() else []
+    bach = audio_source == "bach" and CLIP.is_file()
+    audio = ["--data.path", str(CLIP), "--data.start_seconds", "2.0", "--data.crop_seconds", "1.0"] if bach else []
     return {
         "audio_siren": ["--config", "configs/audio_siren.yaml", *audio],
         "audio_relu_pe": ["--config", "configs/audio_relu_pe.yaml", *audio],
@@ -55,6 +56,7 @@ def main() -> None:
     parser.add_argument("--precisions", nargs="+", default=["32-true", "bf16-mixed"])
     parser.add_argument("--accelerator", default="cpu", help="trainer accelerator (cpu or gpu); one device")
     parser.add_argument("--image-size", type=int, default=256, help="longer side of the image cases, pixels")
+    parser.add_argument("--audio", choices=["bach", "chirp"], default="bach", help="clip of the audio cases")
     options = parser.parse_args()
     os.environ.setdefault("WANDB_MODE", "offline")
     rows = []
@@ -63,7 +65,7 @@ def main() -> None:
         for precision in options.precisions:
             root = tempfile.mkdtemp(prefix=f"inr-mixed-{name}-")
             recorded, seconds = recorded_fit(
-                [*case_args(name, options.image_size), "--trainer.precision", precision,
+                [*case_args(name, options.image_size, options.audio), "--trainer.precision", precision,
                  "--trainer.accelerator", options.accelerator, "--trainer.devices", "1",
                  "--trainer.val_check_interval", str(options.steps), "--trainer.default_root_dir", root,
                  "--trainer.logger", "false"], ["val/psnr"], options.steps)
