@@ -169,10 +169,6 @@ class SignalDataModule(L.LightningDataModule):
         """One placeholder: validation evaluates the full signal."""
         return DataLoader([0], batch_size=None)
 
-    def predict_dataloader(self) -> DataLoader:
-        """One placeholder: prediction evaluates the full signal."""
-        return self.val_dataloader()
-
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> dict[str, Tensor]:
         """Replace the placeholder by the real batch, drawn on the device."""
         device = self.trainer.strategy.root_device

@@ -107,15 +107,27 @@ def check_resume(ckpt_path: str, config_yaml: str, subcommand: str) -> None:
         )
     max_steps = config["trainer"].get("max_steps")
     step = checkpoint.get("global_step", 0)
-    if max_steps is not None and max_steps != -1 and max_steps <= step:
+    if max_steps is not None and max_steps != -1 and max_steps == step:
+        raise RunComplete(f"{ckpt_path} is at step {step} = --trainer.max_steps: the run is complete, nothing to do "
+                          f"(set --trainer.max_steps above {step} to train further)")
+    if max_steps is not None and max_steps != -1 and max_steps < step:
         raise ValueError(
             f"cannot resume {ckpt_path}: it is already at step {step} and --trainer.max_steps is {max_steps}; "
             f"set --trainer.max_steps above {step} to train further"
         )
 
 
+class RunComplete(Exception):
+    """Resuming a run that already reached ``max_steps``: ``inr fit`` says so and exits 0 (a requeued job's rerun)."""
+
+
 class INRCLI(LightningCLI):
     """LightningCLI with inr's defaults, the data -> model link and resume of the newest run."""
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        """``fit`` and ``validate``: an INRModule has no test or predict step (``inr render`` writes the signal)."""
+        return {key: value for key, value in LightningCLI.subcommands().items() if key in ("fit", "validate")}
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Link the signal description from the data to the model; add the checkpoint callback's options."""
@@ -275,9 +287,12 @@ def main(argv: list[str] | None = None) -> None:
     except argparse.ArgumentError as error:
         if os.environ.get("INR_DEBUG"):
             raise
-        command = f"inr {args[0]}" if args and args[0] in ("fit", "validate", "test", "predict") else "inr"
+        command = f"inr {args[0]}" if args and args[0] in INRCLI.subcommands() else "inr"
         print(f"inr: error: {parser_error_line(error)} (see {command} --help)", file=sys.stderr)
         sys.exit(2)
+    except RunComplete as complete:
+        print(f"inr: {complete}", file=sys.stderr)
+        return
     except Exception as error:
         cause = input_error(error)
         rank_failure = getattr(error, "inr_rank_failure", None)

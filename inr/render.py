@@ -44,7 +44,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("checkpoint", help="a .ckpt written by inr fit (e.g. runs/**/checkpoints/last.ckpt)")
     parser.add_argument("--out", required=True, help="output file (PNG for images)")
-    parser.add_argument("--resolution", type=int, default=None, help="longer side in pixels (default: training size)")
+    parser.add_argument("--resolution", type=int, default=None,
+                        help="image: longer side in pixels (default: the training size); audio: sample rate in Hz "
+                             "(default: the clip's, same duration); SDF: grid points per axis of the mesh extraction "
+                             "(default 256)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device")
     options = parser.parse_args(argv)
     try:

@@ -120,7 +120,7 @@ def short_run(tmp_path_factory):
         (["--model.optimizer", "torch.optim.SGD", "--model.optimizer.lr", "0.1"],
          "model.optimizer.class_path: checkpoint 'torch.optim.Adam', now 'torch.optim.SGD'"),
         (["--model.network.init_args.hidden", "48"], "model.network.init_args.hidden: checkpoint 32, now 48"),
-        (["--trainer.max_steps", "2"], "it is already at step 2 and --trainer.max_steps is 2"),
+        (["--trainer.max_steps", "1"], "it is already at step 2 and --trainer.max_steps is 1"),
         (["--data.size", "8"], "cannot resume on different data (height: checkpoint 16, now 8"),
     ],
 )
@@ -132,3 +132,15 @@ def test_mismatched_resume_lists_the_differing_options(short_run, extra, message
     with pytest.raises(SystemExit):
         main(args)
     assert message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_resuming_a_complete_run_says_so_and_exits_zero(short_run, capsys):
+    root, image = short_run
+    before = find_last_checkpoint(root).stat().st_mtime_ns
+    main(["fit", "--config", "configs/image_siren.yaml", "--data.path", str(image), "--data.size", "null",
+          "--trainer.max_steps", "2", "--trainer.default_root_dir", str(root), "--ckpt_path", "last", *TINY_MODEL])
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last_line.startswith("inr: ") and last_line.endswith(
+        "last.ckpt is at step 2 = --trainer.max_steps: the run is complete, nothing to do (set --trainer.max_steps "
+        "above 2 to train further)")
+    assert find_last_checkpoint(root).stat().st_mtime_ns == before  # nothing was written

@@ -169,9 +169,3 @@ def averaged_ntk(
         total = kernel if total is None else total + kernel
     return total / len(seed_list)
 
-
-def jacobian_floats(model: nn.Module, batch_size: int, channels: int = 1) -> int:
-    """Peak Jacobian floats held by :func:`empirical_ntk`: 2 x batch_size x channels x parameters."""
-    count = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return 2 * batch_size * channels * count
-
