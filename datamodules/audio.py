@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from datamodules.base import SignalDataModule, atomic_output, input_file
+from inr.errors import InputError
 
 #: samples evaluated and written at once by ``render_to_file`` (bounded memory for any output length).
 RENDER_BLOCK = 1 << 18
@@ -83,15 +84,15 @@ def crop_range(total: int, rate: int, start_seconds: float, crop_seconds: float 
     The crop is clipped at the end of the clip; it must keep at least 2 samples (the time grid needs 2 ends).
     """
     if start_seconds < 0:
-        raise ValueError(f"data start_seconds must be >= 0, got {start_seconds}")
+        raise InputError(f"data start_seconds must be >= 0, got {start_seconds}")
     if crop_seconds is not None and not crop_seconds > 0:
-        raise ValueError(f"data crop_seconds must be > 0 (or null for the whole clip), got {crop_seconds}")
+        raise InputError(f"data crop_seconds must be > 0 (or null for the whole clip), got {crop_seconds}")
     start = round(start_seconds * rate)
     if start >= total:
-        raise ValueError(f"data start_seconds {start_seconds} is past the end of {what} ({total / rate:.4g} s)")
+        raise InputError(f"data start_seconds {start_seconds} is past the end of {what} ({total / rate:.4g} s)")
     frames = total - start if crop_seconds is None else min(round(crop_seconds * rate), total - start)
     if frames < 2:
-        raise ValueError(
+        raise InputError(
             f"data crop of {what} keeps {frames} sample(s) at {rate} Hz (start_seconds {start_seconds}, "
             f"crop_seconds {crop_seconds}); at least 2 are needed"
         )
@@ -119,35 +120,35 @@ def read_audio(
         info = sf.info(str(path))
     except Exception as error:  # soundfile raises LibsndfileError/RuntimeError/TypeError; name file and reason
         reason = str(error).split(": ", 1)[-1].strip() or type(error).__name__
-        raise ValueError(
+        raise InputError(
             f"cannot read audio file {path}: not a format soundfile reads (WAV, FLAC, OGG, ...): {reason}"
         ) from None
     # Truncation first: libsndfile derives the frame count from the bytes present, so a cut file may claim 0.
     sizes = _wav_data_sizes(path)
     if sizes is not None and sizes[0] not in _UNKNOWN_WAV_SIZES and sizes[1] < sizes[0]:
-        raise ValueError(
+        raise InputError(
             f"audio file {path} is truncated: its WAV header declares {sizes[0]} bytes of samples but only "
             f"{sizes[1]} follow (a copy cut short?)"
         )
     if _ogg_is_complete(path) is False:
-        raise ValueError(
+        raise InputError(
             f"audio file {path} is truncated: its last Ogg page is cut short or lacks the end-of-stream flag "
             "(a copy cut short?)"
         )
     if info.frames == 0:
-        raise ValueError(f"audio file {path} holds no samples (its header declares 0 frames)")
+        raise InputError(f"audio file {path} holds no samples (its header declares 0 frames)")
     start, frames = crop_range(info.frames, info.samplerate, start_seconds, crop_seconds, f"audio file {path}")
     try:
         samples, _ = sf.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
     except Exception as error:  # the header parsed but the samples do not decode
         reason = str(error).split(": ", 1)[-1].strip() or type(error).__name__
-        raise ValueError(f"cannot decode audio file {path} (truncated or corrupt?): {reason}") from None
+        raise InputError(f"cannot decode audio file {path} (truncated or corrupt?): {reason}") from None
     if samples.shape[0] != frames:
-        raise ValueError(f"audio file {path} is truncated: its header declares {frames} frames, read {len(samples)}")
+        raise InputError(f"audio file {path} is truncated: its header declares {frames} frames, read {len(samples)}")
     bad = ~np.isfinite(samples)
     if bad.any():
         frame, channel = np.argwhere(bad)[0]
-        raise ValueError(
+        raise InputError(
             f"audio file {path} holds {int(bad.sum())} NaN/infinite sample(s) (first at frame {start + frame}, "
             f"channel {channel})"
         )
@@ -327,10 +328,10 @@ class AudioDataModule(SignalDataModule):
 
         rate = spec["sample_rate"] if resolution is None else resolution
         if rate < 1:
-            raise ValueError(f"--resolution (the output sample rate in Hz) must be >= 1, got {rate}")
+            raise InputError(f"--resolution (the output sample rate in Hz) must be >= 1, got {rate}")
         kind = Path(out).suffix.lstrip(".").upper()
         if kind not in sf.available_formats():
-            raise ValueError(f"--out {out}: unknown audio file type {Path(out).suffix!r}; use .wav, .flac or .ogg")
+            raise InputError(f"--out {out}: unknown audio file type {Path(out).suffix!r}; use .wav, .flac or .ogg")
         subtype = spec.get("subtype")
         if subtype is None or not sf.check_format(kind, subtype):
             subtype = sf.default_subtype(kind)

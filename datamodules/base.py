@@ -21,6 +21,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
+from inr.errors import InputError, MissingFileError
+
 
 class _Placeholders(IterableDataset):
     """Endless stream of zeros: one per training step; the real batch is sampled on the device."""
@@ -33,11 +35,11 @@ def input_file(path: str | Path, what: str) -> Path:
     """``path`` as a Path once it is known to be a non-empty file; ``what`` names it in errors ("image file")."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{what} not found: {path}")
+        raise MissingFileError(f"{what} not found: {path}")
     if not path.is_file():
-        raise ValueError(f"{what} {path} is a folder (or device), not a file")
+        raise InputError(f"{what} {path} is a folder (or device), not a file")
     if path.stat().st_size == 0:
-        raise ValueError(f"{what} {path} is empty (0 bytes)")
+        raise InputError(f"{what} {path} is empty (0 bytes)")
     return path
 
 
@@ -77,7 +79,7 @@ class SignalDataModule(L.LightningDataModule):
     def __init__(self, batch_size: int | None = None, seed: int | None = None) -> None:
         super().__init__()
         if batch_size is not None and batch_size < 1:
-            raise ValueError(
+            raise InputError(
                 f"data batch_size must be a positive number of points (or null for full batch), got {batch_size}"
             )
         self.batch_size = batch_size
@@ -153,7 +155,7 @@ class SignalDataModule(L.LightningDataModule):
             if world == 1:
                 return signal
             if signal["coords"].shape[0] < world:
-                raise ValueError(f"full-batch training on {world} processes needs at least {world} points; the signal "
+                raise InputError(f"full-batch training on {world} processes needs at least {world} points; the signal "
                                  f"has {signal['coords'].shape[0]} (use fewer --trainer.devices)")
             return {key: value[rank::world] for key, value in signal.items()}
         count = signal["coords"].shape[0]

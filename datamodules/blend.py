@@ -18,6 +18,7 @@ import torch
 from torch.nn import functional as F
 
 from datamodules.image import ImageDataModule, image_derivatives, read_image
+from inr.errors import InputError
 
 
 def sample_second_image() -> np.ndarray:
@@ -40,7 +41,7 @@ def fit_image(pixels: np.ndarray, height: int, width: int, channels: int, name: 
         elif pixels.shape[-1] == 1:
             pixels = np.repeat(pixels, channels, axis=-1)
         else:
-            raise ValueError(f"{name} has {pixels.shape[-1]} channels; the first image has {channels}")
+            raise InputError(f"{name} has {pixels.shape[-1]} channels; the first image has {channels}")
     if pixels.shape[:2] == (height, width):
         return pixels.astype(np.float32)
     image = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).permute(2, 0, 1)[None]
@@ -77,7 +78,7 @@ class BlendDataModule(ImageDataModule):
     ) -> None:
         super().__init__(path=path, size=size, batch_size=batch_size, seed=seed, supervision=supervision)
         if mask is None and not 0.0 <= weight <= 1.0:
-            raise ValueError(f"data weight must lie in [0, 1], got {weight}")
+            raise InputError(f"data weight must lie in [0, 1], got {weight}")
         self.second_path = second
         self.mask_path = mask
         self.first = self.pixels

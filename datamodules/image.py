@@ -23,6 +23,7 @@ from torch.nn import functional as F
 
 from datamodules.base import SignalDataModule, atomic_output, input_file
 from inr import diff
+from inr.errors import InputError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: file types ``inr render`` writes 8-bit images to (16-bit ones: PNG only, through pypng).
@@ -70,18 +71,18 @@ def read_image(path: str | Path) -> np.ndarray:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if "Could not find a backend" in reason:  # imageio's words for "no plugin knows this content/extension"
             reason = f"no image reader accepts its content or its {path.suffix or 'missing'!r} extension"
-        raise ValueError(f"cannot read image file {path}: not a readable image ({reason})") from None
+        raise InputError(f"cannot read image file {path}: not a readable image ({reason})") from None
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     if pixels.ndim != 3 or not 1 <= pixels.shape[-1] <= 4 or min(pixels.shape[:2]) < 1:
-        raise ValueError(f"image file {path} has shape {pixels.shape}; expected [H, W] or [H, W, C] with C in 1..4")
+        raise InputError(f"image file {path} has shape {pixels.shape}; expected [H, W] or [H, W, C] with C in 1..4")
     if pixels.dtype == np.bool_:
         return pixels.astype(np.float32)
     if np.issubdtype(pixels.dtype, np.integer):
         return pixels.astype(np.float32) / np.iinfo(pixels.dtype).max
     pixels = pixels.astype(np.float32)
     if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 1:
-        raise ValueError(f"image file {path} holds floats outside [0, 1] (or NaN/inf); rescale it first")
+        raise InputError(f"image file {path} holds floats outside [0, 1] (or NaN/inf); rescale it first")
     return pixels
 
 
@@ -116,7 +117,7 @@ def output_size(spec: dict[str, Any], resolution: int | None) -> tuple[int, int]
     if resolution is None:
         return height, width
     if resolution < 1:
-        raise ValueError(f"--resolution must be >= 1, got {resolution}")
+        raise InputError(f"--resolution must be >= 1, got {resolution}")
     scale = resolution / max(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale))
 
@@ -236,9 +237,9 @@ class ImageDataModule(SignalDataModule):
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
         if size is not None and size < 1:
-            raise ValueError(f"data size must be >= 1 pixel, got {size}")
+            raise InputError(f"data size must be >= 1 pixel, got {size}")
         if supervision not in SUPERVISION_TARGETS:
-            raise ValueError(f"data supervision must be one of {sorted(SUPERVISION_TARGETS)}, got {supervision!r}")
+            raise InputError(f"data supervision must be one of {sorted(SUPERVISION_TARGETS)}, got {supervision!r}")
         self.path = path
         self.supervision = supervision
         pixels = sample_image() if path is None else read_image(path)
@@ -373,7 +374,7 @@ class ImageDataModule(SignalDataModule):
         else:
             what, suffixes = "an image", RENDER_SUFFIXES
         if Path(out).suffix.lower() not in suffixes:
-            raise ValueError(f"--out {out}: {what} renders to one of {', '.join(suffixes)}")
+            raise InputError(f"--out {out}: {what} renders to one of {', '.join(suffixes)}")
         height, width = output_size(spec, resolution)
         values = predict(pixel_grid(height, width))
         write_png(out, values_to_pixels(values, height, width, spec.get("bit_depth", 8)))

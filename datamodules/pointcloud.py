@@ -28,6 +28,7 @@ import trimesh
 from torch import Tensor
 
 from datamodules.base import SignalDataModule, atomic_output, input_file, sampling_seed
+from inr.errors import InputError
 from inr.mesh import extract_mesh, sample_surface, surface_metrics, to_original
 
 MESH_SUFFIXES = (".obj", ".off", ".stl", ".glb", ".gltf")
@@ -271,13 +272,13 @@ class PointCloudDataModule(SignalDataModule):
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
         if batch_size is None:
-            raise ValueError("data batch_size must be a number of on-surface points for SDFs, not null")
+            raise InputError("data batch_size must be a number of on-surface points for SDFs, not null")
         for option, value, low in (("surface_points", surface_points, 1), ("val_resolution", val_resolution, 2),
                                    ("val_points", val_points, 1)):
             if value < low:
-                raise ValueError(f"data {option} must be >= {low}, got {value}")
+                raise InputError(f"data {option} must be >= {low}, got {value}")
         if not 0 < scale_to <= 1:
-            raise ValueError(f"data scale_to must be in (0, 1], got {scale_to}")
+            raise InputError(f"data scale_to must be in (0, 1], got {scale_to}")
         self.path, self.scale_to = path, scale_to
         self.val_resolution, self.val_points = val_resolution, val_points
         if path is None:
@@ -372,12 +373,12 @@ class PointCloudDataModule(SignalDataModule):
         """Extract the zero level set on a ``resolution``^3 grid (default 256) and write it in original coordinates."""
         resolution = 256 if resolution is None else resolution
         if resolution < 2:
-            raise ValueError(f"--resolution must be >= 2 grid points per axis for a mesh, got {resolution}")
+            raise InputError(f"--resolution must be >= 2 grid points per axis for a mesh, got {resolution}")
         if Path(out).suffix.lower() not in RENDER_SUFFIXES:
-            raise ValueError(f"--out {out}: an SDF renders to a mesh; use one of {', '.join(RENDER_SUFFIXES)}")
+            raise InputError(f"--out {out}: an SDF renders to a mesh; use one of {', '.join(RENDER_SUFFIXES)}")
         mesh = extract_mesh(predict, resolution, progress=True)
         if len(mesh.faces) == 0:
-            raise ValueError(f"the SDF has no zero level set on the {resolution}^3 grid: nothing to write to {out}")
+            raise InputError(f"the SDF has no zero level set on the {resolution}^3 grid: nothing to write to {out}")
         mesh = to_original(mesh, spec["center"], spec["scale"])
         with atomic_output(out) as temporary:
             mesh.export(temporary)

@@ -9,6 +9,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_warn
 
+from inr.errors import InputError
+
 
 def read_checkpoint(path: str | Path, name: str | None = None) -> dict[str, Any]:
     """The contents of checkpoint ``path`` (weights-only load on the CPU), or one clear ``ValueError``.
@@ -19,7 +21,7 @@ def read_checkpoint(path: str | Path, name: str | None = None) -> dict[str, Any]
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unreadable file: say which and why, in one line
         first_sentence = (str(error).strip().splitlines() or [""])[0].split(". ")[0]
-        raise ValueError(f"{name or path} is not a readable checkpoint "
+        raise InputError(f"{name or path} is not a readable checkpoint "
                          f"(torch.load failed: {type(error).__name__}: {first_sentence})") from None
 
 

@@ -22,6 +22,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from datamodules.base import SignalDataModule
 from inr.checkpoints import Checkpoint, read_checkpoint
 from inr.distributed import DEFAULT_TIMEOUT_S, RankFailureReporter, apply_timeout, check_timeout, is_transport_error
+from inr.errors import InputError, InrError, MissingFileError
 from inr.module import INRModule
 from inr.progress import ProgressBar as InrProgressBar
 from inr.watchdog import HangWatchdog
@@ -101,7 +102,7 @@ def check_resume(ckpt_path: str, config_yaml: str, subcommand: str) -> None:
     differing = [key for key in differing if not any(key.startswith(f"{part}init_args.") for part in other_class)]
     if differing:
         lines = "; ".join(f"{key}: checkpoint {saved.get(key)!r}, now {wanted.get(key)!r}" for key in differing)
-        raise ValueError(
+        raise InputError(
             f"cannot resume {ckpt_path}: the model options differ from the checkpoint's ({lines}). "
             "Resume with the run's own config (its config.yaml), or start a new run without --ckpt_path."
         )
@@ -111,7 +112,7 @@ def check_resume(ckpt_path: str, config_yaml: str, subcommand: str) -> None:
         raise RunComplete(f"{ckpt_path} is at step {step} = --trainer.max_steps: the run is complete, nothing to do "
                           f"(set --trainer.max_steps above {step} to train further)")
     if max_steps is not None and max_steps != -1 and max_steps < step:
-        raise ValueError(
+        raise InputError(
             f"cannot resume {ckpt_path}: it is already at step {step} and --trainer.max_steps is {max_steps}; "
             f"set --trainer.max_steps above {step} to train further"
         )
@@ -161,7 +162,7 @@ class INRCLI(LightningCLI):
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
         if ckpt_path and ckpt_path not in LIGHTNING_CKPT_NAMES:
             if not Path(ckpt_path).is_file():
-                raise FileNotFoundError(f"--ckpt_path {ckpt_path}: no such checkpoint file")
+                raise MissingFileError(f"--ckpt_path {ckpt_path}: no such checkpoint file")
             if subcommand == "fit":
                 check_resume(ckpt_path, self.parser.dump(self.config, format="yaml", skip_none=False), subcommand)
         super()._parse_ckpt_path()
@@ -239,19 +240,14 @@ def _formatter():
     return type("HelpFormatter", (DefaultHelpFormatter, argparse.RawDescriptionHelpFormatter), {})
 
 
-_OWN_CODE = (str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "datamodules"))
-
-
-def input_error(error: BaseException) -> BaseException | None:
-    """The error raised by inr's own input checks behind ``error`` (following ``__cause__``), if any.
+def input_error(error: BaseException) -> InrError | None:
+    """The :class:`inr.errors.InrError` behind ``error`` (following ``__cause__`` / ``__context__``), if any.
 
     jsonargparse wraps errors raised while instantiating the classes; the user needs our message, not the chain.
     """
     while error is not None:
-        if isinstance(error, (ValueError, FileNotFoundError, FloatingPointError, KeyError)):
-            frames = traceback.extract_tb(error.__traceback__)
-            if frames and frames[-1].filename.startswith(_OWN_CODE):
-                return error
+        if isinstance(error, InrError):
+            return error
         error = error.__cause__ or error.__context__
     return None
 

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import torch
 
+from inr.errors import InputError
+
 
 def resolve_device(name: str | None) -> torch.device:
     """``name`` as a device (``cpu``, ``cuda``, ``cuda:1``); None: ``cuda`` when a GPU is visible, else ``cpu``.
@@ -21,15 +23,15 @@ def resolve_device(name: str | None) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ValueError(f"--device {name!r} is not a device name (cpu, cuda, cuda:1, ...)") from None
+        raise InputError(f"--device {name!r} is not a device name (cpu, cuda, cuda:1, ...)") from None
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
-            raise ValueError(f"--device {name}: torch sees no CUDA GPU on this machine (use --device cpu)")
+            raise InputError(f"--device {name}: torch sees no CUDA GPU on this machine (use --device cpu)")
         if device.index is not None and device.index >= count:
-            raise ValueError(f"--device {name}: this machine has {count} CUDA GPU(s), numbered from 0")
+            raise InputError(f"--device {name}: this machine has {count} CUDA GPU(s), numbered from 0")
     elif device.type != "cpu":
-        raise ValueError(f"--device {name}: only cpu and cuda devices are supported")
+        raise InputError(f"--device {name}: only cpu and cuda devices are supported")
     return device
 
 

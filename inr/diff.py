@@ -16,6 +16,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from inr.errors import UnsupportedSetupError
+
 
 def _grad(total: Tensor, coords: Tensor, create_graph: bool) -> Tensor:
     """Derivative of ``total`` w.r.t. coords [N, d]; zeros where it does not depend on them (linear network)."""
@@ -80,7 +82,8 @@ def evaluate_with_derivatives(
         ``values [N, c]``, ``gradient [N, c, d]`` and ``laplacian [N, c]`` (None unless ``with_laplacian``).
     """
     if torch.is_inference_mode_enabled():
-        raise RuntimeError("derivatives cannot be taken under torch.inference_mode; set trainer.inference_mode: false")
+        raise UnsupportedSetupError("derivatives cannot be taken under torch.inference_mode; "
+                                    "set trainer.inference_mode: false")
     values = gradients = laplacians = None  # preallocated: see INRModule.predict_values on heap fragmentation
     with torch.enable_grad():
         for start in range(0, coords.shape[0], chunk_size):

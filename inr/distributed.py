@@ -23,6 +23,8 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 
+from inr.errors import InputError
+
 #: default ``--ddp_timeout`` in seconds: a rank that makes no progress this long stops the job (Lightning's
 #: process-group default is 30 min).
 DEFAULT_TIMEOUT_S = 600.0
@@ -51,7 +53,7 @@ def apply_timeout(strategy: Any, seconds: float | None) -> None:
 def check_timeout(seconds: float | None) -> None:
     """Refuse a non-positive ``--ddp_timeout``."""
     if seconds is not None and not seconds > 0:
-        raise ValueError(f"--ddp_timeout must be a positive number of seconds, got {seconds}")
+        raise InputError(f"--ddp_timeout must be a positive number of seconds, got {seconds}")
 
 
 def is_transport_error(error: BaseException) -> bool:

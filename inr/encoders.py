@@ -21,6 +21,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from inr.errors import InputError
 from inr.precision import at_least_float32, full_float32
 
 
@@ -30,7 +31,7 @@ class Encoder(nn.Module):
     def __init__(self, in_dim: int) -> None:
         super().__init__()
         if in_dim < 1:
-            raise ValueError(f"encoder in_dim must be >= 1, got {in_dim}")
+            raise InputError(f"encoder in_dim must be >= 1, got {in_dim}")
         self.in_dim = in_dim
 
     @property
@@ -95,9 +96,9 @@ class BasicFourier(Encoder):
     def __init__(self, in_dim: int, band_limit: int = 16, p: float = 1.0) -> None:
         super().__init__(in_dim)
         if band_limit < 1:
-            raise ValueError(f"BasicFourier band_limit must be >= 1, got {band_limit}")
+            raise InputError(f"BasicFourier band_limit must be >= 1, got {band_limit}")
         if not p >= 0:
-            raise ValueError(f"BasicFourier p must be >= 0 (or inf), got {p}")
+            raise InputError(f"BasicFourier p must be >= 0 (or inf), got {p}")
         self.band_limit = band_limit
         self.p = p
         orders = torch.arange(1, (1 if math.isinf(p) else band_limit) + 1, dtype=torch.float64)
@@ -137,9 +138,9 @@ class PositionalEncoding(Encoder):
     ) -> None:
         super().__init__(in_dim)
         if num_frequencies < 1:
-            raise ValueError(f"PositionalEncoding num_frequencies must be >= 1, got {num_frequencies}")
+            raise InputError(f"PositionalEncoding num_frequencies must be >= 1, got {num_frequencies}")
         if not sigma > 0:
-            raise ValueError(f"PositionalEncoding sigma must be > 0, got {sigma}")
+            raise InputError(f"PositionalEncoding sigma must be > 0, got {sigma}")
         self.num_frequencies = num_frequencies
         self.sigma = sigma
         self.include_input = include_input
@@ -176,9 +177,9 @@ class GaussianFourier(Encoder):
     def __init__(self, in_dim: int, mapping_size: int = 256, sigma: float = 10.0, seed: int = 0) -> None:
         super().__init__(in_dim)
         if mapping_size < 1:
-            raise ValueError(f"GaussianFourier mapping_size must be >= 1, got {mapping_size}")
+            raise InputError(f"GaussianFourier mapping_size must be >= 1, got {mapping_size}")
         if not sigma > 0:
-            raise ValueError(f"GaussianFourier sigma must be > 0, got {sigma}")
+            raise InputError(f"GaussianFourier sigma must be > 0, got {sigma}")
         self.mapping_size = mapping_size
         self.sigma = sigma
         generator = torch.Generator().manual_seed(seed)

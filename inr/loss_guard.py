@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from inr.errors import NonFiniteLossError
+
 
 class NonFiniteLossGuard:
     """The first non-finite loss of a run, kept on the device until :meth:`check` reads it.
@@ -48,7 +50,7 @@ class NonFiniteLossGuard:
         total, *terms = self._values.tolist()
         detail = ", ".join(f"{name}={value:.4g}" for name, value in zip(self.names, terms))
         later = "" if now == step else f", noticed at step {now}"
-        raise FloatingPointError(
+        raise NonFiniteLossError(
             f"train/loss is {total} at step {step} ({detail}){later}; no checkpoint holds weights updated from it. "
             "Lower the learning rate or check the data; the last good checkpoint is kept."
         )

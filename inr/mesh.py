@@ -20,6 +20,8 @@ import torch
 import trimesh
 from torch import Tensor
 
+from inr.errors import InputError
+
 #: ``predict(coords [n, 3]) -> sdf [n, 1]`` in the normalised cube.
 Predict = Callable[[Tensor], Tensor]
 
@@ -30,7 +32,7 @@ SLAB_POINTS = 2**22
 def grid_axis(resolution: int) -> Tensor:
     """The ``resolution`` sample positions along each axis of the grid, ``linspace(-1, 1)`` [R]."""
     if resolution < 2:
-        raise ValueError(f"grid resolution must be >= 2 points per axis, got {resolution}")
+        raise InputError(f"grid resolution must be >= 2 points per axis, got {resolution}")
     return torch.linspace(-1.0, 1.0, resolution)
 
 

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from inr import liveness
 from inr.encoders import Encoder, Identity
+from inr.errors import InputError, UnsupportedSetupError
 from inr.gradient_sync import all_reduce_gradients
 from inr.loss_guard import NonFiniteLossGuard
 from inr.losses import Loss, ValueLoss
@@ -79,19 +80,19 @@ class INRModule(L.LightningModule):
         # load with weights_only=True and rebuild the model alone; built directly, keep only the primitives.
         self.save_hyperparameters(ignore=_NOT_PRIMITIVE if _given_hyperparameters.get() is None else None)
         if signal is None:
-            raise ValueError("INRModule needs `signal` (the DataModule's signal_spec); `inr fit` links it from --data")
+            raise InputError("INRModule needs `signal` (the DataModule's signal_spec); `inr fit` links it from --data")
         if chunk_size < 1:
-            raise ValueError(f"model chunk_size must be >= 1 point, got {chunk_size}")
+            raise InputError(f"model chunk_size must be >= 1 point, got {chunk_size}")
         self.signal = dict(signal)
         self.chunk_size = chunk_size
         self.encoder = encoder(signal["in_dim"])
         self.network = network(self.encoder.out_dim, signal["out_dim"])
         self.losses = nn.ModuleList(losses if losses is not None else [ValueLoss()])
         if len(self.losses) == 0:
-            raise ValueError("model losses is empty: give at least one loss (e.g. inr.losses.ValueLoss)")
+            raise InputError("model losses is empty: give at least one loss (e.g. inr.losses.ValueLoss)")
         names = [loss.name for loss in self.losses]
         if len(set(names)) != len(names):
-            raise ValueError(f"model losses have repeated names {names}; each term is logged under its name")
+            raise InputError(f"model losses have repeated names {names}; each term is logged under its name")
         for loss in self.losses:
             loss.check_model(self)
         self.needs_derivatives = any(loss.needs_derivatives for loss in self.losses)
@@ -99,7 +100,7 @@ class INRModule(L.LightningModule):
         self.progress_metrics: dict[str, float] = {}  # host-side values for the progress bar
         if compile and self.needs_derivatives:
             needing = [loss.name for loss in self.losses if loss.needs_derivatives]
-            raise ValueError(f"model compile: true cannot train the derivative losses {needing}: torch.compile does "
+            raise InputError(f"model compile: true cannot train the derivative losses {needing}: torch.compile does "
                              "not support the double backward they need; set model.compile false")
         self._compiled = torch.compile(self._represent) if compile else None
         self.matmul_precision = matmul_precision
@@ -124,7 +125,7 @@ class INRModule(L.LightningModule):
                 return self._compiled(coords)
             except torch._dynamo.exc.BackendCompilerFailed as error:  # e.g. no C++ compiler for inductor on CPU
                 reason = (str(error).strip().splitlines() or [""])[0]
-                raise RuntimeError(f"model.compile: torch.compile could not build the model ({reason}); "
+                raise UnsupportedSetupError(f"model.compile: torch.compile could not build the model ({reason}); "
                                    "set --model.compile false") from error
         return self._represent(coords)
 
@@ -137,7 +138,7 @@ class INRModule(L.LightningModule):
         if stage == "fit" and trainer is not None and trainer.world_size > 1 and not isinstance(
             trainer.strategy, DDPStrategy
         ):
-            raise ValueError(f"trainer strategy {type(trainer.strategy).__name__} is not supported on several "
+            raise InputError(f"trainer strategy {type(trainer.strategy).__name__} is not supported on several "
                              "processes: inr fits with DDP (--trainer.strategy ddp), whose gradients it reduces itself")
         if self.matmul_precision is not None:
             self._previous_matmul_precision = torch.get_float32_matmul_precision()
@@ -263,7 +264,7 @@ class INRModule(L.LightningModule):
             details = "; ".join(
                 f"{key}: checkpoint {saved.get(key)!r}, now {self.signal.get(key)!r}" for key in differing
             )
-            raise ValueError(f"cannot resume on different data ({details}); use the run's own --data options")
+            raise InputError(f"cannot resume on different data ({details}); use the run's own --data options")
 
     def configure_optimizers(self) -> Any:
         """Build the optimizer (and scheduler) from the configured factories."""

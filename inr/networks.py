@@ -15,6 +15,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from inr.errors import InputError
 from inr.precision import at_least_float32, full_float32
 
 # SIREN paper, Sec. 3.2: w0 = 30 makes sin(w0 x) span several periods over [-1, 1] at initialisation.
@@ -26,9 +27,9 @@ _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "softplus": n
 def _check_sizes(name: str, in_dim: int, out_dim: int, hidden: int, layers: int) -> None:
     for option, value, minimum in (("in_dim", in_dim, 1), ("out_dim", out_dim, 1), ("hidden", hidden, 1)):
         if value < minimum:
-            raise ValueError(f"{name} {option} must be >= {minimum}, got {value}")
+            raise InputError(f"{name} {option} must be >= {minimum}, got {value}")
     if layers < 0:
-        raise ValueError(f"{name} layers must be >= 0, got {layers}")
+        raise InputError(f"{name} layers must be >= 0, got {layers}")
 
 
 class Float32Linear(nn.Linear):
@@ -63,7 +64,7 @@ class MLP(nn.Module):
         super().__init__()
         _check_sizes("MLP", in_dim, out_dim, hidden, layers)
         if activation not in _ACTIVATIONS:
-            raise ValueError(f"MLP activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+            raise InputError(f"MLP activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
         self.activation = activation
         widths = [in_dim] + [hidden] * (layers + 1)
         blocks: list[nn.Module] = []
@@ -146,7 +147,7 @@ class Siren(nn.Module):
         _check_sizes("Siren", in_dim, out_dim, hidden, layers)
         for option, value in (("first_omega_0", first_omega_0), ("hidden_omega_0", hidden_omega_0)):
             if not value > 0:
-                raise ValueError(f"Siren {option} must be > 0, got {value}")
+                raise InputError(f"Siren {option} must be > 0, got {value}")
         blocks: list[nn.Module] = [SineLayer(in_dim, hidden, first_omega_0, is_first=True)]
         blocks += [SineLayer(hidden, hidden, hidden_omega_0, is_first=False) for _ in range(layers)]
         if outermost_linear:

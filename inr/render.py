@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from inr.checkpoints import read_checkpoint
+from inr.errors import InputError, InrError, MissingFileError
 from inr.module import INRModule
 
 
@@ -17,10 +18,10 @@ def load_model(checkpoint: str | Path, device: str = "cpu") -> INRModule:
     """Rebuild an INRModule from a checkpoint written by ``inr fit`` (weights_only load, no config needed)."""
     path = Path(checkpoint)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        raise MissingFileError(f"checkpoint not found: {path}")
     checkpoint_data = read_checkpoint(path)
     if "signal" not in checkpoint_data.get("hyper_parameters", {}):
-        raise ValueError(f"{path} was not written by inr fit: its hyper_parameters hold no 'signal' description")
+        raise InputError(f"{path} was not written by inr fit: its hyper_parameters hold no 'signal' description")
     model = INRModule.load_from_checkpoint(path, map_location=device, weights_only=True)
     return model.eval()
 
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
     try:
         print(render_checkpoint(options.checkpoint, options.out, options.resolution, options.device))
-    except (FileNotFoundError, ValueError) as error:
+    except InrError as error:
         print(f"inr render: error: {error}", file=sys.stderr)
         sys.exit(2)
 

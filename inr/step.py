@@ -12,6 +12,7 @@ from functools import cached_property
 from torch import Tensor
 
 from inr import diff
+from inr.errors import MissingTargetError
 
 
 class Step:
@@ -41,5 +42,6 @@ class Step:
     def target(self, key: str) -> Tensor:
         """The batch entry ``key``, with a clear error when the DataModule does not provide it."""
         if key not in self.batch:
-            raise KeyError(f"this loss needs batch[{key!r}], but the DataModule provides only {sorted(self.batch)}")
+            raise MissingTargetError(f"this loss needs batch[{key!r}], but the DataModule provides only "
+                                     f"{sorted(self.batch)}")
         return self.batch[key]

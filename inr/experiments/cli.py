@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from inr.errors import InrError
+
 EXPERIMENTS = {
     "psweep": "inr.experiments.psweep:run_psweep",
     "table": "inr.experiments.table:run_table",
@@ -20,7 +22,7 @@ EXPERIMENTS = {
 def run_function(function: Callable, prog: str, argv: list[str] | None) -> None:
     """Parse ``argv`` into ``function``'s arguments (jsonargparse, with ``--config``) and call it.
 
-    Input errors (ValueError, FileNotFoundError) print one line and exit with status 2.
+    Input errors (:class:`inr.errors.InrError`) print one line and exit with status 2.
     """
     from jsonargparse import ActionConfigFile, ArgumentParser
 
@@ -32,7 +34,7 @@ def run_function(function: Callable, prog: str, argv: list[str] | None) -> None:
     init = parser.instantiate_classes(config)
     try:
         function(**init.as_dict())
-    except (ValueError, FileNotFoundError) as error:
+    except InrError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         sys.exit(2)
 

@@ -17,6 +17,7 @@ from torch import nn
 
 from inr.devices import resolve_device
 from inr.encoders import Encoder, Identity
+from inr.errors import InputError
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
 from inr.networks import MLP
 from inr.ntk import averaged_ntk, cross_section, eigen, spectrum, stationary_profile
@@ -64,9 +65,9 @@ def run_ntk(
     """
     place = resolve_device(device)
     if in_dim not in (1, 2):
-        raise ValueError(f"inr ntk: in_dim must be 1 or 2 (a grid it can draw), got {in_dim}")
+        raise InputError(f"inr ntk: in_dim must be 1 or 2 (a grid it can draw), got {in_dim}")
     if points < 2:
-        raise ValueError(f"inr ntk: points must be >= 2, got {points}")
+        raise InputError(f"inr ntk: points must be >= 2, got {points}")
     coords = uniform_grid(points, in_dim)
 
     def factory(seed: int) -> nn.Module:

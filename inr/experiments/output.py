@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from inr.errors import InputError
+
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
     """Write ``rows`` (dicts with the same keys) as CSV; floats with 6 significant digits."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not rows:
-        raise ValueError(f"no rows to write to {path}")
+        raise InputError(f"no rows to write to {path}")
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

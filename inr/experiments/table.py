@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from inr.devices import resolve_device, seeded
 from inr.encoders import Encoder, GaussianFourier, Identity, fourier_features
+from inr.errors import InputError, MissingFileError
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
 from inr.experiments.training import fit_full_batch, predict, psnr
 from inr.networks import MLP
@@ -48,7 +49,7 @@ class FixedFourier(Encoder):
         super().__init__(in_dim)
         matrix = torch.tensor(frequencies, dtype=torch.float32)
         if matrix.ndim != 2 or matrix.shape[1] != in_dim:
-            raise ValueError(f"FixedFourier frequencies must be [F, {in_dim}], got {tuple(matrix.shape)}")
+            raise InputError(f"FixedFourier frequencies must be [F, {in_dim}], got {tuple(matrix.shape)}")
         self.register_buffer("frequencies", matrix, persistent=False)
 
     @property
@@ -73,7 +74,7 @@ def make_encoder(name: str, group: str, mapping_size: int = 256, seed: int = 0) 
         return FixedFourier(2, [[f, 0.0] for f in per_axis] + [[0.0, f] for f in per_axis])
     if name == "gaussian":
         return GaussianFourier(2, mapping_size, sigma=PAPER_SIGMA.get(group, PAPER_SIGMA["natural"]), seed=seed)
-    raise ValueError(f"unknown encoding {name!r}; choose from {ENCODINGS}")
+    raise InputError(f"unknown encoding {name!r}; choose from {ENCODINGS}")
 
 
 def load_images(source: str, size: int) -> list[tuple[str, np.ndarray]]:
@@ -88,17 +89,17 @@ def load_images(source: str, size: int) -> list[tuple[str, np.ndarray]]:
         raw = []
         for name in names:
             if not hasattr(data, name):
-                raise ValueError(f"scikit-image has no sample image {name!r} (in {source!r})")
+                raise InputError(f"scikit-image has no sample image {name!r} (in {source!r})")
             raw.append((name, getattr(data, name)()))
     else:
         import imageio.v3 as iio
 
         folder = Path(source)
         if not folder.is_dir():
-            raise FileNotFoundError(f"image folder not found: {folder}")
+            raise MissingFileError(f"image folder not found: {folder}")
         paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not paths:
-            raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+            raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
         raw = [(path.stem, iio.imread(path)) for path in paths]
     images = []
     for name, image in raw:
@@ -159,9 +160,9 @@ def run_table(
     encodings = list(ENCODINGS) if encodings is None else encodings
     for name in encodings:
         if name not in ENCODINGS:
-            raise ValueError(f"unknown encoding {name!r}; choose from {ENCODINGS}")
+            raise InputError(f"unknown encoding {name!r}; choose from {ENCODINGS}")
     if size < 4 or size % 2:
-        raise ValueError(f"size must be an even number >= 4, got {size}")
+        raise InputError(f"size must be an even number >= 4, got {size}")
     folder = Path(out)
     rows, examples = [], {}
     from tqdm.auto import tqdm

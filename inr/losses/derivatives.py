@@ -14,6 +14,7 @@ import warnings
 from torch import Tensor, nn
 
 from inr.encoders import Identity
+from inr.errors import InputError
 from inr.losses import Loss
 from inr.step import Step
 
@@ -38,7 +39,7 @@ class GradientLoss(Loss):
         """Mean over points and channels of |grad f - target|^2 (units: (value / coordinate unit)^2)."""
         target = step.target("gradients")
         if target.shape != step.gradient.shape:
-            raise ValueError(f"gradient targets have shape {tuple(target.shape)}, the network gradient "
+            raise InputError(f"gradient targets have shape {tuple(target.shape)}, the network gradient "
                              f"{tuple(step.gradient.shape)} ([points, channels, coordinate dims])")
         return (step.gradient - target).square().sum(dim=-1).mean()
 
@@ -67,7 +68,7 @@ class LaplacianLoss(Loss):
         encoder = getattr(model, "encoder", None)
         described = f"{type(network).__name__}(activation={getattr(network, 'activation', '?')!r})"
         if encoder is None or getattr(encoder, "piecewise_linear", isinstance(encoder, Identity)):
-            raise ValueError(
+            raise InputError(
                 f"LaplacianLoss cannot train {described} on raw coordinates: the network is piecewise linear, so "
                 "its Laplacian is zero almost everywhere and carries no training signal. Use inr.networks.Siren, "
                 "an MLP activation with curvature (softplus, tanh, gelu), or a Fourier encoder."
@@ -82,6 +83,6 @@ class LaplacianLoss(Loss):
         """Mean over points and channels of (Laplacian f - target)^2 (units: (value / coordinate unit^2)^2)."""
         target = step.target("laplacians")
         if target.shape != step.laplacian.shape:
-            raise ValueError(f"Laplacian targets have shape {tuple(target.shape)}, the network Laplacian "
+            raise InputError(f"Laplacian targets have shape {tuple(target.shape)}, the network Laplacian "
                              f"{tuple(step.laplacian.shape)} ([points, channels])")
         return (step.laplacian - target).square().mean()

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from inr.errors import InputError
 from inr.losses import Loss
 from inr.step import Step
 
@@ -38,7 +39,7 @@ class SDFLoss(Loss):
         """Raise when the signal is not a scalar field (the SDF has one channel)."""
         out_dim = model.signal.get("out_dim")
         if out_dim != 1:
-            raise ValueError(f"{type(self).__name__} needs a 1-channel SDF output, but the data has out_dim={out_dim}")
+            raise InputError(f"{type(self).__name__} needs a 1-channel SDF output, but the data has out_dim={out_dim}")
 
     @staticmethod
     def masked_mean(term: Tensor, mask: Tensor) -> Tensor:
@@ -113,7 +114,7 @@ class OffSurfaceLoss(SDFLoss):
     def __init__(self, weight: float = 1e2, alpha: float = SIREN_OFF_SURFACE_ALPHA) -> None:
         super().__init__(weight)
         if not alpha > 0:
-            raise ValueError(f"OffSurfaceLoss alpha must be > 0, got {alpha}")
+            raise InputError(f"OffSurfaceLoss alpha must be > 0, got {alpha}")
         self.alpha = alpha
 
     def forward(self, step: Step) -> Tensor:

@@ -26,6 +26,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from inr.errors import InputError
+
 
 def _relu_moments(cov: Tensor, var1: Tensor, var2: Tensor) -> tuple[Tensor, Tensor]:
     """E[relu(u) relu(v)] and E[relu'(u) relu'(v)] for (u, v) centred Gaussian; all inputs [N, M]."""
@@ -65,11 +67,11 @@ def relu_ntk(
         K [N, M].
     """
     if hidden_layers < 1:
-        raise ValueError(f"relu_ntk hidden_layers must be >= 1, got {hidden_layers}")
+        raise InputError(f"relu_ntk hidden_layers must be >= 1, got {hidden_layers}")
     if parameterization not in ("ntk", "standard"):
-        raise ValueError(f"relu_ntk parameterization must be 'ntk' or 'standard', got {parameterization!r}")
+        raise InputError(f"relu_ntk parameterization must be 'ntk' or 'standard', got {parameterization!r}")
     if parameterization == "standard" and (width is None or width < 1):
-        raise ValueError("relu_ntk with parameterization='standard' needs the hidden width (width >= 1)")
+        raise InputError("relu_ntk with parameterization='standard' needs the hidden width (width >= 1)")
     x2 = x1 if x2 is None else x2
     d = x1.shape[-1]
     # forward products E^{l-1} and the diagonals (variances) of each point, for layers l = 1..L+1

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, jacrev, vmap
 
 from inr.devices import seeded
+from inr.errors import InputError
 
 Output = Literal["trace", "full"]
 
@@ -84,11 +85,11 @@ def empirical_ntk(
         K [N, M] (or [N, M, c, c]) in the model's dtype, on the coordinates' device.
     """
     if batch_size < 1:
-        raise ValueError(f"empirical_ntk batch_size must be >= 1, got {batch_size}")
+        raise InputError(f"empirical_ntk batch_size must be >= 1, got {batch_size}")
     if output not in ("trace", "full"):
-        raise ValueError(f"empirical_ntk output must be 'trace' or 'full', got {output!r}")
+        raise InputError(f"empirical_ntk output must be 'trace' or 'full', got {output!r}")
     if x1.ndim != 2:
-        raise ValueError(f"empirical_ntk expects coordinates [N, in_dim], got shape {tuple(x1.shape)}")
+        raise InputError(f"empirical_ntk expects coordinates [N, in_dim], got shape {tuple(x1.shape)}")
     symmetric = x2 is None
     x2 = x1 if symmetric else x2
     jacobian = _jacobian_fn(model)
@@ -158,7 +159,7 @@ def averaged_ntk(
     """
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not seed_list:
-        raise ValueError("averaged_ntk needs at least one seed")
+        raise InputError("averaged_ntk needs at least one seed")
     from tqdm.auto import tqdm
 
     total = None
