@@ -42,6 +42,7 @@ from lightning.pytorch.callbacks import Callback
 from bench.plain_losses import gradient_loss, laplacian_loss, plain_step, sdf_batch, sdf_loss, value_loss
 from inr.cli import build_cli
 from inr.devices import resolve_device
+from inr.lightning_private import logger_started
 
 CASES = {
     "image": ("configs/image_siren.yaml", value_loss),
@@ -94,7 +95,7 @@ def inr_round(config: str, steps: int, root: str, device: torch.device, model=No
     timer = StepTimer()
     cli.trainer.callbacks.append(timer)
     cli.trainer.fit(cli.model, cli.datamodule)
-    if cli.trainer.logger is not None and getattr(cli.trainer.logger, "_experiment", None) is not None:
+    if cli.trainer.logger is not None and logger_started(cli.trainer.logger):
         cli.trainer.logger.experiment.finish()
     return cli, timer.times
 

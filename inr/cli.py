@@ -23,6 +23,7 @@ from datamodules.base import SignalDataModule
 from inr.checkpoints import Checkpoint, read_checkpoint
 from inr.distributed import DEFAULT_TIMEOUT_S, RankFailureReporter, apply_timeout, check_timeout, is_transport_error
 from inr.errors import InputError, InrError, MissingFileError
+from inr.lightning_private import logger_started
 from inr.module import INRModule
 from inr.progress import ProgressBar as InrProgressBar
 from inr.watchdog import HangWatchdog
@@ -201,10 +202,10 @@ class INRCLI(LightningCLI):
         if callback is not None and callback.dirpath:
             print(f"inr: checkpoints in {callback.dirpath}", file=sys.stderr)
         logger = self.trainer.logger
-        if getattr(logger, "offline", False) and getattr(logger, "_experiment", None) is not None:
+        if getattr(logger, "offline", False) and logger_started(logger):
             run_dir = Path(logger.experiment.dir).parent
             print(f"inr: W&B offline run in {run_dir}; upload it with: wandb sync {run_dir}", file=sys.stderr)
-        if getattr(logger, "_experiment", None) is not None and hasattr(logger.experiment, "finish"):
+        if logger_started(logger) and hasattr(logger.experiment, "finish"):
             logger.experiment.finish()  # flush and close, so a later resume in another process can reopen the id
 
 

@@ -21,9 +21,9 @@ import torch.distributed as dist
 from lightning.fabric.plugins.collectives.torch_collective import default_pg_timeout
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.strategies import DDPStrategy
-from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 
 from inr.errors import InputError
+from inr.lightning_private import default_store, launched_ranks, process_group_timeout, set_process_group_timeout
 
 #: default ``--ddp_timeout`` in seconds: a rank that makes no progress this long stops the job (Lightning's
 #: process-group default is 30 min).
@@ -46,8 +46,8 @@ def apply_timeout(strategy: Any, seconds: float | None) -> None:
     """
     if seconds is None or not isinstance(strategy, DDPStrategy):
         return
-    if strategy._timeout in (None, default_pg_timeout):
-        strategy._timeout = timedelta(seconds=seconds + BACKSTOP_S)
+    if process_group_timeout(strategy) in (None, default_pg_timeout):
+        set_process_group_timeout(strategy, timedelta(seconds=seconds + BACKSTOP_S))
 
 
 def check_timeout(seconds: float | None) -> None:
@@ -65,10 +65,7 @@ def is_transport_error(error: BaseException) -> bool:
 
 def job_store() -> Any | None:
     """The job's key-value store (hosted by rank zero), or None outside a process group."""
-    try:
-        return dist.distributed_c10d._get_default_store()
-    except Exception:  # noqa: BLE001 - no store (single process or torn down): nothing to share
-        return None
+    return default_store()
 
 
 def _read_failures(store: Any, world_size: int, wait_s: float) -> list[str]:
@@ -113,7 +110,7 @@ class RankFailureReporter(Callback):
         rank, world_size, store = dist.get_rank(), dist.get_world_size(), job_store()
         if is_transport_error(exception):
             failures = _read_failures(store, world_size, wait_s=2.0) if store is not None else []
-            timeout = getattr(trainer.strategy, "_timeout", None)
+            timeout = process_group_timeout(trainer.strategy)
             summary = "; ".join(dict.fromkeys(failures)) or (
                 f"rank {rank} lost contact with the other ranks ({_one_line(exception)[:200]}); another rank died "
                 f"or hung without a message (process-group timeout {_seconds(timeout)}: --ddp_timeout plus "
@@ -132,11 +129,8 @@ class RankFailureReporter(Callback):
 
 def stop_started_ranks(trainer, grace_s: float) -> None:
     """On rank zero: wait up to ``grace_s`` seconds for the ranks it launched to exit, then kill those left."""
-    launcher = trainer.strategy.launcher
-    if not isinstance(launcher, _SubprocessScriptLauncher):
-        return
     deadline = time.monotonic() + grace_s
-    for process in launcher.procs:
+    for process in launched_ranks(trainer.strategy):
         try:
             process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except Exception:  # noqa: BLE001 - still running after the grace period

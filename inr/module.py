@@ -19,7 +19,6 @@ from typing import Any, Literal
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 
@@ -27,6 +26,7 @@ from inr import liveness
 from inr.encoders import Encoder, Identity
 from inr.errors import InputError, UnsupportedSetupError
 from inr.gradient_sync import all_reduce_gradients
+from inr.lightning_private import compiler_failure, instantiated_by_cli
 from inr.loss_guard import NonFiniteLossGuard
 from inr.losses import Loss, ValueLoss
 from inr.networks import Siren
@@ -78,7 +78,7 @@ class INRModule(L.LightningModule):
         super().__init__()
         # Under LightningCLI the hyperparameters are the primitive config (class_path/init_args), so checkpoints
         # load with weights_only=True and rebuild the model alone; built directly, keep only the primitives.
-        self.save_hyperparameters(ignore=_NOT_PRIMITIVE if _given_hyperparameters.get() is None else None)
+        self.save_hyperparameters(ignore=None if instantiated_by_cli() else _NOT_PRIMITIVE)
         if signal is None:
             raise InputError("INRModule needs `signal` (the DataModule's signal_spec); `inr fit` links it from --data")
         if chunk_size < 1:
@@ -123,7 +123,7 @@ class INRModule(L.LightningModule):
         if self._compiled is not None and not coords.requires_grad:
             try:
                 return self._compiled(coords)
-            except torch._dynamo.exc.BackendCompilerFailed as error:  # e.g. no C++ compiler for inductor on CPU
+            except compiler_failure() as error:  # e.g. no C++ compiler for inductor on CPU
                 reason = (str(error).strip().splitlines() or [""])[0]
                 raise UnsupportedSetupError(f"model.compile: torch.compile could not build the model ({reason}); "
                                    "set --model.compile false") from error

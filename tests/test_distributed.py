@@ -9,6 +9,7 @@ import torch.distributed as dist
 from lightning.pytorch.strategies import DDPStrategy
 
 from inr.distributed import BACKSTOP_S, apply_timeout, is_transport_error
+from inr.lightning_private import process_group_timeout
 from inr.watchdog import describe_stall
 
 
@@ -49,7 +50,7 @@ def test_a_stall_with_no_rank_behind_or_a_silent_rank_says_so():
 def test_process_group_timeout_is_a_backstop_after_the_watchdog():
     strategy = DDPStrategy()
     apply_timeout(strategy, 20.0)
-    assert strategy._timeout == timedelta(seconds=20.0 + BACKSTOP_S)
+    assert process_group_timeout(strategy) == timedelta(seconds=20.0 + BACKSTOP_S)
     own = DDPStrategy(timeout=timedelta(seconds=5))
     apply_timeout(own, 20.0)
-    assert own._timeout == timedelta(seconds=5)  # a strategy built with its own timeout keeps it
+    assert process_group_timeout(own) == timedelta(seconds=5)  # a strategy built with its own timeout keeps it
