@@ -13,9 +13,6 @@ import trimesh
 from conftest import SHARED_DATA, run_fit
 
 from datamodules.pointcloud import PointCloudDataModule, read_shape
-from inr.losses.sdf import EikonalLoss, NormalLoss, OffSurfaceLoss, SurfaceLoss
-from inr.networks import Siren
-from inr.step import Step
 
 CENTER, RADIUS = np.array([1.0, 2.0, 3.0]), 2.0
 SMALL = {"batch_size": 64, "surface_points": 2000, "val_points": 500, "val_resolution": 16}
@@ -140,30 +137,30 @@ def test_sample_is_on_device_seeded_and_shares_the_cached_signal():
 
 
 @pytest.mark.slow  # ~15 s on 2 idle cores, 80 s when they are shared
-def test_sphere_fit_on_cpu_has_the_radius_at_the_centre_and_a_watertight_mesh(tmp_path):
-    torch.manual_seed(0)
+def test_sphere_fit_on_cpu_has_the_radius_at_the_centre_and_a_watertight_mesh(tmp_path, monkeypatch):
+    from inr.cli import build_cli, find_last_checkpoint
+    from inr.render import render_checkpoint
+
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
     path = tmp_path / "sphere.ply"
     sphere_mesh().export(path)
-    data = PointCloudDataModule(str(path), batch_size=256, surface_points=5000, seed=0)
     # low w0: a sphere is a smooth shape, and a low-frequency SIREN fits its SDF far from the surface quickly
-    network = Siren(3, 1, hidden=32, layers=2, first_omega_0=5.0, hidden_omega_0=5.0)
-    losses = [SurfaceLoss(), NormalLoss(), EikonalLoss(), OffSurfaceLoss()]
-    optimizer = torch.optim.Adam(network.parameters(), lr=3e-3)
-    for step in range(250):
-        batch = data.sample(torch.device("cpu"), step, 0)
-        coords = batch["coords"].requires_grad_(True)
-        evaluation = Step(coords, network(coords), batch)
-        loss = sum(term.weight * term(evaluation) for term in losses)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    cli = build_cli(["--config", "configs/sdf_siren.yaml", "--data.path", str(path), "--data.batch_size", "256",
+                     "--data.surface_points", "5000", "--data.val_resolution", "24", "--data.val_points", "2000",
+                     "--model.network.init_args.hidden", "32", "--model.network.init_args.layers", "2",
+                     "--model.network.init_args.first_omega_0", "5", "--model.network.init_args.hidden_omega_0", "5",
+                     "--model.optimizer.lr", "3e-3", "--trainer.max_steps", "250", "--trainer.val_check_interval",
+                     "250", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+                     "--trainer.default_root_dir", str(tmp_path / "run")], run=False)
+    cli.trainer.fit(cli.model, cli.datamodule)
     with torch.no_grad():
-        centre = network(torch.zeros(1, 3)).item()
+        centre = cli.model(torch.zeros(1, 3)).item()
     # inside and well below the surface: the normalised radius is 0.9; 250 CPU steps reach about 0.4-0.55, as the
     # SDF converges from the surface inwards (the eikonal term alone carries the distance to the centre)
     assert -1.2 < centre < -0.3
+    assert cli.trainer.callback_metrics["val/chamfer"].item() < 0.05
     out = tmp_path / "sphere_fit.obj"
-    message = PointCloudDataModule.render_to_file(lambda c: network(c).detach(), data.signal_spec, str(out), 40)
+    message = render_checkpoint(find_last_checkpoint(tmp_path / "run"), str(out), resolution=40)
     mesh = trimesh.load(out)
     assert "watertight: True" in message and mesh.is_watertight
     assert mesh.area == pytest.approx(4 * math.pi * RADIUS**2, rel=0.05)  # original coordinates
@@ -205,5 +202,5 @@ def test_short_fit_of_cow(tmp_path, monkeypatch):
     chamfer = cli.trainer.callback_metrics["val/chamfer"].item()
     consistency = cli.trainer.callback_metrics["val/normal_consistency"].item()
     assert cli.trainer.datamodule.signal_spec["source"].endswith("cow.obj")
-    assert math.isnan(chamfer) or 0 < chamfer < 2  # 6 steps of a tiny SIREN: only a smoke check of the pipeline
-    assert math.isnan(consistency) or 0 <= consistency <= 1
+    # 6 steps of a tiny SIREN from its initialisation (seed 0): 0.196 / 0.507 measured; a check of the pipeline
+    assert 0 < chamfer < 0.4 and 0.3 < consistency <= 1
