@@ -148,8 +148,8 @@ def _state(checkpoint) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("config", ["poisson_gradient", "poisson_laplacian", "poisson_blend"])
 def test_derivative_only_losses_fit_on_two_processes_like_on_one(config, tmp_path):
     # 33 = 2 * 16 + 1 pixels, full batch, chunks of 16: rank 0 holds 17 points (2 chunks), rank 1 16 (1 chunk).
-    # Derivative-only losses leave the last bias without a gradient; DDP's reducer used to stop the job on it, and
-    # to all-reduce once per chunk (rank 0 twice, rank 1 once: the collectives fell out of step).
+    # Derivative-only losses leave the last bias without a gradient, which stops DDP's reducer; the reducer also
+    # all-reduces once per chunk (here rank 0 twice, rank 1 once: collectives out of step). inr reduces once.
     image = _cameraman_png(tmp_path / "image.png", 3, 11)
     common = ["--config", f"configs/{config}.yaml", "--data.path", str(image), "--data.size", "null",
               "--model.chunk_size", "16", "--trainer.max_steps", "4", "--trainer.val_check_interval", "4",

@@ -131,8 +131,8 @@ def test_resume_in_a_new_process_matches_an_uninterrupted_run(gray_png, tmp_path
 
 
 def test_best_checkpoint_is_ranked_and_named_by_the_validation_of_its_own_weights(gray_png, tmp_path):
-    # Lightning ranks a scheduled checkpoint at train-batch end, before that step's validation: the file kept as
-    # best held step-k weights under step k - 2's PSNR. With PSNR rising, the buggy name is off by one interval.
+    # Lightning ranks a scheduled checkpoint at train-batch end, before that step's validation, which would keep
+    # step-k weights under step k - 2's PSNR: with PSNR rising, such a name is off by one interval.
     run_fit(["--data.path", str(gray_png), "--trainer.max_steps", "8", "--trainer.val_check_interval", "2",
              "--checkpoint.every_n_train_steps", "2", "--trainer.default_root_dir", str(tmp_path),
              "--trainer.enable_progress_bar", "false", *TINY_MODEL, *FAST_ADAM])
