@@ -56,7 +56,7 @@ def score(checkpoint: Path, mesh_path: Path, resolution: int) -> tuple[dict[str,
     reference, _, _ = read_shape(mesh_path)
     if reference is None:
         raise SystemExit(f"{mesh_path} is a point cloud: scoring samples the input's faces, give the mesh")
-    center, scale = np.asarray(spec["center"]), float(spec["scale"])
+    center, scale = np.asarray(spec.meta["center"]), float(spec.meta["scale"])
     reference = to_original(reference, -center / scale, 1.0 / scale)  # the input in the normalised cube
     points, normals = sample_surface(extracted, SCORE_POINTS, seed=0)
     reference_points, reference_normals = sample_surface(reference, SCORE_POINTS, seed=1)

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from datamodules.base import SignalDataModule, atomic_output, input_file
 from inr.errors import InputError
+from inr.signal import SignalSpec
 
 #: samples evaluated and written at once by ``render_to_file`` (bounded memory for any output length).
 RENDER_BLOCK = 1 << 18
@@ -178,14 +179,14 @@ def time_grid(num_samples: int) -> Tensor:
     return torch.linspace(-1, 1, num_samples).unsqueeze(-1)
 
 
-def output_length(spec: dict[str, Any], rate: int) -> int:
+def output_length(spec: SignalSpec, rate: int) -> int:
     """Samples of a render at ``rate`` Hz that lasts as long as the training clip (N / sample_rate seconds)."""
-    return max(1, round(spec["num_samples"] * rate / spec["sample_rate"]))
+    return max(1, round(spec.shape[0] * rate / spec.meta["sample_rate"]))
 
 
-def render_coords(spec: dict[str, Any], rate: int, start: int, stop: int) -> Tensor:
+def render_coords(spec: SignalSpec, rate: int, start: int, stop: int) -> Tensor:
     """Coordinates [stop - start, 1] of output samples ``start..stop-1`` at ``rate`` Hz (time ``j / rate`` s)."""
-    step = 2.0 * spec["sample_rate"] / (rate * (spec["num_samples"] - 1))
+    step = 2.0 * spec.meta["sample_rate"] / (rate * (spec.shape[0] - 1))
     index = torch.arange(start, stop, dtype=torch.float64)
     return (-1.0 + step * index).float().unsqueeze(-1)
 
@@ -269,17 +270,11 @@ class AudioDataModule(SignalDataModule):
         return {"coords": time_grid(self.num_samples), "values": torch.from_numpy(self.samples)}
 
     @property
-    def signal_spec(self) -> dict[str, Any]:
-        """Dims, sample rate, length and value range of the clip, saved in the checkpoint."""
-        return {
-            **self.base_spec(1, self.channels),
-            "sample_rate": self.sample_rate,
-            "num_samples": self.num_samples,
-            "channels": self.channels,
-            "subtype": self.subtype,
-            "start_seconds": self.start_seconds,
-            "source": self.path or SYNTHETIC_SOURCE,
-        }
+    def signal_spec(self) -> SignalSpec:
+        """Dims, length (samples,), sample rate and value range of the clip, saved in the checkpoint."""
+        return self.spec(1, self.channels, shape=(self.num_samples,), source=self.path or SYNTHETIC_SOURCE,
+                         meta={"sample_rate": self.sample_rate, "subtype": self.subtype,
+                               "start_seconds": self.start_seconds})
 
     def evaluate(self, model: Any, batch: dict[str, Tensor], logger: Any = None) -> dict[str, Tensor]:
         """``psnr`` (data range 2) and ``snr`` (dB) of the clipped reconstruction of the whole clip, via torchmetrics.
@@ -316,7 +311,7 @@ class AudioDataModule(SignalDataModule):
 
     @staticmethod
     def render_to_file(
-        predict: Callable[[Tensor], Tensor], spec: dict[str, Any], out: str, resolution: int | None
+        predict: Callable[[Tensor], Tensor], spec: SignalSpec, out: str, resolution: int | None
     ) -> str:
         """Write the clip to ``out`` (WAV/FLAC/OGG by extension) at ``resolution`` Hz (default: the clip's rate).
 
@@ -326,20 +321,20 @@ class AudioDataModule(SignalDataModule):
         """
         import soundfile as sf
 
-        rate = spec["sample_rate"] if resolution is None else resolution
+        rate = spec.meta["sample_rate"] if resolution is None else resolution
         if rate < 1:
             raise InputError(f"--resolution (the output sample rate in Hz) must be >= 1, got {rate}")
         kind = Path(out).suffix.lstrip(".").upper()
         if kind not in sf.available_formats():
             raise InputError(f"--out {out}: unknown audio file type {Path(out).suffix!r}; use .wav, .flac or .ogg")
-        subtype = spec.get("subtype")
+        subtype = spec.meta.get("subtype")
         if subtype is None or not sf.check_format(kind, subtype):
             subtype = sf.default_subtype(kind)
         count = output_length(spec, rate)
         with atomic_output(out) as temporary:
-            with sf.SoundFile(temporary, "w", samplerate=rate, channels=spec["out_dim"], subtype=subtype) as file:
+            with sf.SoundFile(temporary, "w", samplerate=rate, channels=spec.out_dim, subtype=subtype) as file:
                 for start in range(0, count, RENDER_BLOCK):
                     values = predict(render_coords(spec, rate, start, min(start + RENDER_BLOCK, count)))
                     file.write(values.detach().clamp(-1, 1).float().cpu().numpy())
         duration = f"{count} samples at {rate} Hz ({count / rate:.3f} s)"
-        return f"wrote {out}: {duration}, {spec['out_dim']} channel(s), {subtype}"
+        return f"wrote {out}: {duration}, {spec.out_dim} channel(s), {subtype}"

@@ -22,6 +22,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
 from inr.errors import InputError, MissingFileError
+from inr.signal import SignalSpec
 
 
 class _Placeholders(IterableDataset):
@@ -92,8 +93,8 @@ class SignalDataModule(L.LightningDataModule):
         raise NotImplementedError
 
     @property
-    def signal_spec(self) -> dict[str, Any]:
-        """Primitive description saved with the model (dims, shape, value range) so it renders without data."""
+    def signal_spec(self) -> SignalSpec:
+        """The description saved with the model (dims, shape, value range, source) so it renders without data."""
         raise NotImplementedError
 
     def evaluate(self, model: Any, batch: dict[str, Tensor], logger: Any = None) -> dict[str, Tensor]:
@@ -113,15 +114,10 @@ class SignalDataModule(L.LightningDataModule):
             self.log_media(logger, prediction, model.global_step)
         return metrics
 
-    def base_spec(self, in_dim: int, out_dim: int, value_range: tuple[float, float] = (-1.0, 1.0)) -> dict[str, Any]:
-        """The entries every ``signal_spec`` holds: kind, DataModule class path (for ``inr render``), dims, range."""
-        return {
-            "kind": self.kind,
-            "datamodule": f"{type(self).__module__}.{type(self).__qualname__}",
-            "in_dim": in_dim,
-            "out_dim": out_dim,
-            "value_range": [float(value_range[0]), float(value_range[1])],
-        }
+    def spec(self, in_dim: int, out_dim: int, **fields: Any) -> SignalSpec:
+        """A SignalSpec of this DataModule's kind and class path (for ``inr render``), with the given fields."""
+        return SignalSpec(in_dim=in_dim, out_dim=out_dim, kind=self.kind,
+                          datamodule=f"{type(self).__module__}.{type(self).__qualname__}", **fields)
 
     def log_media(self, logger: Any, prediction: Tensor, step: int) -> None:
         """Log pictures/audio of a full-signal prediction [N, c] (rank zero only). Default: nothing."""

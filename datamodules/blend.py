@@ -11,6 +11,7 @@ it measures how far the seamless result departs from the cut-and-paste.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 import numpy as np
@@ -19,6 +20,7 @@ from torch.nn import functional as F
 
 from datamodules.image import ImageDataModule, image_derivatives, read_image
 from inr.errors import InputError
+from inr.signal import SignalSpec
 
 
 def sample_second_image() -> np.ndarray:
@@ -103,8 +105,8 @@ class BlendDataModule(ImageDataModule):
         return targets
 
     @property
-    def signal_spec(self) -> dict:
+    def signal_spec(self) -> SignalSpec:
         """The image spec, with the sources of the blend."""
         spec = super().signal_spec
-        spec["source"] = f"blend of {spec['source']} and {self.second_path or 'skimage.data.astronaut'}"
-        return spec
+        second = self.second_path or "skimage.data.astronaut"
+        return dataclasses.replace(spec, source=f"blend of {spec.source} and {second}")

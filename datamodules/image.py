@@ -24,6 +24,7 @@ from torch.nn import functional as F
 from datamodules.base import SignalDataModule, atomic_output, input_file
 from inr import diff
 from inr.errors import InputError
+from inr.signal import SignalSpec
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: file types ``inr render`` writes 8-bit images to (16-bit ones: PNG only, through pypng).
@@ -111,9 +112,9 @@ def pixel_grid(height: int, width: int) -> Tensor:
     return torch.stack([ys, xs], dim=-1).reshape(-1, 2)
 
 
-def output_size(spec: dict[str, Any], resolution: int | None) -> tuple[int, int]:
+def output_size(spec: SignalSpec, resolution: int | None) -> tuple[int, int]:
     """(height, width) of a render whose longer side is ``resolution`` (default: the training size)."""
-    height, width = spec["height"], spec["width"]
+    height, width = spec.shape
     if resolution is None:
         return height, width
     if resolution < 1:
@@ -276,15 +277,10 @@ class ImageDataModule(SignalDataModule):
         return {key: value for key, value in batch.items() if key in keep}
 
     @property
-    def signal_spec(self) -> dict[str, Any]:
-        """Dims, size and value range of the image, saved in the checkpoint."""
-        return {
-            **self.base_spec(2, self.channels),
-            "height": self.height,
-            "width": self.width,
-            "bit_depth": self.bit_depth,
-            "source": self.path or "skimage.data.camera",
-        }
+    def signal_spec(self) -> SignalSpec:
+        """Dims, size (height, width), bit depth and value range of the image, saved in the checkpoint."""
+        return self.spec(2, self.channels, shape=(self.height, self.width), source=self.path or "skimage.data.camera",
+                         meta={"bit_depth": self.bit_depth})
 
     def evaluate(self, model: Any, batch: dict[str, Tensor], logger: Any = None) -> dict[str, Tensor]:
         """Validation metrics; with derivative supervision also the aligned PSNR and derivative-space errors.
@@ -364,12 +360,13 @@ class ImageDataModule(SignalDataModule):
 
     @staticmethod
     def render_to_file(
-        predict: Callable[[Tensor], Tensor], spec: dict[str, Any], out: str, resolution: int | None
+        predict: Callable[[Tensor], Tensor], spec: SignalSpec, out: str, resolution: int | None
     ) -> str:
         """Evaluate ``predict`` on a grid whose longer side is ``resolution`` and write an image (PNG...) to ``out``."""
-        if spec.get("bit_depth", 8) == 16:
+        bit_depth = spec.meta.get("bit_depth", 8)
+        if bit_depth == 16:
             what, suffixes = "a 16-bit image", (".png",)
-        elif spec["out_dim"] in (2, 4):
+        elif spec.out_dim in (2, 4):
             what, suffixes = "an image with alpha", (".png", ".tif", ".tiff")  # no alpha in JPEG, no gray+alpha in BMP
         else:
             what, suffixes = "an image", RENDER_SUFFIXES
@@ -377,8 +374,8 @@ class ImageDataModule(SignalDataModule):
             raise InputError(f"--out {out}: {what} renders to one of {', '.join(suffixes)}")
         height, width = output_size(spec, resolution)
         values = predict(pixel_grid(height, width))
-        write_png(out, values_to_pixels(values, height, width, spec.get("bit_depth", 8)))
-        return f"wrote {out}: {width} x {height} image, {spec['out_dim']} channel(s)"
+        write_png(out, values_to_pixels(values, height, width, bit_depth))
+        return f"wrote {out}: {width} x {height} image, {spec.out_dim} channel(s)"
 
 
 def _squeeze(pixels: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ from torch import Tensor
 from datamodules.base import SignalDataModule, atomic_output, input_file, sampling_seed
 from inr.errors import InputError
 from inr.mesh import extract_mesh, sample_surface, surface_metrics, to_original
+from inr.signal import SignalSpec
 
 MESH_SUFFIXES = (".obj", ".off", ".stl", ".glb", ".gltf")
 TEXT_SUFFIXES = (".xyz", ".pts", ".txt")
@@ -303,14 +304,10 @@ class PointCloudDataModule(SignalDataModule):
         return {"coords": self.points, "normals": self.normals, "values": torch.zeros(len(self.points), 1)}
 
     @property
-    def signal_spec(self) -> dict[str, Any]:
+    def signal_spec(self) -> SignalSpec:
         """Dims, SDF range and the normalising transform (original = normalised * scale + center)."""
-        return {
-            **self.base_spec(3, 1, (-2 * math.sqrt(3), 2 * math.sqrt(3))),  # distances inside the cube
-            "center": self.center,
-            "scale": self.scale,
-            "source": self.path or DEFAULT_SHAPE,
-        }
+        return self.spec(3, 1, value_range=(-2 * math.sqrt(3), 2 * math.sqrt(3)),  # distances inside the cube
+                         source=self.path or DEFAULT_SHAPE, meta={"center": self.center, "scale": self.scale})
 
     def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
         """``batch_size`` on-surface points (with normals) then as many uniform in [-1, 1]^3, drawn on ``device``.
@@ -368,7 +365,7 @@ class PointCloudDataModule(SignalDataModule):
 
     @staticmethod
     def render_to_file(
-        predict: Callable[[Tensor], Tensor], spec: dict[str, Any], out: str, resolution: int | None
+        predict: Callable[[Tensor], Tensor], spec: SignalSpec, out: str, resolution: int | None
     ) -> str:
         """Extract the zero level set on a ``resolution``^3 grid (default 256) and write it in original coordinates."""
         resolution = 256 if resolution is None else resolution
@@ -379,7 +376,7 @@ class PointCloudDataModule(SignalDataModule):
         mesh = extract_mesh(predict, resolution, progress=True)
         if len(mesh.faces) == 0:
             raise InputError(f"the SDF has no zero level set on the {resolution}^3 grid: nothing to write to {out}")
-        mesh = to_original(mesh, spec["center"], spec["scale"])
+        mesh = to_original(mesh, spec.meta["center"], spec.meta["scale"])
         with atomic_output(out) as temporary:
             mesh.export(temporary)
         return (f"wrote {out}: mesh of {len(mesh.vertices)} vertices / {len(mesh.faces)} faces from a {resolution}^3 "

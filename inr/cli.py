@@ -133,7 +133,8 @@ class INRCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Link the signal description from the data to the model; add the checkpoint callback's options."""
-        parser.link_arguments("data", "model.signal", compute_fn=lambda data: data.signal_spec, apply_on="instantiate")
+        parser.link_arguments("data", "model.signal", compute_fn=lambda data: data.signal_spec.to_dict(),
+                              apply_on="instantiate")
         parser.add_lightning_class_args(Checkpoint, "checkpoint")
         parser.add_argument("--ddp_timeout", type=float, default=DEFAULT_TIMEOUT_S,
                             help="seconds a DDP rank may make no progress (e.g. waiting for a hung rank) before the "

@@ -30,6 +30,7 @@ from inr.lightning_private import compiler_failure, instantiated_by_cli
 from inr.loss_guard import NonFiniteLossGuard
 from inr.losses import Loss, ValueLoss
 from inr.networks import Siren
+from inr.signal import SignalSpec
 from inr.step import Step
 
 _NOT_PRIMITIVE = ["encoder", "network", "losses", "optimizer", "lr_scheduler"]
@@ -52,7 +53,8 @@ class INRModule(L.LightningModule):
         optimizer: builds the optimizer from the parameters (default Adam, lr 1e-3).
         lr_scheduler: optional scheduler, stepped once per optimisation step.
         chunk_size: most points evaluated at once, in training (gradient accumulation) and rendering.
-        signal: the DataModule's ``signal_spec`` (dims, shape, value range); linked automatically by ``inr fit``.
+        signal: the DataModule's :class:`inr.signal.SignalSpec` (or its ``to_dict()``, as checkpoints store it);
+            linked automatically by ``inr fit``.
         compile: run encoder + network through ``torch.compile`` (value losses only: torch.compile cannot take the
             double backward that derivative losses need).
         matmul_precision: ``torch.set_float32_matmul_precision`` while fitting: ``high`` allows TF32 matmuls on
@@ -71,22 +73,25 @@ class INRModule(L.LightningModule):
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         chunk_size: int = 16384,
-        signal: dict[str, Any] | None = None,
+        signal: dict[str, Any] | SignalSpec | None = None,
         compile: bool = False,
         matmul_precision: Literal["highest", "high", "medium"] | None = None,
     ) -> None:
         super().__init__()
         # Under LightningCLI the hyperparameters are the primitive config (class_path/init_args), so checkpoints
         # load with weights_only=True and rebuild the model alone; built directly, keep only the primitives.
-        self.save_hyperparameters(ignore=None if instantiated_by_cli() else _NOT_PRIMITIVE)
+        by_cli = instantiated_by_cli()
+        self.save_hyperparameters(ignore=None if by_cli else [*_NOT_PRIMITIVE, "signal"])
         if signal is None:
             raise InputError("INRModule needs `signal` (the DataModule's signal_spec); `inr fit` links it from --data")
+        self.signal = signal if isinstance(signal, SignalSpec) else SignalSpec.from_dict(signal)
+        if not by_cli:
+            self.hparams["signal"] = self.signal.to_dict()
         if chunk_size < 1:
             raise InputError(f"model chunk_size must be >= 1 point, got {chunk_size}")
-        self.signal = dict(signal)
         self.chunk_size = chunk_size
-        self.encoder = encoder(signal["in_dim"])
-        self.network = network(self.encoder.out_dim, signal["out_dim"])
+        self.encoder = encoder(self.signal.in_dim)
+        self.network = network(self.encoder.out_dim, self.signal.out_dim)
         self.losses = nn.ModuleList(losses if losses is not None else [ValueLoss()])
         if len(self.losses) == 0:
             raise InputError("model losses is empty: give at least one loss (e.g. inr.losses.ValueLoss)")
@@ -109,8 +114,7 @@ class INRModule(L.LightningModule):
         self.register_buffer("loss_weights", torch.tensor([loss.weight for loss in self.losses]), persistent=False)
         self.optimizer_factory = optimizer
         self.scheduler_factory = lr_scheduler
-        low, high = signal["value_range"]
-        self.value_range = (float(low), float(high))
+        self.value_range = self.signal.value_range
         self.automatic_optimization = False
 
     def forward(self, coords: Tensor) -> Tensor:
@@ -167,7 +171,7 @@ class INRModule(L.LightningModule):
             if outputs is None:
                 outputs = chunk.new_empty((coords.shape[0], *chunk.shape[1:]))
             outputs[start : start + chunk.shape[0]] = chunk
-        return outputs if outputs is not None else coords.new_empty((0, self.signal["out_dim"]))
+        return outputs if outputs is not None else coords.new_empty((0, self.signal.out_dim))
 
     def evaluate(self, batch: dict[str, Tensor]) -> Step:
         """Run the model on one chunk and wrap the result for the losses."""
@@ -259,11 +263,9 @@ class INRModule(L.LightningModule):
         saved = checkpoint.get("hyper_parameters", {}).get("signal")
         if saved is None:
             return
-        differing = sorted(key for key in saved.keys() | self.signal.keys() if saved.get(key) != self.signal.get(key))
+        differing = SignalSpec.from_dict(saved).differences(self.signal)
         if differing:
-            details = "; ".join(
-                f"{key}: checkpoint {saved.get(key)!r}, now {self.signal.get(key)!r}" for key in differing
-            )
+            details = "; ".join(f"{key}: checkpoint {then!r}, now {now!r}" for key, then, now in differing)
             raise InputError(f"cannot resume on different data ({details}); use the run's own --data options")
 
     def configure_optimizers(self) -> Any:

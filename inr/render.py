@@ -30,7 +30,7 @@ def render_checkpoint(checkpoint: str | Path, out: str, resolution: int | None =
     """Write what ``checkpoint`` represents to ``out`` (an image PNG, ...); returns a one-line summary."""
     model = load_model(checkpoint, device)
     spec = model.signal
-    module_name, class_name = spec["datamodule"].rsplit(".", 1)
+    module_name, class_name = spec.datamodule.rsplit(".", 1)
     datamodule_class = getattr(importlib.import_module(module_name), class_name)
     def predict(coords: torch.Tensor) -> torch.Tensor:
         return model.predict_values(coords, progress=True)

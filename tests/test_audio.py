@@ -49,9 +49,8 @@ def test_round_trip_of_every_format_rate_depth_and_channel_count(tmp_path, kind,
     np.testing.assert_allclose(tensors["values"].numpy(), samples, atol=tolerance + 1e-7)
     assert tensors["coords"][0].item() == -1 and tensors["coords"][-1].item() == 1
     spec = data.signal_spec
-    assert (spec["sample_rate"], spec["num_samples"], spec["channels"], spec["out_dim"]) == (
-        rate, rate // 10, channels, channels)
-    assert spec["in_dim"] == 1 and spec["value_range"] == [-1.0, 1.0] and spec["subtype"] == subtype
+    assert (spec.meta["sample_rate"], spec.shape, spec.out_dim) == (rate, (rate // 10,), channels)
+    assert spec.in_dim == 1 and spec.value_range == (-1.0, 1.0) and spec.meta["subtype"] == subtype
 
 
 def test_integer_full_scale_maps_to_minus_one_and_loud_floats_are_scaled_to_their_peak(tmp_path):
@@ -66,7 +65,7 @@ def test_mono_mixes_channels_down_and_crop_selects_seconds(tmp_path):
     samples = _tone(8000, 2, 8000)
     sf.write(tmp_path / "stereo.wav", samples, 8000, subtype="FLOAT")
     mono = AudioDataModule(path=str(tmp_path / "stereo.wav"), mono=True)
-    assert mono.channels == 1 and mono.signal_spec["out_dim"] == 1
+    assert mono.channels == 1 and mono.signal_spec.out_dim == 1
     np.testing.assert_allclose(mono.samples[:, 0], samples.mean(axis=1), atol=1e-7)
     crop = AudioDataModule(path=str(tmp_path / "stereo.wav"), start_seconds=0.25, crop_seconds=0.125)
     np.testing.assert_array_equal(crop.samples, samples[2000:3000])
@@ -77,8 +76,8 @@ def test_mono_mixes_channels_down_and_crop_selects_seconds(tmp_path):
 def test_default_is_a_labelled_synthetic_chirp():
     data = AudioDataModule()
     spec = data.signal_spec
-    assert spec["source"] == SYNTHETIC_SOURCE and "synthetic" in spec["source"]
-    assert (spec["sample_rate"], spec["num_samples"], spec["channels"]) == (16000, 16000, 1)
+    assert spec.source == SYNTHETIC_SOURCE and "synthetic" in spec.source
+    assert (spec.meta["sample_rate"], spec.shape, spec.out_dim) == (16000, (16000,), 1)
     np.testing.assert_array_equal(data.samples, synthetic_audio())
     assert 0.85 < np.abs(data.samples).max() <= 0.9
     assert AudioDataModule(crop_seconds=0.05).num_samples == 800
@@ -209,7 +208,7 @@ def test_crop_of_the_bach_recording_fits(tmp_path):
     cli = _fit(BACH, tmp_path, 150, ["--data.start_seconds", "2.0", "--data.crop_seconds", "0.05",
                                      "--model.optimizer.lr", "1e-3"])
     spec = cli.model.signal
-    assert (spec["sample_rate"], spec["num_samples"], spec["subtype"]) == (44100, 2205, "FLOAT")
+    assert (spec.meta["sample_rate"], spec.shape, spec.meta["subtype"]) == (44100, (2205,), "FLOAT")
     print({key: value.item() for key, value in cli.trainer.callback_metrics.items()})
     assert cli.trainer.callback_metrics["val/psnr"].item() > 35.0
 
@@ -220,5 +219,5 @@ def test_relu_pe_config_runs_on_a_crop(tmp_path):
                    "--data.crop_seconds", "0.02", "--data.mono", "true", "--trainer.max_steps", "2",
                    "--trainer.val_check_interval", "2", "--trainer.default_root_dir", str(tmp_path),
                    "--trainer.enable_progress_bar", "false", *TINY_MODEL])
-    assert cli.trainer.global_step == 2 and cli.model.signal["num_samples"] == 160
-    assert cli.model.signal["channels"] == 1 and "val/snr" in cli.trainer.callback_metrics
+    assert cli.trainer.global_step == 2 and cli.model.signal.shape == (160,)
+    assert cli.model.signal.out_dim == 1 and "val/snr" in cli.trainer.callback_metrics

@@ -6,6 +6,7 @@ per-module tests (test_image_datamodule, test_audio, test_pointcloud, test_cli, 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ from datamodules.pointcloud import PointCloudDataModule, read_shape
 from inr.encoders import GaussianFourier, PositionalEncoding
 from inr.networks import MLP, Siren
 from inr.render import load_model
+from inr.signal import SignalSpec
 
 # --- image ---------------------------------------------------------------------------------------------------------
 
@@ -119,14 +121,16 @@ def test_bad_blend_inputs_name_the_file(gray_png, tmp_path):
         BlendDataModule(path=str(gray_png), second=str(tmp_path / "second.png"))
 
 
-IMAGE_SPEC = {"out_dim": 1, "height": 4, "width": 5, "bit_depth": 8}
+IMAGE_SPEC = SignalSpec(2, 1, kind="image", shape=(4, 5), meta={"bit_depth": 8})
+IMAGE_SPEC_16 = dataclasses.replace(IMAGE_SPEC, meta={"bit_depth": 16})
 
 
 @pytest.mark.parametrize(
     "spec, out, message",
     [
-        ({**IMAGE_SPEC, "bit_depth": 16}, "x.jpg", "--out .*x.jpg: a 16-bit image renders to one of .png"),
-        ({**IMAGE_SPEC, "out_dim": 4}, "x.jpg", "--out .*x.jpg: an image with alpha renders to one of .png, .tif"),
+        (IMAGE_SPEC_16, "x.jpg", "--out .*x.jpg: a 16-bit image renders to one of .png"),
+        (dataclasses.replace(IMAGE_SPEC, out_dim=4), "x.jpg",
+         "--out .*x.jpg: an image with alpha renders to one of .png, .tif"),
         (IMAGE_SPEC, "x.wav", "--out .*x.wav: an image renders to one of .png, .jpg"),
     ],
     ids=["16bit-as-jpg", "alpha-as-jpg", "image-as-wav"],
@@ -142,7 +146,7 @@ def test_image_render_refuses_a_file_type_that_cannot_hold_it(tmp_path, spec, ou
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("spec, out", [(IMAGE_SPEC, "x.jpg"), ({**IMAGE_SPEC, "bit_depth": 16}, "x.png")],
+@pytest.mark.parametrize("spec, out", [(IMAGE_SPEC, "x.jpg"), (IMAGE_SPEC_16, "x.png")],
                          ids=["8bit-jpg", "16bit-png"])
 def test_image_render_writes_only_the_requested_file(tmp_path, spec, out):
     ImageDataModule.render_to_file(lambda coords: torch.zeros(len(coords), 1), spec, str(tmp_path / out), None)
@@ -220,7 +224,7 @@ def test_complete_ogg_and_misnamed_audio_load(tmp_path):
 
 
 def test_audio_render_that_fails_half_way_leaves_nothing(tmp_path):
-    spec = {"sample_rate": 8000, "num_samples": RENDER_BLOCK + 10, "out_dim": 1, "subtype": "PCM_16"}
+    spec = SignalSpec(1, 1, kind="audio", shape=(RENDER_BLOCK + 10,), meta={"sample_rate": 8000, "subtype": "PCM_16"})
     blocks = []
 
     def predict(coords):
@@ -232,7 +236,7 @@ def test_audio_render_that_fails_half_way_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError, match="out of memory"):
         AudioDataModule.render_to_file(predict, spec, str(tmp_path / "out.wav"), None)
     assert blocks == [RENDER_BLOCK, 10] and list(tmp_path.iterdir()) == []
-    spec["num_samples"] = 100
+    spec = dataclasses.replace(spec, shape=(100,))
     AudioDataModule.render_to_file(lambda coords: torch.zeros(len(coords), 1), spec, str(tmp_path / "out.wav"), None)
     assert [path.name for path in tmp_path.iterdir()] == ["out.wav"] and sf.info(tmp_path / "out.wav").frames == 100
 
@@ -377,7 +381,7 @@ def test_bad_shape_options():
             PointCloudDataModule(**{**small, **options})
 
 
-SDF_SPEC = {"center": [0.0, 0.0, 0.0], "scale": 1.0}
+SDF_SPEC = SignalSpec(3, 1, kind="sdf", meta={"center": [0.0, 0.0, 0.0], "scale": 1.0})
 
 
 def test_mesh_render_without_a_surface_or_with_a_bad_out_writes_nothing(tmp_path):

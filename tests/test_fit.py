@@ -69,7 +69,7 @@ def test_offline_wandb_run_holds_psnr_loss_images_and_config(siren_run):
     assert pixels.shape[:2] == (32, 32) and pixels.std() > 10  # not the black image of a float-in-[0,1] mistake
     config = read_config(run)
     assert config["network"]["class_path"] == "inr.networks.Siren"
-    assert config["signal"]["height"] == 32
+    assert config["signal"]["shape"] == [32, 32]
 
 
 def test_checkpoint_loads_weights_only_and_renders_at_twice_the_resolution(siren_run, tmp_path):

@@ -54,7 +54,7 @@ def test_signal_values_coords_and_spec(rgb_png):
     assert tensors["coords"][0].tolist() == [-1.0, -1.0] and tensors["coords"][-1].tolist() == [1.0, 1.0]
     assert tensors["coords"][1, 1] > tensors["coords"][0, 1] and tensors["coords"][1, 0] == -1  # x along a row
     spec = data.signal_spec
-    assert (spec["height"], spec["width"], spec["out_dim"], spec["in_dim"]) == (12, 16, 3, 2)
+    assert (spec.shape, spec.out_dim, spec.in_dim) == ((12, 16), 3, 2)
 
 
 def test_default_is_cameraman_and_resize_keeps_aspect(rgb_png):

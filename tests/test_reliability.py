@@ -121,7 +121,7 @@ def short_run(tmp_path_factory):
          "model.optimizer.class_path: checkpoint 'torch.optim.Adam', now 'torch.optim.SGD'"),
         (["--model.network.init_args.hidden", "48"], "model.network.init_args.hidden: checkpoint 32, now 48"),
         (["--trainer.max_steps", "1"], "it is already at step 2 and --trainer.max_steps is 1"),
-        (["--data.size", "8"], "cannot resume on different data (height: checkpoint 16, now 8"),
+        (["--data.size", "8"], "cannot resume on different data (shape: checkpoint [16, 16], now [8, 8])"),
     ],
 )
 def test_mismatched_resume_lists_the_differing_options(short_run, extra, message, capsys):

@@ -64,11 +64,11 @@ def test_chunks_add_up_to_the_full_batch_loss():
 
 
 def test_losses_refuse_multichannel_outputs():
-    class Model:
-        signal = {"out_dim": 3}
+    from inr.module import INRModule
+    from inr.signal import SignalSpec
 
-    with pytest.raises(ValueError, match="SurfaceLoss needs a 1-channel SDF output"):
-        SurfaceLoss().check_model(Model())
+    with pytest.raises(ValueError, match="SurfaceLoss needs a 1-channel SDF output, but the data has out_dim=3"):
+        INRModule(signal=SignalSpec(3, 3), losses=[SurfaceLoss()])
     with pytest.raises(ValueError, match="alpha must be > 0"):
         OffSurfaceLoss(alpha=0)
 

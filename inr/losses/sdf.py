@@ -37,7 +37,7 @@ class SDFLoss(Loss):
 
     def check_model(self, model: Any) -> None:
         """Raise when the signal is not a scalar field (the SDF has one channel)."""
-        out_dim = model.signal.get("out_dim")
+        out_dim = model.signal.out_dim
         if out_dim != 1:
             raise InputError(f"{type(self).__name__} needs a 1-channel SDF output, but the data has out_dim={out_dim}")
 
