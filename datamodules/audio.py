@@ -18,6 +18,8 @@ import torch
 from torch import Tensor
 
 from datamodules.base import SignalDataModule, atomic_output, input_file
+from inr import grids
+from inr.chunks import chunk_slices
 from inr.errors import InputError
 from inr.signal import SignalSpec
 
@@ -176,7 +178,7 @@ def synthetic_audio(sample_rate: int = SYNTHETIC_RATE, seconds: float = SYNTHETI
 
 def time_grid(num_samples: int) -> Tensor:
     """Time coordinates of ``num_samples`` samples on [-1, 1], [N, 1] (SIREN's ``linspace``)."""
-    return torch.linspace(-1, 1, num_samples).unsqueeze(-1)
+    return grids.grid((num_samples,))
 
 
 def output_length(spec: SignalSpec, rate: int) -> int:
@@ -333,8 +335,8 @@ class AudioDataModule(SignalDataModule):
         count = output_length(spec, rate)
         with atomic_output(out) as temporary:
             with sf.SoundFile(temporary, "w", samplerate=rate, channels=spec.out_dim, subtype=subtype) as file:
-                for start in range(0, count, RENDER_BLOCK):
-                    values = predict(render_coords(spec, rate, start, min(start + RENDER_BLOCK, count)))
+                for block in chunk_slices(count, RENDER_BLOCK):
+                    values = predict(render_coords(spec, rate, block.start, block.stop))
                     file.write(values.detach().clamp(-1, 1).float().cpu().numpy())
         duration = f"{count} samples at {rate} Hz ({count / rate:.3f} s)"
         return f"wrote {out}: {duration}, {spec.out_dim} channel(s), {subtype}"

@@ -22,7 +22,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from datamodules.base import SignalDataModule, atomic_output, input_file
-from inr import diff
+from inr import diff, grids
 from inr.errors import InputError
 from inr.signal import SignalSpec
 
@@ -108,8 +108,7 @@ def resize_longer_side(pixels: np.ndarray, size: int) -> np.ndarray:
 
 def pixel_grid(height: int, width: int) -> Tensor:
     """Coordinates of an H x W grid on [-1, 1]^2 in row-major order, [H * W, 2] as (y, x) like SIREN's get_mgrid."""
-    ys, xs = torch.meshgrid(torch.linspace(-1, 1, height), torch.linspace(-1, 1, width), indexing="ij")
-    return torch.stack([ys, xs], dim=-1).reshape(-1, 2)
+    return grids.grid((height, width))
 
 
 def output_size(spec: SignalSpec, resolution: int | None) -> tuple[int, int]:

@@ -28,6 +28,7 @@ import trimesh
 from torch import Tensor
 
 from datamodules.base import SignalDataModule, atomic_output, input_file, sampling_seed
+from inr import grids
 from inr.errors import InputError
 from inr.mesh import extract_mesh, sample_surface, surface_metrics, to_original
 from inr.signal import SignalSpec
@@ -219,7 +220,7 @@ def slice_coords(pixels: int) -> Tensor:
     Panel k is the plane coordinate k = 0; its columns follow the lower remaining axis, its rows the higher one,
     top row = +1 (pictures read like plots).
     """
-    axis = torch.linspace(-1.0, 1.0, pixels)
+    axis = grids.axis(pixels)
     rows, cols = torch.meshgrid(axis.flip(0), axis, indexing="ij")
     panels = []
     for normal in range(3):

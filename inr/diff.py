@@ -16,6 +16,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from inr.chunks import evaluate_in_chunks
 from inr.errors import UnsupportedSetupError
 
 
@@ -84,20 +85,15 @@ def evaluate_with_derivatives(
     if torch.is_inference_mode_enabled():
         raise UnsupportedSetupError("derivatives cannot be taken under torch.inference_mode; "
                                     "set trainer.inference_mode: false")
-    values = gradients = laplacians = None  # preallocated: see INRModule.predict_values on heap fragmentation
+
+    def derivatives(chunk: Tensor) -> tuple[Tensor, ...]:
+        chunk = chunk.detach().requires_grad_(True)
+        outputs = function(chunk)
+        grad = gradient(outputs, chunk, create_graph=with_laplacian)
+        if not with_laplacian:
+            return outputs.detach(), grad.detach()
+        return outputs.detach(), grad.detach(), laplacian(outputs, chunk, grad=grad, create_graph=False).detach()
+
     with torch.enable_grad():
-        for start in range(0, coords.shape[0], chunk_size):
-            chunk = coords[start : start + chunk_size].detach().requires_grad_(True)
-            outputs = function(chunk)
-            grad = gradient(outputs, chunk, create_graph=with_laplacian)
-            if values is None:
-                count = coords.shape[0]
-                values = outputs.new_empty((count, *outputs.shape[1:]))
-                gradients = grad.new_empty((count, *grad.shape[1:]))
-                laplacians = outputs.new_empty((count, *outputs.shape[1:])) if with_laplacian else None
-            stop = start + chunk.shape[0]
-            if with_laplacian:
-                laplacians[start:stop] = laplacian(outputs, chunk, grad=grad, create_graph=False).detach()
-            values[start:stop] = outputs.detach()
-            gradients[start:stop] = grad.detach()
-    return values, gradients, laplacians
+        results = evaluate_in_chunks(derivatives, coords, chunk_size)
+    return (*results, None) if not with_laplacian else results

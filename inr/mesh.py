@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import torch
 import trimesh
 from torch import Tensor
 
+from inr import grids
 from inr.errors import InputError
 
 #: ``predict(coords [n, 3]) -> sdf [n, 1]`` in the normalised cube.
@@ -33,17 +33,12 @@ def grid_axis(resolution: int) -> Tensor:
     """The ``resolution`` sample positions along each axis of the grid, ``linspace(-1, 1)`` [R]."""
     if resolution < 2:
         raise InputError(f"grid resolution must be >= 2 points per axis, got {resolution}")
-    return torch.linspace(-1.0, 1.0, resolution)
-
-
-def plane_coords(first: Tensor, second: Tensor, third: Tensor) -> Tensor:
-    """Coordinates of the grid ``first x second x third`` in C order, [len1 * len2 * len3, 3]."""
-    return torch.stack(torch.meshgrid(first, second, third, indexing="ij"), dim=-1).reshape(-1, 3)
+    return grids.axis(resolution)
 
 
 def evaluate_planes(predict: Predict, axis: Tensor, start: int, stop: int) -> np.ndarray:
     """SDF on the planes ``x = axis[start:stop]`` of the grid, float32 [stop - start, R, R] (x, y, z order)."""
-    coords = plane_coords(axis[start:stop], axis, axis)
+    coords = grids.product(axis[start:stop], axis, axis)
     values = predict(coords).detach().float().cpu().reshape(stop - start, len(axis), len(axis))
     return values.numpy()
 

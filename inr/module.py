@@ -23,6 +23,7 @@ from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 
 from inr import liveness
+from inr.chunks import chunk_slices, evaluate_in_chunks
 from inr.encoders import Encoder, Identity
 from inr.errors import InputError, UnsupportedSetupError
 from inr.gradient_sync import all_reduce_gradients
@@ -38,9 +39,8 @@ _NOT_PRIMITIVE = ["encoder", "network", "losses", "optimizer", "lr_scheduler"]
 
 def chunks(batch: dict[str, Tensor], size: int) -> Iterator[dict[str, Tensor]]:
     """Split every [N, ...] tensor of ``batch`` into consecutive pieces of at most ``size`` points."""
-    count = batch["coords"].shape[0]
-    for start in range(0, count, size):
-        yield {key: value[start : start + size] for key, value in batch.items()}
+    for piece in chunk_slices(batch["coords"].shape[0], size):
+        yield {key: value[piece] for key, value in batch.items()}
 
 
 class INRModule(L.LightningModule):
@@ -156,22 +156,10 @@ class INRModule(L.LightningModule):
 
     @torch.no_grad()
     def predict_values(self, coords: Tensor, progress: bool = False) -> Tensor:
-        """Evaluate coords [N, in_dim] in chunks of ``chunk_size`` (bounded memory) -> values [N, out_dim].
-
-        Chunks are written into one preallocated output: keeping each chunk's small output alive between the
-        large temporaries of the next chunks fragments the CPU heap (glibc), which grew by a chunk's activations
-        per chunk (10 GB over a 4096^2 image).
-        """
-        from tqdm.auto import tqdm
-
+        """Evaluate coords [N, in_dim] in chunks of ``chunk_size`` (bounded memory) -> values [N, out_dim]."""
         coords = coords.to(self.device)
-        outputs: Tensor | None = None
-        for start in tqdm(range(0, coords.shape[0], self.chunk_size), disable=not progress):
-            chunk = self(coords[start : start + self.chunk_size])
-            if outputs is None:
-                outputs = chunk.new_empty((coords.shape[0], *chunk.shape[1:]))
-            outputs[start : start + chunk.shape[0]] = chunk
-        return outputs if outputs is not None else coords.new_empty((0, self.signal.out_dim))
+        return evaluate_in_chunks(self, coords, self.chunk_size, empty=coords.new_empty((0, self.signal.out_dim)),
+                                  progress=progress)
 
     def evaluate(self, batch: dict[str, Tensor]) -> Step:
         """Run the model on one chunk and wrap the result for the losses."""

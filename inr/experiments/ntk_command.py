@@ -12,21 +12,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
 from torch import nn
 
+from inr import grids
 from inr.devices import resolve_device
 from inr.encoders import Encoder, Identity
 from inr.errors import InputError
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
 from inr.networks import MLP
 from inr.ntk import averaged_ntk, cross_section, eigen, spectrum, stationary_profile
-
-
-def uniform_grid(points: int, in_dim: int) -> torch.Tensor:
-    """``points`` per axis on [-1, 1) (x = 2u - 1, u = i / points), flattened: [points^in_dim, in_dim]."""
-    axis = 2 * torch.arange(points) / points - 1
-    return torch.stack(torch.meshgrid(*[axis] * in_dim, indexing="ij"), dim=-1).reshape(-1, in_dim)
 
 
 def run_ntk(
@@ -68,7 +62,7 @@ def run_ntk(
         raise InputError(f"inr ntk: in_dim must be 1 or 2 (a grid it can draw), got {in_dim}")
     if points < 2:
         raise InputError(f"inr ntk: points must be >= 2, got {points}")
-    coords = uniform_grid(points, in_dim)
+    coords = grids.grid((points,) * in_dim, periodic=True)  # one period: the spectra's FFTs need it
 
     def factory(seed: int) -> nn.Module:
         enc = encoder(in_dim)

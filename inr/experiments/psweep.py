@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from inr import grids
 from inr.devices import resolve_device, seeded
 from inr.encoders import BasicFourier, Encoder, Identity
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
@@ -86,7 +87,7 @@ def run_psweep(
     ps = [None, 0.0, 0.5, 1.0, 1.5, 2.0, math.inf] if ps is None else ps
     place = resolve_device(device)
     folder = Path(out)
-    x = (2 * torch.arange(GRID_POINTS) / GRID_POINTS - 1)[:, None]  # x = 2u - 1, u = i / N
+    x = grids.grid((GRID_POINTS,), periodic=True)  # x = 2u - 1, u = i / N
     train = torch.arange(0, GRID_POINTS, TRAIN_EVERY)
     test = torch.tensor([i for i in range(GRID_POINTS) if i % TRAIN_EVERY])
     targets = [power_law_signal(GRID_POINTS, seed) for seed in range(signals)]

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from inr import grids
 from inr.devices import resolve_device
 from inr.encoders import GaussianFourier, Identity
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
@@ -58,7 +59,7 @@ def run_spectra(
     Returns:
         The written files by key.
     """
-    x = (2 * torch.arange(points) / points - 1)[:, None].to(resolve_device(device))
+    x = grids.grid((points,), periodic=True).to(resolve_device(device))
     folder = Path(out)
     profiles, spectra = {}, {}
     for name, factory in models(width, depth, sigma, mapping_size).items():

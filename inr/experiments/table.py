@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from inr import grids
 from inr.devices import resolve_device, seeded
 from inr.encoders import Encoder, GaussianFourier, Identity, fourier_features
 from inr.errors import InputError, MissingFileError
@@ -116,8 +117,7 @@ def load_images(source: str, size: int) -> list[tuple[str, np.ndarray]]:
 def split_pixels(image: np.ndarray) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Coordinates x = 2u - 1 (u = i / size) and colours of the train (even row and column) and test pixels."""
     size = image.shape[0]
-    u = torch.arange(size) / size
-    grid = torch.stack(torch.meshgrid(u, u, indexing="ij"), dim=-1) * 2 - 1  # [size, size, 2]
+    grid = grids.grid((size, size), periodic=True).reshape(size, size, 2)  # x = 2 i / size - 1
     values = torch.from_numpy(image)
     train = torch.zeros(size, size, dtype=torch.bool)
     train[::2, ::2] = True
@@ -181,8 +181,7 @@ def run_table(
                 "train_psnr": psnr(predict(model, x_train), y_train), "test_psnr": psnr(predict(model, x_test), y_test),
             })
             if group not in examples or examples[group][0] == image_name:
-                u = torch.arange(size) / size
-                full = torch.stack(torch.meshgrid(u, u, indexing="ij"), dim=-1).reshape(-1, 2) * 2 - 1
+                full = grids.grid((size, size), periodic=True)
                 examples.setdefault(group, (image_name, image, {}))[2][encoding] = (
                     predict(model, full.to(place)).reshape(size, size, 3).clamp(0, 1).cpu().numpy()
                 )
