@@ -26,7 +26,14 @@ from inr.precision import at_least_float32, full_float32
 
 
 class Encoder(nn.Module):
-    """Base class: ``in_dim`` given, ``out_dim`` derived from the constructor arguments."""
+    """Base class: ``in_dim`` given, ``out_dim`` derived from the constructor arguments.
+
+    ``piecewise_linear`` declares whether the features are piecewise linear in the coordinates (their second
+    derivatives vanish almost everywhere), as networks declare it (:class:`inr.networks.CoordinateNetwork`).
+    """
+
+    #: whether the mapping is piecewise linear in the coordinates.
+    piecewise_linear: bool = False
 
     def __init__(self, in_dim: int) -> None:
         super().__init__()
@@ -66,6 +73,8 @@ class Identity(Encoder):
     Args:
         in_dim: coordinate dimension.
     """
+
+    piecewise_linear = True
 
     def __init__(self, in_dim: int) -> None:
         super().__init__(in_dim)

@@ -1,8 +1,14 @@
-"""Coordinate networks: a plain MLP and SIREN.
+"""Coordinate networks on one skeleton: a stack of layers of one layer class, then a linear output layer.
 
-SIREN: Sitzmann et al. 2020, "Implicit Neural Representations with Periodic Activation Functions".
-Both take ``features[..., in_dim] -> values[..., out_dim]``. ``layers`` counts the hidden-to-hidden layers,
-as SIREN's ``hidden_layers``: a network has 1 input layer, ``layers`` hidden layers and 1 output layer.
+Every network maps ``features[..., in_dim] -> values[..., out_dim]`` and declares whether it is piecewise linear in
+its input (:class:`CoordinateNetwork`). :class:`CoordinateMLP` builds 1 input layer, ``layers`` hidden layers
+(hidden-to-hidden, as SIREN's ``hidden_layers``) and 1 output layer from a :class:`Layer` class, so a network with
+a new activation is one layer class with its own initialisation and a thin subclass naming its options:
+
+- :class:`MLP`: ``ActivationLayer`` (linear + ReLU/GELU/tanh/softplus, PyTorch's default initialisation);
+- :class:`Siren`: ``SineLayer`` (Sitzmann et al. 2020, "Implicit Neural Representations with Periodic Activation
+  Functions").
+
 The input layer runs in full float32 (:func:`inr.precision.full_float32`) also under mixed precision: it sees the
 coordinates themselves, and SIREN scales its pre-activation by w0 (3000 for audio).
 """
@@ -10,7 +16,9 @@ coordinates themselves, and SIREN scales its pre-activation by w0 (3000 for audi
 from __future__ import annotations
 
 import math
-from typing import Literal
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -22,14 +30,7 @@ from inr.precision import at_least_float32, full_float32
 SIREN_OMEGA_0 = 30.0
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "softplus": nn.Softplus}
-
-
-def _check_sizes(name: str, in_dim: int, out_dim: int, hidden: int, layers: int) -> None:
-    for option, value, minimum in (("in_dim", in_dim, 1), ("out_dim", out_dim, 1), ("hidden", hidden, 1)):
-        if value < minimum:
-            raise InputError(f"{name} {option} must be >= {minimum}, got {value}")
-    if layers < 0:
-        raise InputError(f"{name} layers must be >= 0, got {layers}")
+_PIECEWISE_LINEAR_ACTIVATIONS = {"relu"}
 
 
 class Float32Linear(nn.Linear):
@@ -41,7 +42,122 @@ class Float32Linear(nn.Linear):
             return super().forward(at_least_float32(features))
 
 
-class MLP(nn.Module):
+def linear(in_dim: int, out_dim: int, is_first: bool) -> nn.Linear:
+    """The affine map of a layer: :class:`Float32Linear` for the input layer, ``nn.Linear`` otherwise."""
+    return (Float32Linear if is_first else nn.Linear)(in_dim, out_dim)
+
+
+class CoordinateNetwork(nn.Module):
+    """Base of every network: ``features [..., in_dim] -> values [..., out_dim]``.
+
+    Args:
+        in_dim: input features (the encoder's ``out_dim``).
+        out_dim: output channels (the signal's channels).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        for option, value in (("in_dim", in_dim), ("out_dim", out_dim)):
+            if value < 1:
+                raise InputError(f"{type(self).__name__} {option} must be >= 1, got {value}")
+        self.in_dim, self.out_dim = in_dim, out_dim
+
+    @property
+    def piecewise_linear(self) -> bool:
+        """True when the network's second derivatives w.r.t. its input vanish almost everywhere (ReLU)."""
+        return False
+
+    def describe(self) -> str:
+        """A short name for messages, e.g. ``MLP(activation='relu')``."""
+        return type(self).__name__
+
+
+class Layer(nn.Module):
+    """Base of the layer classes :class:`CoordinateMLP` stacks: ``[..., in_dim] -> [..., out_dim]``.
+
+    A subclass takes ``(in_dim, out_dim, is_first, **options)``, sets ``self.linear`` with :func:`linear` (so the
+    input layer computes in float32) and initialises it as its paper does.
+    """
+
+    #: whether the layer is piecewise linear in its input.
+    piecewise_linear: ClassVar[bool] = False
+
+    def __init__(self, in_dim: int, out_dim: int, is_first: bool) -> None:
+        super().__init__()
+        self.is_first = is_first
+        self.linear = linear(in_dim, out_dim, is_first)
+
+
+class CoordinateMLP(CoordinateNetwork):
+    """``layers + 1`` layers of one layer class (input layer first), then an output layer.
+
+    Args:
+        in_dim: input features.
+        out_dim: output channels.
+        hidden: width of every hidden layer.
+        layers: number of hidden-to-hidden layers.
+        layer: the layer class.
+        layer_options: keyword options of every layer (e.g. ``omega_0``); ``first_options`` override them for the
+            input layer.
+        first_options: options of the input layer that differ from ``layer_options``.
+        output: builds the output layer from (hidden, out_dim), after the other layers (their random draws come
+            first); default ``nn.Linear`` with PyTorch's initialisation.
+    """
+
+    def __init__(
+        self, in_dim: int, out_dim: int, *, hidden: int, layers: int, layer: type[Layer],
+        layer_options: dict[str, Any] | None = None, first_options: dict[str, Any] | None = None,
+        output: Callable[[int, int], nn.Module] = nn.Linear,
+    ) -> None:
+        super().__init__(in_dim, out_dim)
+        if hidden < 1:
+            raise InputError(f"{type(self).__name__} hidden must be >= 1, got {hidden}")
+        if layers < 0:
+            raise InputError(f"{type(self).__name__} layers must be >= 0, got {layers}")
+        options = layer_options or {}
+        blocks: list[nn.Module] = [layer(in_dim, hidden, is_first=True, **{**options, **(first_options or {})})]
+        blocks += [layer(hidden, hidden, is_first=False, **options) for _ in range(layers)]
+        blocks.append(output(hidden, out_dim))
+        self.net = nn.Sequential(*blocks)
+        self.layer_class = layer
+
+    @property
+    def piecewise_linear(self) -> bool:
+        """Whether the layers are piecewise linear (the output layer is linear)."""
+        return all(block.piecewise_linear for block in self.net[:-1])
+
+    def forward(self, features: Tensor) -> Tensor:
+        """Map features [..., in_dim] -> values [..., out_dim]."""
+        return self.net(features)
+
+
+class ActivationLayer(Layer):
+    """``activation(W x + b)`` with PyTorch's default initialisation.
+
+    Args:
+        in_dim: input features.
+        out_dim: output features.
+        is_first: the input layer (pre-activation in full float32).
+        activation: pointwise nonlinearity.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, is_first: bool, activation: str = "relu") -> None:
+        super().__init__(in_dim, out_dim, is_first)
+        if activation not in _ACTIVATIONS:
+            raise InputError(f"MLP activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+        self.activation = _ACTIVATIONS[activation]()
+        self.piecewise_linear = activation in _PIECEWISE_LINEAR_ACTIVATIONS
+
+    def forward(self, features: Tensor) -> Tensor:
+        """[..., in_dim] -> [..., out_dim]."""
+        return self.activation(self.linear(features))
+
+
+#: state-dict keys of an MLP stored as one flat Sequential (linear, activation, linear, ..., linear).
+_FLAT_MLP_KEY = re.compile(r"net\.(\d+)\.(weight|bias)$")
+
+
+class MLP(CoordinateMLP):
     """Fully connected network with a pointwise activation (ReLU by default).
 
     Args:
@@ -61,48 +177,27 @@ class MLP(nn.Module):
         layers: int = 3,
         activation: Literal["relu", "gelu", "tanh", "softplus"] = "relu",
     ) -> None:
-        super().__init__()
-        _check_sizes("MLP", in_dim, out_dim, hidden, layers)
         if activation not in _ACTIVATIONS:
             raise InputError(f"MLP activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+        super().__init__(in_dim, out_dim, hidden=hidden, layers=layers, layer=ActivationLayer,
+                         layer_options={"activation": activation})
         self.activation = activation
-        widths = [in_dim] + [hidden] * (layers + 1)
-        blocks: list[nn.Module] = []
-        for index, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
-            linear = Float32Linear if index == 0 else nn.Linear
-            blocks += [linear(fan_in, fan_out), _ACTIVATIONS[activation]()]
-        blocks.append(nn.Linear(hidden, out_dim))
-        self.net = nn.Sequential(*blocks)
 
-    @property
-    def piecewise_linear(self) -> bool:
-        """True when second derivatives vanish almost everywhere (ReLU)."""
-        return self.activation == "relu"
+    def describe(self) -> str:
+        """``MLP(activation='relu')``."""
+        return f"MLP(activation={self.activation!r})"
 
-    def forward(self, features: Tensor) -> Tensor:
-        """Map features [..., in_dim] -> values [..., out_dim]."""
-        return self.net(features)
-
-
-class SineLayer(nn.Module):
-    """sin(omega_0 * (W x + b)), the SIREN layer.
-
-    Args:
-        in_dim: input features.
-        out_dim: output features.
-        omega_0: frequency factor w0.
-        is_first: the input layer: first-layer initialisation, pre-activation in full float32.
-    """
-
-    def __init__(self, in_dim: int, out_dim: int, omega_0: float, is_first: bool) -> None:
-        super().__init__()
-        self.omega_0 = omega_0
-        self.linear = (Float32Linear if is_first else nn.Linear)(in_dim, out_dim)
-        siren_init_(self.linear.weight, omega_0, is_first)
-
-    def forward(self, features: Tensor) -> Tensor:
-        """[..., in_dim] -> [..., out_dim], values in [-1, 1] (float32 for the input layer)."""
-        return torch.sin(self.omega_0 * self.linear(features))
+    def _load_from_state_dict(self, state_dict: dict[str, Tensor], prefix: str, *args: Any) -> None:
+        """Also read the flat layout of the same network: ``net.{2i}`` = linear of layer i, the last = output."""
+        if f"{prefix}net.0.weight" in state_dict:
+            last = len(self.net) - 1
+            for key in [key for key in state_dict if key.startswith(prefix)]:
+                match = _FLAT_MLP_KEY.fullmatch(key[len(prefix):])
+                if match is not None:
+                    index, name = int(match[1]) // 2, match[2]
+                    target = f"net.{last}" if index == last else f"net.{index}.linear"
+                    state_dict[f"{prefix}{target}.{name}"] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
 
 @torch.no_grad()
@@ -117,7 +212,27 @@ def siren_init_(weight: Tensor, omega_0: float, is_first: bool) -> Tensor:
     return weight.uniform_(-bound, bound)
 
 
-class Siren(nn.Module):
+class SineLayer(Layer):
+    """sin(omega_0 * (W x + b)), the SIREN layer, with SIREN's initialisation.
+
+    Args:
+        in_dim: input features.
+        out_dim: output features.
+        is_first: the input layer: first-layer initialisation, pre-activation in full float32.
+        omega_0: frequency factor w0.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, is_first: bool, omega_0: float = SIREN_OMEGA_0) -> None:
+        super().__init__(in_dim, out_dim, is_first)
+        self.omega_0 = omega_0
+        siren_init_(self.linear.weight, omega_0, is_first)
+
+    def forward(self, features: Tensor) -> Tensor:
+        """[..., in_dim] -> [..., out_dim], values in [-1, 1] (float32 for the input layer)."""
+        return torch.sin(self.omega_0 * self.linear(features))
+
+
+class Siren(CoordinateMLP):
     """SIREN: sine-activated MLP.
 
     Args:
@@ -130,8 +245,6 @@ class Siren(nn.Module):
         outermost_linear: end with a linear layer (True) or with one more sine layer.
     """
 
-    piecewise_linear = False
-
     def __init__(
         self,
         in_dim: int,
@@ -143,21 +256,16 @@ class Siren(nn.Module):
         hidden_omega_0: float = SIREN_OMEGA_0,
         outermost_linear: bool = True,
     ) -> None:
-        super().__init__()
-        _check_sizes("Siren", in_dim, out_dim, hidden, layers)
         for option, value in (("first_omega_0", first_omega_0), ("hidden_omega_0", hidden_omega_0)):
             if not value > 0:
                 raise InputError(f"Siren {option} must be > 0, got {value}")
-        blocks: list[nn.Module] = [SineLayer(in_dim, hidden, first_omega_0, is_first=True)]
-        blocks += [SineLayer(hidden, hidden, hidden_omega_0, is_first=False) for _ in range(layers)]
-        if outermost_linear:
+        def output(hidden: int, out_dim: int) -> nn.Module:
+            if not outermost_linear:
+                return SineLayer(hidden, out_dim, is_first=False, omega_0=hidden_omega_0)
             last = nn.Linear(hidden, out_dim)
             siren_init_(last.weight, hidden_omega_0, is_first=False)
-            blocks.append(last)
-        else:
-            blocks.append(SineLayer(hidden, out_dim, hidden_omega_0, is_first=False))
-        self.net = nn.Sequential(*blocks)
+            return last
 
-    def forward(self, features: Tensor) -> Tensor:
-        """Map features [..., in_dim] -> values [..., out_dim]."""
-        return self.net(features)
+        super().__init__(in_dim, out_dim, hidden=hidden, layers=layers, layer=SineLayer,
+                         layer_options={"omega_0": hidden_omega_0}, first_options={"omega_0": first_omega_0},
+                         output=output)

@@ -1,9 +1,11 @@
 import math
+from functools import partial
 
 import pytest
 import torch
 
-from inr.networks import MLP, SIREN_OMEGA_0, Siren
+from inr.encoders import PositionalEncoding
+from inr.networks import MLP, SIREN_OMEGA_0, CoordinateMLP, Float32Linear, Layer, Siren
 
 
 def test_siren_initialisation_statistics():
@@ -52,3 +54,62 @@ def test_mlp_shapes(activation):
 def test_bad_network_arguments_raise_clear_errors(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+class _GaussLayer(Layer):
+    """exp(-(s z)^2): a layer class as a new activation would add one."""
+
+    def __init__(self, in_dim, out_dim, is_first, scale=10.0):
+        super().__init__(in_dim, out_dim, is_first)
+        self.scale = scale
+
+    def forward(self, features):
+        return torch.exp(-(self.scale * self.linear(features)) ** 2)
+
+
+class _AbsLayer(Layer):
+    piecewise_linear = True
+
+    def forward(self, features):
+        return self.linear(features).abs()
+
+
+def test_a_new_layer_class_is_a_network_on_the_skeleton():
+    net = CoordinateMLP(2, 3, hidden=8, layers=2, layer=_GaussLayer, layer_options={"scale": 2.0})
+    coords = torch.rand(5, 2)
+    first = net.net[0]
+    assert isinstance(first.linear, Float32Linear) and not isinstance(net.net[1].linear, Float32Linear)
+    z = coords @ first.linear.weight.T + first.linear.bias
+    torch.testing.assert_close(first(coords), torch.exp(-(2.0 * z) ** 2))
+    assert net(torch.rand(4, 7, 2)).shape == (4, 7, 3)
+    assert (net.in_dim, net.out_dim, net.piecewise_linear) == (2, 3, False)
+    assert CoordinateMLP(2, 1, hidden=4, layers=1, layer=_AbsLayer).piecewise_linear
+
+
+def test_laplacian_loss_reads_what_network_and_encoder_declare():
+    from inr.losses.derivatives import LaplacianLoss
+    from inr.module import INRModule
+    from inr.signal import SignalSpec
+
+    spec = SignalSpec(in_dim=2, out_dim=1, kind="image", datamodule="datamodules.image.ImageDataModule", shape=(4, 4))
+    network = partial(CoordinateMLP, hidden=4, layers=1, layer=_AbsLayer)
+    with pytest.raises(ValueError, match="cannot train CoordinateMLP on raw coordinates"):
+        INRModule(network=network, losses=[LaplacianLoss()], signal=spec)
+    with pytest.warns(UserWarning, match="only the curvature of PositionalEncoding"):
+        INRModule(encoder=PositionalEncoding, network=network, losses=[LaplacianLoss()], signal=spec)
+    INRModule(network=partial(CoordinateMLP, hidden=4, layers=1, layer=_GaussLayer), losses=[LaplacianLoss()],
+              signal=spec)
+
+
+def test_mlp_reads_the_flat_sequential_layout():
+    """The same MLP stored as one Sequential (linear, activation, ..., linear) loads with equal outputs."""
+    torch.manual_seed(0)
+    mlp = MLP(2, 3, hidden=8, layers=1)
+    linears = [mlp.net[0].linear, mlp.net[1].linear, mlp.net[2]]
+    flat = {}
+    for index, layer in enumerate(linears):
+        flat[f"net.{2 * index}.weight"], flat[f"net.{2 * index}.bias"] = layer.weight, layer.bias
+    loaded = MLP(2, 3, hidden=8, layers=1)
+    loaded.load_state_dict(flat)
+    coords = torch.rand(6, 2)
+    torch.testing.assert_close(loaded(coords), mlp(coords), rtol=0, atol=0)

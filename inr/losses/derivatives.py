@@ -61,17 +61,21 @@ class LaplacianLoss(Loss):
         super().__init__(weight)
 
     def check_model(self, model: nn.Module) -> None:
-        """Raise ValueError when ``model`` (encoder + network) is piecewise linear in its coordinates."""
-        network = getattr(model, "network", model)
+        """Raise when ``model`` (an INRModule: encoder + network) is piecewise linear in its coordinates.
+
+        Reads what the encoder (:class:`inr.encoders.Encoder`) and the network
+        (:class:`inr.networks.CoordinateNetwork`) declare; a network that declares nothing is taken as smooth.
+        """
+        network, encoder = model.network, model.encoder
         if not getattr(network, "piecewise_linear", False):
             return
-        encoder = getattr(model, "encoder", None)
-        described = f"{type(network).__name__}(activation={getattr(network, 'activation', '?')!r})"
-        if encoder is None or getattr(encoder, "piecewise_linear", isinstance(encoder, Identity)):
+        described = network.describe() if hasattr(network, "describe") else type(network).__name__
+        if encoder.piecewise_linear:
+            inputs = "raw coordinates" if isinstance(encoder, Identity) else f"{type(encoder).__name__} features"
             raise InputError(
-                f"LaplacianLoss cannot train {described} on raw coordinates: the network is piecewise linear, so "
-                "its Laplacian is zero almost everywhere and carries no training signal. Use inr.networks.Siren, "
-                "an MLP activation with curvature (softplus, tanh, gelu), or a Fourier encoder."
+                f"LaplacianLoss cannot train {described} on {inputs}: the network is piecewise linear, and so is the "
+                "encoder, so its Laplacian is zero almost everywhere and carries no training signal. Use "
+                "inr.networks.Siren, an MLP activation with curvature (softplus, tanh, gelu), or a Fourier encoder."
             )
         warnings.warn(
             f"LaplacianLoss with piecewise-linear {described}: only the curvature of {type(encoder).__name__} "
