@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -21,6 +20,8 @@ from datamodules.base import SignalDataModule, atomic_output, input_file
 from inr import grids
 from inr.chunks import chunk_slices
 from inr.errors import InputError
+from inr.evaluation import Evaluation
+from inr.media import Media, Picture, Sound
 from inr.signal import SignalSpec
 
 #: samples evaluated and written at once by ``render_to_file`` (bounded memory for any output length).
@@ -278,38 +279,17 @@ class AudioDataModule(SignalDataModule):
                          meta={"sample_rate": self.sample_rate, "subtype": self.subtype,
                                "start_seconds": self.start_seconds})
 
-    def evaluate(self, model: Any, batch: dict[str, Tensor], logger: Any = None) -> dict[str, Tensor]:
-        """``psnr`` (data range 2) and ``snr`` (dB) of the clipped reconstruction of the whole clip, via torchmetrics.
-
-        SNR is ``10 log10(sum target^2 / sum error^2)`` per channel (not zero-meaned), averaged over channels.
-        """
-        from torchmetrics.audio import SignalNoiseRatio
-        from torchmetrics.image import PeakSignalNoiseRatio
-
-        prediction = model.predict_values(batch["coords"]).clamp(-1, 1)
-        target = batch["values"]
-        psnr = PeakSignalNoiseRatio(data_range=2.0).to(prediction.device)
-        snr = SignalNoiseRatio(zero_mean=False).to(prediction.device)
-        metrics = {"psnr": psnr(prediction, target), "snr": snr(prediction.T, target.T)}
-        if logger is not None:
-            self.log_media(logger, prediction, model.global_step)
-        return metrics
-
-    def log_media(self, logger: Any, prediction: Tensor, step: int) -> None:
-        """Log the reconstruction as audio at the clip's sample rate and a waveform/error picture."""
-        reconstruction = prediction.detach().clamp(-1, 1).float().cpu().numpy()
-        if hasattr(logger, "log_audio"):
-            logger.log_audio(
-                key="val/audio", audios=[reconstruction[:, 0] if self.channels == 1 else reconstruction],
-                step=step, sample_rate=[self.sample_rate], caption=[f"reconstruction at step {step}"],
-            )
-        if hasattr(logger, "log_image"):
-            picture, gain = waveform_picture(self.samples.mean(axis=1), reconstruction.mean(axis=1))
-            mixed = ", channels mixed" if self.channels > 1 else ""
-            logger.log_image(
-                key="val/waveform", images=[picture], step=step,
-                caption=[f"target (black), reconstruction (blue), error x{gain:g} (red){mixed}"],
-            )
+    def media(self, evaluation: Evaluation, extra: dict[str, Tensor]) -> list[Media]:
+        """The reconstruction as audio at the clip's sample rate and a waveform/error picture."""
+        reconstruction = evaluation.prediction.detach().clamp(-1, 1).float().cpu().numpy()
+        picture, gain = waveform_picture(self.samples.mean(axis=1), reconstruction.mean(axis=1))
+        mixed = ", channels mixed" if self.channels > 1 else ""
+        return [
+            Sound("val/audio", reconstruction[:, 0] if self.channels == 1 else reconstruction, self.sample_rate,
+                  f"reconstruction at step {evaluation.step}"),
+            Picture("val/waveform", [picture],
+                    [f"target (black), reconstruction (blue), error x{gain:g} (red){mixed}"]),
+        ]
 
     @staticmethod
     def render_to_file(

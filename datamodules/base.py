@@ -4,6 +4,10 @@ The whole signal lives as tensors (``coords [N, d]`` in [-1, 1], ``values [N, c]
 training device. The train loader yields only placeholders; the batch itself is drawn on the device in
 ``on_after_batch_transfer`` from a generator seeded by (seed, global_step, rank), so there is no per-point
 Python work, resume is exact and every DDP rank draws different points.
+
+A DataModule supplies data and knows its file formats; it never calls the model. The module tells it which
+targets its losses (training) and metrics (validation) read (``provide``), and it computes exactly those. For
+media, it turns an :class:`inr.evaluation.Evaluation` into its signal's natural form (``media``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
 from inr.errors import InputError, MissingFileError
+from inr.evaluation import Evaluation
+from inr.media import Media
 from inr.signal import SignalSpec
 
 
@@ -76,6 +82,8 @@ class SignalDataModule(L.LightningDataModule):
 
     #: name of the signal kind written in checkpoints (``image``, ``audio``, ``sdf``).
     kind: ClassVar[str] = "signal"
+    #: the targets this DataModule can compute (batch entries besides ``coords``).
+    available_targets: ClassVar[tuple[str, ...]] = ("values",)
 
     def __init__(self, batch_size: int | None = None, seed: int | None = None) -> None:
         super().__init__()
@@ -86,10 +94,12 @@ class SignalDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self._seed = seed
         self._on_device: dict[str, Tensor] = {}
+        self.training_targets: tuple[str, ...] = ("values",)
+        self.validation_targets: tuple[str, ...] = ("values",)
 
     # --- what subclasses provide -------------------------------------------------------------------------------
     def signal_tensors(self) -> dict[str, Tensor]:
-        """The full signal on the CPU: at least ``coords [N, d]`` and ``values [N, c]``."""
+        """The full signal on the CPU: ``coords [N, d]`` and every target of ``computed_targets()``."""
         raise NotImplementedError
 
     @property
@@ -97,30 +107,37 @@ class SignalDataModule(L.LightningDataModule):
         """The description saved with the model (dims, shape, value range, source) so it renders without data."""
         raise NotImplementedError
 
-    def evaluate(self, model: Any, batch: dict[str, Tensor], logger: Any = None) -> dict[str, Tensor]:
-        """Validation on the full signal ``batch``: metrics by name (logged as ``val/<name>``).
-
-        Default: ``psnr`` of the clipped prediction (torchmetrics, data range = the value range). When ``logger``
-        is given (rank zero), also log media through ``log_media``. Runs with autograd enabled
-        (``inference_mode`` is off) so subclasses may evaluate derivatives.
-        """
-        from torchmetrics.image import PeakSignalNoiseRatio
-
-        prediction = model.predict_values(batch["coords"])
-        low, high = model.value_range
-        psnr = PeakSignalNoiseRatio(data_range=high - low).to(prediction.device)
-        metrics = {"psnr": psnr(prediction.clamp(low, high), batch["values"])}
-        if logger is not None:
-            self.log_media(logger, prediction, model.global_step)
-        return metrics
-
     def spec(self, in_dim: int, out_dim: int, **fields: Any) -> SignalSpec:
         """A SignalSpec of this DataModule's kind and class path (for ``inr render``), with the given fields."""
         return SignalSpec(in_dim=in_dim, out_dim=out_dim, kind=self.kind,
                           datamodule=f"{type(self).__module__}.{type(self).__qualname__}", **fields)
 
-    def log_media(self, logger: Any, prediction: Tensor, step: int) -> None:
-        """Log pictures/audio of a full-signal prediction [N, c] (rank zero only). Default: nothing."""
+    def media_coords(self) -> dict[str, Tensor]:
+        """Extra coordinates [n, d] by name at which the media callback evaluates the model. Default: none."""
+        return {}
+
+    def media(self, evaluation: Evaluation, extra: dict[str, Tensor]) -> list[Media]:
+        """Pictures/sounds/meshes of a validation (``extra``: predictions at ``media_coords``). Default: none."""
+        return []
+
+    # --- targets ---------------------------------------------------------------------------------------------------
+    def provide(self, training: list[str] | tuple[str, ...], validation: list[str] | tuple[str, ...]) -> None:
+        """Compute exactly these targets for training batches and the validation batch (called by the module).
+
+        ``values`` is always computed (validation compares with it).
+        """
+        unknown = sorted({*training, *validation} - set(self.available_targets))
+        if unknown:
+            raise InputError(f"{type(self).__name__} cannot compute the target(s) {unknown}; it provides "
+                             f"{sorted(self.available_targets)}")
+        training, validation = tuple(sorted(training)), tuple(sorted({"values", *validation}))
+        if (training, validation) != (self.training_targets, self.validation_targets):
+            self.training_targets, self.validation_targets = training, validation
+            self._on_device = {}
+
+    def computed_targets(self) -> list[str]:
+        """Every target a batch may hold: ``values`` and those asked for training or validation."""
+        return sorted({"values", *self.training_targets, *self.validation_targets})
 
     # --- shared machinery ----------------------------------------------------------------------------------------
     @property
@@ -138,12 +155,13 @@ class SignalDataModule(L.LightningDataModule):
         return self._on_device
 
     def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
-        """A training batch on ``device``.
+        """A training batch on ``device``: ``coords`` and the training targets, nothing else.
 
         The full signal (this rank's shard under DDP), or ``batch_size`` random points drawn with replacement
         from a generator seeded by (seed, step, rank).
         """
-        signal = self.on_device(device)
+        keep = ("coords", *self.training_targets)
+        signal = {key: value for key, value in self.on_device(device).items() if key in keep}
         if self.batch_size is None:
             world = self.trainer.world_size if self.trainer is not None else 1
             # Full batch under DDP: each rank takes every world-th point (a view, no copy); the module weights each
@@ -167,9 +185,14 @@ class SignalDataModule(L.LightningDataModule):
         """One placeholder: validation evaluates the full signal."""
         return DataLoader([0], batch_size=None)
 
+    def validation_batch(self, device: torch.device) -> dict[str, Tensor]:
+        """The whole signal on ``device``: ``coords`` and the validation targets."""
+        keep = ("coords", *self.validation_targets)
+        return {key: value for key, value in self.on_device(device).items() if key in keep}
+
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> dict[str, Tensor]:
         """Replace the placeholder by the real batch, drawn on the device."""
         device = self.trainer.strategy.root_device
         if self.trainer.training:
             return self.sample(device, self.trainer.global_step, self.trainer.global_rank)
-        return self.on_device(device)
+        return self.validation_batch(device)

@@ -12,7 +12,6 @@ it measures how far the seamless result departs from the cut-and-paste.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
 
 import numpy as np
 import torch
@@ -52,7 +51,7 @@ def fit_image(pixels: np.ndarray, height: int, width: int, channels: int, name: 
 
 
 class BlendDataModule(ImageDataModule):
-    """Two images blended in the gradient domain (or Laplacian / value domain, by ``supervision``).
+    """Two images blended in the gradient domain (or the Laplacian / value domain: whatever the losses ask for).
 
     The first image fixes the size and channels; the second image and the mask are resized to it.
 
@@ -64,7 +63,6 @@ class BlendDataModule(ImageDataModule):
         size: resize the first image so its longer side has this many pixels; ``None`` keeps its size.
         batch_size: random pixels per training step; ``None`` uses every pixel every step (full batch).
         seed: seed of the batch sampler; ``None`` takes the run's ``seed_everything``.
-        supervision: which composite target training sees (see ``ImageDataModule``); blending is ``gradient``.
     """
 
     def __init__(
@@ -76,9 +74,8 @@ class BlendDataModule(ImageDataModule):
         size: int | None = None,
         batch_size: int | None = None,
         seed: int | None = None,
-        supervision: Literal["value", "gradient", "laplacian"] = "gradient",
     ) -> None:
-        super().__init__(path=path, size=size, batch_size=batch_size, seed=seed, supervision=supervision)
+        super().__init__(path=path, size=size, batch_size=batch_size, seed=seed)
         if mask is None and not 0.0 <= weight <= 1.0:
             raise InputError(f"data weight must lie in [0, 1], got {weight}")
         self.second_path = second

@@ -4,17 +4,16 @@ The coordinate layout follows SIREN's image fitting (Sitzmann et al. 2020, ``get
 along each axis, coordinate 0 is y (row, growing downwards), coordinate 1 is x (column); points are in row-major
 pixel order. With the same seed, inr's SIREN then starts from exactly the official notebook's weights and data.
 
-Derivative supervision (SIREN Sec. 4.1, Poisson reconstruction): ``supervision: gradient`` trains on Sobel
-gradients and ``supervision: laplacian`` on the 5-point Laplacian of the image, both scaled to the units of
-the [-1, 1] coordinates so that they compare directly with the network's autograd derivatives. Validation
-then reports PSNR after aligning the unrecoverable offset (and gain, for the Laplacian) with the image.
+Targets: ``values`` (the pixels in [-1, 1]) and, for derivative supervision (SIREN Sec. 4.1, Poisson
+reconstruction), Sobel ``gradients`` and 5-point ``laplacians`` of the image, scaled to the units of the [-1, 1]
+coordinates so that they compare directly with the network's autograd derivatives. Only the targets the losses
+and metrics ask for are computed (``GradientLoss`` asks for ``gradients``, ``LaplacianLoss`` for ``laplacians``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -22,16 +21,15 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from datamodules.base import SignalDataModule, atomic_output, input_file
-from inr import diff, grids
+from inr import grids
 from inr.errors import InputError
+from inr.evaluation import Evaluation
+from inr.media import Media, Picture
 from inr.signal import SignalSpec
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: file types ``inr render`` writes 8-bit images to (16-bit ones: PNG only, through pypng).
 RENDER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-
-#: what each ``supervision`` trains on: the batch key a training step receives besides ``coords``.
-SUPERVISION_TARGETS = {"value": "values", "gradient": "gradients", "laplacian": "laplacians"}
 
 # Sobel = (central difference f(i+1) - f(i-1), i.e. 2 f') x (smoothing [1, 2, 1], sum 4): 8 x the derivative per pixel.
 SOBEL_GAIN = 8.0
@@ -181,25 +179,6 @@ def image_derivatives(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return gradients.astype(np.float32), laplacians.astype(np.float32)
 
 
-def align(prediction: Tensor, truth: Tensor, gain: bool = False, coords: Tensor | None = None) -> Tensor:
-    """Per channel, the least-squares fit to ``truth`` [N, c] of ``prediction`` [N, c] plus what it cannot know.
-
-    Derivatives do not determine a signal's constant; the Laplacian loses its linear terms too (any ``a + b . x``
-    has zero Laplacian) and, in practice, its scale. So a fit from derivatives is compared with the ground truth
-    after adding the best constant (always), the best linear function of ``coords`` [N, d] (if given) and, with
-    ``gain``, scaling it by the best factor.
-    """
-    columns = [torch.ones_like(prediction[:, :1])] + ([coords.to(prediction)] if coords is not None else [])
-    aligned = []
-    for channel in range(prediction.shape[1]):
-        own = prediction[:, channel : channel + 1]
-        basis = torch.cat(([own] if gain else []) + columns, dim=1).double().cpu()
-        target = (truth[:, channel : channel + 1] - (0 if gain else own)).double().cpu()
-        fit = basis @ torch.linalg.lstsq(basis, target, driver="gelsy").solution  # gelsy: rank-deficient is fine
-        aligned.append(fit.to(prediction) + (0 if gain else own))
-    return torch.cat(aligned, dim=1)
-
-
 def _magnitude_picture(magnitude: Tensor, top: float, height: int, width: int) -> np.ndarray:
     """Gray uint8 [H, W] of a non-negative map [N], ``top`` and above white."""
     unit = (magnitude.detach().float().cpu() / max(top, 1e-12)).clamp(0, 1).reshape(height, width)
@@ -220,12 +199,10 @@ class ImageDataModule(SignalDataModule):
         size: resize (bilinear, antialiased) so the longer side has this many pixels; ``None`` keeps the size.
         batch_size: random pixels per training step; ``None`` uses every pixel every step (full batch).
         seed: seed of the batch sampler; ``None`` takes the run's ``seed_everything``.
-        supervision: what training steps see besides ``coords``: the pixel ``values``, their Sobel ``gradients``
-            [N, C, 2] or their ``laplacians`` [N, C] (derivatives in [-1, 1] coordinate units; pair with
-            ``inr.losses.derivatives.GradientLoss`` / ``LaplacianLoss``). Validation always sees every target.
     """
 
     kind = "image"
+    available_targets = ("values", "gradients", "laplacians")
 
     def __init__(
         self,
@@ -233,15 +210,11 @@ class ImageDataModule(SignalDataModule):
         size: int | None = None,
         batch_size: int | None = None,
         seed: int | None = None,
-        supervision: Literal["value", "gradient", "laplacian"] = "value",
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
         if size is not None and size < 1:
             raise InputError(f"data size must be >= 1 pixel, got {size}")
-        if supervision not in SUPERVISION_TARGETS:
-            raise InputError(f"data supervision must be one of {sorted(SUPERVISION_TARGETS)}, got {supervision!r}")
         self.path = path
-        self.supervision = supervision
         pixels = sample_image() if path is None else read_image(path)
         self.bit_depth = 16 if path is not None and _png_bit_depth(Path(path)) == 16 else 8
         self.pixels = pixels if size is None else resize_longer_side(pixels, size)
@@ -254,14 +227,12 @@ class ImageDataModule(SignalDataModule):
         return {"values": values, "gradients": gradients, "laplacians": laplacians}
 
     def signal_tensors(self) -> dict[str, Tensor]:
-        """``coords [H*W, 2]`` and ``values [H*W, C]`` in [-1, 1], plus the derivative targets supervision needs.
+        """``coords [H*W, 2]``, ``values [H*W, C]`` in [-1, 1], and the derivative targets asked for.
 
-        With ``gradient`` also ``gradients [H*W, C, 2]``; with ``laplacian`` also those and ``laplacians [H*W, C]``
-        (training sees only the supervised one; validation uses all for its metrics).
+        ``gradients [H*W, C, 2]`` and ``laplacians [H*W, C]`` are computed only when a loss or metric reads them.
         """
-        keys = {"value": ["values"], "gradient": ["values", "gradients"],
-                "laplacian": ["values", "gradients", "laplacians"]}[self.supervision]
-        targets = self.image_targets() if self.supervision != "value" else {"values": self.pixels * 2 - 1}
+        keys = self.computed_targets()
+        targets = self.image_targets() if keys != ["values"] else {"values": self.pixels * 2 - 1}
         count = self.height * self.width
         signal = {"coords": pixel_grid(self.height, self.width)}
         for key in keys:
@@ -269,77 +240,30 @@ class ImageDataModule(SignalDataModule):
             signal[key] = torch.from_numpy(target).reshape(count, *target.shape[2:])
         return signal
 
-    def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
-        """A training batch holding only ``coords`` and the supervised target, so no other target can leak in."""
-        batch = super().sample(device, step, rank)
-        keep = ("coords", SUPERVISION_TARGETS[self.supervision])
-        return {key: value for key, value in batch.items() if key in keep}
-
     @property
     def signal_spec(self) -> SignalSpec:
         """Dims, size (height, width), bit depth and value range of the image, saved in the checkpoint."""
         return self.spec(2, self.channels, shape=(self.height, self.width), source=self.path or "skimage.data.camera",
                          meta={"bit_depth": self.bit_depth})
 
-    def evaluate(self, model: Any, batch: dict[str, Tensor], logger: Any = None) -> dict[str, Tensor]:
-        """Validation metrics; with derivative supervision also the aligned PSNR and derivative-space errors.
+    def media(self, evaluation: Evaluation, extra: dict[str, Tensor]) -> list[Media]:
+        """The reconstruction and its |error| map; with derivatives, also their pictures.
 
-        ``psnr``: raw prediction. ``psnr_aligned``: after matching the constant (gradient), or the constant, the
-        linear terms in x and y and the gain (Laplacian), which the derivatives cannot determine (see :func:`align`).
-        ``gradient_mse``: mean over pixels and channels of |grad f - Sobel target|^2 in coordinate units (the
-        GradientLoss value); ``laplacian_mse`` likewise.
-        Derivatives are taken in chunks of ``model.chunk_size`` points.
+        The reconstruction is the aligned one when a metric aligned it (a fit from derivatives). With the
+        network's gradient and Laplacian, ``val/derivatives`` shows |grad f| and the target's |Sobel|, scaled alike
+        (white = the target's 99th percentile), then the Laplacians of the network and the target (mid-gray 0,
+        white/black = +/- the target's 99th percentile of |Laplacian|).
         """
-        if self.supervision == "value":
-            return super().evaluate(model, batch, logger)
-        from torchmetrics.functional.image import peak_signal_noise_ratio
-
-        with_laplacian = self.supervision == "laplacian" or logger is not None
-        prediction, gradient, laplacian = diff.evaluate_with_derivatives(
-            model, batch["coords"], model.chunk_size, with_laplacian=with_laplacian
-        )
-        low, high = model.value_range
-        truth = batch["values"]
-        from_laplacian = self.supervision == "laplacian"
-        aligned = align(prediction, truth, gain=from_laplacian, coords=batch["coords"] if from_laplacian else None)
-        metrics = {
-            "psnr": peak_signal_noise_ratio(prediction.clamp(low, high), truth, data_range=high - low),
-            "psnr_aligned": peak_signal_noise_ratio(aligned.clamp(low, high), truth, data_range=high - low),
-            "gradient_mse": (gradient - batch["gradients"]).square().sum(dim=-1).mean(),
-        }
-        if self.supervision == "laplacian":
-            metrics["laplacian_mse"] = (laplacian - batch["laplacians"]).square().mean()
-        if logger is not None:
-            self.log_media(logger, aligned, model.global_step, gradient=gradient, laplacian=laplacian)
-        return metrics
-
-    def log_media(
-        self, logger: Any, prediction: Tensor, step: int, gradient: Tensor | None = None,
-        laplacian: Tensor | None = None,
-    ) -> None:
-        """Log the reconstruction and its |error| map; given derivatives, also their pictures.
-
-        Args:
-            logger: a logger with ``log_image`` (others are skipped).
-            prediction: values [N, C] (aligned to the image for derivative supervision).
-            step: the x axis (global step).
-            gradient: the network's gradient [N, C, 2]; logs ``val/derivatives``: |grad f| and the target's
-                |Sobel|, scaled alike (white = the target's 99th percentile), then Laplacians of the network and
-                the target (mid-gray 0, white/black = +/- the target's 99th percentile of |Laplacian|).
-            laplacian: the network's Laplacian [N, C] (needed with ``gradient``).
-        """
-        if not hasattr(logger, "log_image"):
-            return
+        prediction = evaluation.extras.get("aligned", evaluation.prediction)
         reconstruction = values_to_pixels(prediction, self.height, self.width)
         target = torch.from_numpy(self.pixels).to(prediction.device).reshape(-1, self.channels) * 2 - 1
         error = (prediction.detach().clamp(-1, 1) - target).abs().mean(dim=-1, keepdim=True)
         error_map = values_to_pixels(error * 2 - 1, self.height, self.width)  # |error| of 1 (half range) is white
-        logger.log_image(
-            key="val/reconstruction", images=[_squeeze(reconstruction), _squeeze(error_map)],
-            step=step, caption=["reconstruction", "|error|"],
-        )
+        items: list[Media] = [Picture("val/reconstruction", [_squeeze(reconstruction), _squeeze(error_map)],
+                                      ["reconstruction", "|error|"])]
+        gradient, laplacian = evaluation.gradient, evaluation.laplacian
         if gradient is None or laplacian is None:
-            return
+            return items
         targets = self.image_targets()
         count, size = self.height * self.width, (self.height, self.width)
         target_gradient = torch.from_numpy(targets["gradients"]).reshape(count, self.channels, 2)
@@ -350,12 +274,13 @@ class ImageDataModule(SignalDataModule):
         curvature = laplacian.detach().cpu().mean(dim=-1)
         target_curvature = target_laplacian.mean(dim=-1)
         bound = float(target_curvature.abs().quantile(0.99))
-        logger.log_image(
-            key="val/derivatives",
-            images=[_magnitude_picture(magnitude, top, *size), _magnitude_picture(target_magnitude, top, *size),
-                    _signed_picture(curvature, bound, *size), _signed_picture(target_curvature, bound, *size)],
-            step=step, caption=["|grad f|", "|Sobel| target", "Laplacian f", "Laplacian target"],
-        )
+        items.append(Picture(
+            "val/derivatives",
+            [_magnitude_picture(magnitude, top, *size), _magnitude_picture(target_magnitude, top, *size),
+             _signed_picture(curvature, bound, *size), _signed_picture(target_curvature, bound, *size)],
+            ["|grad f|", "|Sobel| target", "Laplacian f", "Laplacian target"],
+        ))
+        return items
 
     @staticmethod
     def render_to_file(

@@ -11,16 +11,16 @@ their normals and N points uniform in the cube. The input is read through trimes
 
 The shape is centred (bounding-box centre) and scaled uniformly so its longest side spans
 [-scale_to, scale_to]; the transform (``center``, ``scale``: original = normalised * scale + center) is kept in
-the signal spec so rendered meshes come back in the input's coordinates. Metrics are in the normalised cube.
+the signal spec so rendered meshes come back in the input's coordinates. The validation batch holds
+``val_points`` reference points with normals on the input surface (in the normalised cube), which the
+:class:`inr.metrics.SurfaceDistance` metric compares with the extracted zero level set.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -30,7 +30,9 @@ from torch import Tensor
 from datamodules.base import SignalDataModule, atomic_output, input_file, sampling_seed
 from inr import grids
 from inr.errors import InputError
-from inr.mesh import extract_mesh, sample_surface, surface_metrics, to_original
+from inr.evaluation import Evaluation
+from inr.media import Media, Picture, Shape
+from inr.mesh import extract_mesh, sample_surface, to_original
 from inr.signal import SignalSpec
 
 MESH_SUFFIXES = (".obj", ".off", ".stl", ".glb", ".gltf")
@@ -255,12 +257,13 @@ class PointCloudDataModule(SignalDataModule):
         surface_points: points sampled once on a mesh's faces (ignored for point clouds, which are used whole).
         scale_to: half-size of the box the shape's longest side is scaled into; below 1 the zero level set
             closes inside the [-1, 1] grid.
-        val_resolution: grid points per axis of the mesh extracted at validation (render picks its own).
-        val_points: points sampled on each surface for the validation Chamfer distance / normal consistency.
+        val_points: reference points (with normals) on the input surface in the validation batch, for the Chamfer
+            distance / normal consistency (the grid the mesh is extracted on is the metric's ``resolution``).
         seed: seed of the batch sampler; ``None`` takes the run's ``seed_everything``.
     """
 
     kind = "sdf"
+    available_targets = ("values", "normals", "on_surface")
 
     def __init__(
         self,
@@ -268,21 +271,19 @@ class PointCloudDataModule(SignalDataModule):
         batch_size: int = 10000,
         surface_points: int = 1_000_000,
         scale_to: float = 0.9,
-        val_resolution: int = 128,
         val_points: int = 20000,
         seed: int | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
         if batch_size is None:
             raise InputError("data batch_size must be a number of on-surface points for SDFs, not null")
-        for option, value, low in (("surface_points", surface_points, 1), ("val_resolution", val_resolution, 2),
-                                   ("val_points", val_points, 1)):
+        for option, value, low in (("surface_points", surface_points, 1), ("val_points", val_points, 1)):
             if value < low:
                 raise InputError(f"data {option} must be >= {low}, got {value}")
         if not 0 < scale_to <= 1:
             raise InputError(f"data scale_to must be in (0, 1], got {scale_to}")
         self.path, self.scale_to = path, scale_to
-        self.val_resolution, self.val_points = val_resolution, val_points
+        self.val_points = val_points
         if path is None:
             mesh, points, normals = default_shape(), None, None
         else:
@@ -337,32 +338,26 @@ class PointCloudDataModule(SignalDataModule):
                 self._reference = self.points[pick].double().numpy(), self.normals[pick].double().numpy()
         return self._reference
 
-    def evaluate(self, model: Any, batch: dict[str, Tensor], logger: Any = None) -> dict[str, Tensor]:
-        """Extract the mesh at ``val_resolution``; ``chamfer`` and ``normal_consistency`` against the input.
+    def validation_batch(self, device: torch.device) -> dict[str, Tensor]:
+        """The reference surface on ``device``: ``coords [M, 3]``, unit ``normals [M, 3]``, ``values`` 0 [M, 1]."""
+        points, normals = self.reference()
+        batch = {"coords": torch.from_numpy(points).float(), "normals": torch.from_numpy(normals).float(),
+                 "values": torch.zeros(len(points), 1)}
+        return {key: value.to(device) for key, value in batch.items()}
 
-        Both are NaN when the network has no zero level set in the cube yet.
-        """
-        mesh = extract_mesh(model.predict_values, self.val_resolution)
-        if len(mesh.faces) == 0:
-            metrics = {"chamfer": math.nan, "normal_consistency": math.nan}
-        else:
-            metrics = surface_metrics(*sample_surface(mesh, self.val_points, seed=0), *self.reference())
-        if logger is not None:
-            slices = model.predict_values(slice_coords(SLICE_PIXELS))
-            self.log_media(logger, slices, model.global_step, mesh=mesh)
-        return {name: torch.tensor(value) for name, value in metrics.items()}
+    def media_coords(self) -> dict[str, Tensor]:
+        """The three axis-aligned slices through the origin (:func:`slice_coords`)."""
+        return {"slices": slice_coords(SLICE_PIXELS)}
 
-    def log_media(self, logger: Any, prediction: Tensor, step: int, mesh: trimesh.Trimesh | None = None) -> None:
-        """Log the SDF slices (``prediction`` on ``slice_coords``) as a picture and ``mesh`` as a W&B 3D object."""
-        if hasattr(logger, "log_image"):
-            values = prediction.detach().float().cpu().reshape(3, SLICE_PIXELS, SLICE_PIXELS).numpy()
-            picture = np.concatenate([sdf_picture(panel) for panel in values], axis=1)
-            logger.log_image(key="val/sdf_slices", images=[picture], step=step, caption=["x = 0 | y = 0 | z = 0"])
-        if mesh is not None and len(mesh.faces) and hasattr(getattr(logger, "experiment", None), "log"):
-            import wandb
-
-            obj = wandb.Object3D(io.StringIO(mesh.export(file_type="obj")), file_type="obj")
-            logger.experiment.log({"val/mesh": obj}, commit=False)  # goes with the next commit: this step
+    def media(self, evaluation: Evaluation, extra: dict[str, Tensor]) -> list[Media]:
+        """The SDF slices as a picture and, when a metric extracted one with faces, the mesh as a 3D object."""
+        values = extra["slices"].detach().float().cpu().reshape(3, SLICE_PIXELS, SLICE_PIXELS).numpy()
+        picture = np.concatenate([sdf_picture(panel) for panel in values], axis=1)
+        items: list[Media] = [Picture("val/sdf_slices", [picture], ["x = 0 | y = 0 | z = 0"])]
+        mesh = evaluation.extras.get("mesh")
+        if mesh is not None and len(mesh.faces):
+            items.append(Shape("val/mesh", mesh))
+        return items
 
     @staticmethod
     def render_to_file(

@@ -8,11 +8,17 @@ threshold so they are reused rather than mapped and zeroed anew every step (2-5x
 Under DDP the chunks accumulate locally and the gradients are all-reduced once per step
 (:mod:`inr.gradient_sync`). The step never waits for the device except at logging steps: a non-finite loss is
 noted on the device and raised there, before checkpoints and before validation (:mod:`inr.loss_guard`).
+
+The module asks the DataModule for exactly the targets its losses (training) and metrics (validation) declare.
+Validation evaluates the whole signal once (with derivatives when a metric needs them), hands the
+:class:`inr.evaluation.Evaluation` to the metrics (:mod:`inr.metrics`) and then to the media callback
+(:class:`inr.media.MediaLogger`), which asks the DataModule to turn it into pictures and sounds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -22,19 +28,24 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 
-from inr import liveness
+from inr import diff, liveness
 from inr.chunks import chunk_slices, evaluate_in_chunks
 from inr.encoders import Encoder, Identity
 from inr.errors import InputError, UnsupportedSetupError
+from inr.evaluation import Evaluation
 from inr.gradient_sync import all_reduce_gradients
 from inr.lightning_private import compiler_failure, instantiated_by_cli
 from inr.loss_guard import NonFiniteLossGuard
 from inr.losses import Loss, ValueLoss
+from inr.media import MediaLogger
+from inr.metrics import SignalMetric, default_metrics
 from inr.networks import Siren
 from inr.signal import SignalSpec
 from inr.step import Step
 
-_NOT_PRIMITIVE = ["encoder", "network", "losses", "optimizer", "lr_scheduler"]
+_NOT_PRIMITIVE = ["encoder", "network", "losses", "metrics", "optimizer", "lr_scheduler"]
+#: checkpoint entry holding the best value of every validation metric so far.
+BEST_METRICS_KEY = "inr_best_metrics"
 
 
 def chunks(batch: dict[str, Tensor], size: int) -> Iterator[dict[str, Tensor]]:
@@ -50,6 +61,10 @@ class INRModule(L.LightningModule):
         encoder: builds the coordinate encoder from the coordinate dimension (class_path + init_args in YAML).
         network: builds the network from (encoder out_dim, signal channels).
         losses: weighted loss terms; default a single ``ValueLoss``.
+        metrics: validation metrics (:mod:`inr.metrics`); default the signal kind's
+            (:func:`inr.metrics.default_metrics`: PSNR and SSIM for images, PSNR and SNR for audio, Chamfer distance
+            and normal consistency for shapes; aligned PSNR/SSIM and derivative errors for images fitted from
+            derivatives).
         optimizer: builds the optimizer from the parameters (default Adam, lr 1e-3).
         lr_scheduler: optional scheduler, stepped once per optimisation step.
         chunk_size: most points evaluated at once, in training (gradient accumulation) and rendering.
@@ -70,6 +85,7 @@ class INRModule(L.LightningModule):
         encoder: Callable[[int], Encoder] = Identity,
         network: Callable[[int, int], nn.Module] = Siren,
         losses: list[Loss] | None = None,
+        metrics: list[SignalMetric] | None = None,
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
         chunk_size: int = 16384,
@@ -100,6 +116,16 @@ class INRModule(L.LightningModule):
             raise InputError(f"model losses have repeated names {names}; each term is logged under its name")
         for loss in self.losses:
             loss.check_model(self)
+        self.training_targets = sorted({target for loss in self.losses for target in loss.targets})
+        self.metrics = nn.ModuleList(metrics if metrics is not None else
+                                     default_metrics(self.signal.kind, self.training_targets))
+        metric_names = [name for metric in self.metrics for name in metric.names]
+        if len(set(metric_names)) != len(metric_names):
+            raise InputError(f"model metrics log repeated names {metric_names}; each value is logged under its name")
+        self.validation_targets = sorted({"values", *(target for metric in self.metrics for target in metric.targets)})
+        self.best_metrics: dict[str, float] = {}
+        self.last_evaluation: Evaluation | None = None  # for the media callback, right after validation_step
+        self._throughput_mark: tuple[float, int] | None = None  # (host time, global step) of the last logging step
         self.needs_derivatives = any(loss.needs_derivatives for loss in self.losses)
         self.loss_guard = NonFiniteLossGuard(names)
         self.progress_metrics: dict[str, float] = {}  # host-side values for the progress bar
@@ -147,6 +173,31 @@ class INRModule(L.LightningModule):
         if self.matmul_precision is not None:
             self._previous_matmul_precision = torch.get_float32_matmul_precision()
             torch.set_float32_matmul_precision(self.matmul_precision)
+        datamodule = trainer.datamodule if trainer is not None else None
+        if datamodule is not None and hasattr(datamodule, "provide"):
+            self._check_targets(datamodule)
+            datamodule.provide(training=self.training_targets, validation=self.validation_targets)
+
+    def _check_targets(self, datamodule: Any) -> None:
+        """Refuse a loss or metric whose target the DataModule cannot compute, naming both."""
+        available = set(datamodule.available_targets)
+        users = [(f"loss {type(loss).__name__}", loss.targets) for loss in self.losses]
+        users += [(f"metric {type(metric).__name__}", metric.targets) for metric in self.metrics]
+        for user, targets in users:
+            missing = [target for target in targets if target not in available]
+            if missing:
+                raise InputError(f"{user} needs the target(s) {missing}, which {type(datamodule).__name__} does not "
+                                 f"provide (it provides {sorted(available)}); choose losses and metrics for this data")
+
+    def configure_callbacks(self) -> list[L.Callback]:
+        """The media callback: pictures and sounds of every validation, logged on rank zero."""
+        return [MediaLogger()]
+
+    def on_fit_start(self) -> None:
+        """Put the parameter count in every logger's run config."""
+        count = sum(parameter.numel() for parameter in self.parameters())
+        for logger in self.loggers:
+            logger.log_hyperparams({"parameters": count})
 
     def teardown(self, stage: str) -> None:
         """Restore the process's matmul precision."""
@@ -192,6 +243,7 @@ class INRModule(L.LightningModule):
         logging_step = self.global_step % self.trainer.log_every_n_steps == 0
         if logging_step:
             self.loss_guard.check(self.global_step)  # before the update: a first bad loss here changes no weight
+            learning_rate = float(optimizer.param_groups[0]["lr"])
         optimizer.step()
         scheduler = self.lr_schedulers()
         if scheduler is not None:
@@ -199,10 +251,23 @@ class INRModule(L.LightningModule):
         if logging_step:
             metrics = {f"train/loss/{loss.name}": value for loss, value in zip(self.losses, terms.tolist())}
             metrics["train/loss"] = float(total)
+            metrics["train/lr"] = learning_rate
+            metrics.update(self._throughput(count * self.trainer.world_size))
             self.progress_metrics["train/loss"] = metrics["train/loss"]  # shown by inr.progress.ProgressBar
             self.log("train/loss", total, logger=False)  # callback_metrics; prog_bar would read it every step
             self.log_at_global_step(metrics)
         return total
+
+    def _throughput(self, points_per_step: int) -> dict[str, float]:
+        """``train/samples_per_second`` since the previous logging step; empty at the first one.
+
+        Host clock: the device has just been read at a logging step, so the time includes the steps' work.
+        """
+        now, step = time.perf_counter(), self.global_step
+        mark, self._throughput_mark = self._throughput_mark, (now, step)
+        if mark is None or step <= mark[1] or now <= mark[0]:
+            return {}
+        return {"train/samples_per_second": points_per_step * (step - mark[1]) / (now - mark[0])}
 
     def _without_gradient_reducer(self) -> contextlib.AbstractContextManager:
         """DDP's ``no_sync`` while chunks accumulate (the step reduces once itself); nothing on one process."""
@@ -214,6 +279,7 @@ class INRModule(L.LightningModule):
         """Refuse to write weights updated from a non-finite loss."""
         if self._trainer is not None and self.trainer.state.fn == "fit":
             self.loss_guard.check(self.global_step)
+        checkpoint[BEST_METRICS_KEY] = dict(self.best_metrics)
 
     def on_validation_start(self) -> None:
         """Stop before validating weights updated from a non-finite loss."""
@@ -234,20 +300,62 @@ class INRModule(L.LightningModule):
             logger.log_metrics(values, step=self.global_step)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        """Let the DataModule evaluate the full signal (metrics, and media on rank zero); log ``val/<name>``.
+        """Evaluate the full signal, update the metrics and log ``val/<name>``; keep the evaluation for media.
 
         Every rank evaluates the whole signal, so the metrics are the same number whatever the number of ranks.
         """
-        datamodule = self.trainer.datamodule
-        log_media = self.trainer.is_global_zero and self.logger is not None and not self.trainer.sanity_checking
-        metrics = datamodule.evaluate(self, batch, logger=self.logger if log_media else None)
-        for name, value in metrics.items():
+        evaluation = self.evaluate_signal(batch, media=self._logs_media())
+        values: dict[str, Tensor] = {}
+        for metric in self.metrics:
+            metric.update(evaluation)
+            values.update(metric.compute())
+            metric.reset()
+        for name, value in values.items():
             self.log(f"val/{name}", value, prog_bar=name == "psnr", logger=False)
         if not self.trainer.sanity_checking:
-            self.log_at_global_step({f"val/{name}": value for name, value in metrics.items()})
+            self.log_at_global_step({f"val/{name}": value for name, value in values.items()})
+            self._note_best({f"val/{name}": float(value) for name, value in values.items()})
+        self.last_evaluation = evaluation
+
+    def evaluate_signal(self, batch: dict[str, Tensor], media: bool = False) -> Evaluation:
+        """The representation on the validation batch, with the derivatives the metrics need.
+
+        With ``media``, a gradient is accompanied by the Laplacian (the media show both).
+        """
+        needs = {name for metric in self.metrics for name in metric.derivatives}
+        gradient = laplacian = None
+        if needs:
+            with_laplacian = "laplacian" in needs or media
+            prediction, gradient, laplacian = diff.evaluate_with_derivatives(
+                self, batch["coords"], self.chunk_size, with_laplacian=with_laplacian)
+        else:
+            prediction = self.predict_values(batch["coords"])
+        return Evaluation(spec=self.signal, batch=batch, prediction=prediction, predict=self.predict_values,
+                          gradient=gradient, laplacian=laplacian, step=self.global_step)
+
+    def _logs_media(self) -> bool:
+        """Whether this validation's media will be logged: rank zero, a logger, not the sanity check."""
+        trainer = self.trainer
+        return trainer.is_global_zero and trainer.logger is not None and not trainer.sanity_checking
+
+    def _note_best(self, values: dict[str, float]) -> None:
+        """Keep each metric's best value (resumed from checkpoints) and put it in the W&B summary as ``best/<key>``."""
+        better = {f"val/{name}": metric for metric in self.metrics for name in metric.names}
+        improved = {}
+        for key, value in values.items():
+            previous = self.best_metrics.get(key, float("nan"))
+            if better[key].is_better(key[len("val/"):], value, previous):
+                self.best_metrics[key] = improved[f"best/{key}"] = value
+        if not improved or not self.trainer.is_global_zero:
+            return
+        for logger in self.loggers:
+            summary = getattr(getattr(logger, "experiment", None), "summary", None)
+            if summary is not None and hasattr(summary, "update"):
+                summary.update(improved)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse to resume on a different signal (other file, size or channels), naming what differs."""
+        self.best_metrics = dict(checkpoint.get(BEST_METRICS_KEY, {}))
         saved = checkpoint.get("hyper_parameters", {}).get("signal")
         if saved is None:
             return

@@ -31,6 +31,9 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 # Small, fast model used by most CLI tests.
 TINY_MODEL = ["--model.network.init_args.hidden", "32", "--model.network.init_args.layers", "1"]
+# SDF validation on a 24^3 grid (the configs extract the mesh at 128^3).
+SURFACE_METRIC_24 = ["--model.metrics",
+                     '[{"class_path": "inr.metrics.SurfaceDistance", "init_args": {"resolution": 24}}]']
 
 
 def cameraman_crop(size: int) -> np.ndarray:

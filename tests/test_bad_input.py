@@ -372,7 +372,7 @@ def test_binary_ply_cloud_with_normals_loads(tmp_path):
 
 
 def test_bad_shape_options():
-    small = {"surface_points": 100, "val_points": 10, "val_resolution": 8}
+    small = {"surface_points": 100, "val_points": 10}
     for options, message in [({"batch_size": 0}, "data batch_size must be a positive number of points"),
                              ({"surface_points": 0}, "data surface_points must be >= 1, got 0"),
                              ({"val_points": -1}, "data val_points must be >= 1, got -1"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, TINY_MODEL, child_env, run_fit
+from conftest import ROOT, SURFACE_METRIC_24, TINY_MODEL, child_env, run_fit
 
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
@@ -45,7 +45,7 @@ def _tiny_data_args(data_class: str, gray_png: Path, tmp_path: Path) -> tuple[li
     if data_class.endswith("AudioDataModule"):
         return ["--data.crop_seconds", "0.02"], "psnr"  # the synthetic test signal
     if data_class.endswith("PointCloudDataModule"):
-        return ["--data.batch_size", "256", "--data.surface_points", "5000", "--data.val_resolution", "24",
+        return ["--data.batch_size", "256", "--data.surface_points", "5000", *SURFACE_METRIC_24,
                 "--data.val_points", "2000"], "chamfer"
     raise AssertionError(f"no tiny data options for {data_class}: add them here")
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import torch
-from conftest import ROOT, TINY_MODEL, child_env
+from conftest import ROOT, SURFACE_METRIC_24, TINY_MODEL, child_env
 from wandb_reader import find_offline_runs, metric_values, wait_until_finished
 
 from inr.cli import build_cli, find_last_checkpoint
@@ -110,7 +110,7 @@ def _modality_args(modality: str, tmp_path) -> tuple[list[str], str]:
         audio = ["--config", "configs/audio_siren.yaml", "--data.path", str(path), "--data.batch_size", "128"]
         return audio, "val/psnr"
     return ["--config", "configs/sdf_siren.yaml", "--data.batch_size", "256", "--data.surface_points", "5000",
-            "--data.val_resolution", "24", "--data.val_points", "2000"], "val/chamfer"
+            *SURFACE_METRIC_24, "--data.val_points", "2000"], "val/chamfer"
 
 
 @pytest.mark.slow

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from conftest import SHARED_DATA, run_fit
+from conftest import SHARED_DATA, SURFACE_METRIC_24, run_fit
 
 from datamodules.pointcloud import PointCloudDataModule, read_shape
+from inr.metrics import SurfaceDistance
 
 CENTER, RADIUS = np.array([1.0, 2.0, 3.0]), 2.0
-SMALL = {"batch_size": 64, "surface_points": 2000, "val_points": 500, "val_resolution": 16}
+SMALL = {"batch_size": 64, "surface_points": 2000, "val_points": 500}
 
 
 def sphere_mesh() -> trimesh.Trimesh:
@@ -114,8 +115,8 @@ def test_missing_file_and_bad_options(tmp_path):
         PointCloudDataModule(str(tmp_path / "nope.obj"))
     with pytest.raises(ValueError, match="scale_to must be in"):
         PointCloudDataModule(scale_to=1.5, **SMALL)
-    with pytest.raises(ValueError, match="val_resolution must be >= 2"):
-        PointCloudDataModule(**{**SMALL, "val_resolution": 1})
+    with pytest.raises(ValueError, match="SurfaceDistance resolution must be >= 2, got 1"):
+        SurfaceDistance(resolution=1)
 
 
 def test_sample_is_on_device_seeded_and_shares_the_cached_signal():
@@ -146,7 +147,7 @@ def test_sphere_fit_on_cpu_has_the_radius_at_the_centre_and_a_watertight_mesh(tm
     sphere_mesh().export(path)
     # low w0: a sphere is a smooth shape, and a low-frequency SIREN fits its SDF far from the surface quickly
     cli = build_cli(["--config", "configs/sdf_siren.yaml", "--data.path", str(path), "--data.batch_size", "256",
-                     "--data.surface_points", "5000", "--data.val_resolution", "24", "--data.val_points", "2000",
+                     "--data.surface_points", "5000", *SURFACE_METRIC_24, "--data.val_points", "2000",
                      "--model.network.init_args.hidden", "32", "--model.network.init_args.layers", "2",
                      "--model.network.init_args.first_omega_0", "5", "--model.network.init_args.hidden_omega_0", "5",
                      "--model.optimizer.lr", "3e-3", "--trainer.max_steps", "250", "--trainer.val_check_interval",
@@ -171,7 +172,7 @@ def fit_args(tmp_path: Path, path: str | None, steps: int = 4) -> list[str]:
     args = ["--config", "configs/sdf_siren.yaml", "--trainer.max_steps", str(steps), "--trainer.val_check_interval",
             str(steps), "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false",
             "--model.network.init_args.hidden", "32", "--model.network.init_args.layers", "1",
-            "--data.batch_size", "256", "--data.surface_points", "5000", "--data.val_resolution", "24",
+            "--data.batch_size", "256", "--data.surface_points", "5000", *SURFACE_METRIC_24,
             "--data.val_points", "2000"]
     return args + (["--data.path", path] if path else [])
 

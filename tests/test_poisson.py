@@ -13,11 +13,12 @@ from conftest import TINY_MODEL, run_fit
 from wandb_reader import find_offline_runs, metric_values, read_history
 
 from datamodules.blend import BlendDataModule
-from datamodules.image import ImageDataModule, align, image_derivatives
+from datamodules.image import ImageDataModule, image_derivatives
 from inr import step as step_module
 from inr.encoders import Identity, PositionalEncoding
 from inr.losses import ValueLoss
 from inr.losses.derivatives import GradientLoss, LaplacianLoss
+from inr.metrics import align
 from inr.module import INRModule
 from inr.networks import MLP, Siren
 from inr.step import Step
@@ -127,16 +128,24 @@ def test_image_derivatives_are_in_coordinate_units():
     np.testing.assert_allclose(laplacians[inner], 2 + 6, atol=1e-4)  # exact for quadratics
 
 
-def test_supervision_selects_what_training_sees(gray_png):
-    data = ImageDataModule(path=str(gray_png), supervision="gradient", batch_size=10)
+def test_the_losses_choose_what_training_sees(gray_png):
+    """The module asks the DataModule for its losses' targets (training) and its metrics' (validation)."""
+    data = ImageDataModule(path=str(gray_png), batch_size=10)
+    assert sorted(data.signal_tensors()) == ["coords", "values"]  # nothing asked: no derivative is computed
+    model = INRModule(network=functools.partial(Siren, hidden=8, layers=0), losses=[GradientLoss()],
+                      signal=data.signal_spec)
+    assert (model.training_targets, model.validation_targets) == (["gradients"], ["gradients", "values"])
+    data.provide(training=model.training_targets, validation=model.validation_targets)
     assert sorted(data.sample(torch.device("cpu"), 0, 0)) == ["coords", "gradients"]
-    assert sorted(data.on_device(torch.device("cpu"))) == ["coords", "gradients", "values"]
+    assert sorted(data.validation_batch(torch.device("cpu"))) == ["coords", "gradients", "values"]
     assert data.signal_tensors()["gradients"].shape == (32 * 32, 1, 2)
-    data = ImageDataModule(path=str(gray_png), supervision="laplacian")
+    model = INRModule(network=functools.partial(Siren, hidden=8, layers=0), losses=[LaplacianLoss()],
+                      signal=data.signal_spec)
+    data.provide(training=model.training_targets, validation=model.validation_targets)
     assert sorted(data.sample(torch.device("cpu"), 0, 0)) == ["coords", "laplacians"]
-    assert sorted(ImageDataModule(path=str(gray_png)).signal_tensors()) == ["coords", "values"]
-    with pytest.raises(ValueError, match="data supervision must be one of"):
-        ImageDataModule(path=str(gray_png), supervision="hessian")
+    assert sorted(data.validation_batch(torch.device("cpu"))) == ["coords", "gradients", "laplacians", "values"]
+    with pytest.raises(ValueError, match=r"ImageDataModule cannot compute the target\(s\) \['normals'\]"):
+        data.provide(training=["normals"], validation=[])
 
 
 def test_align_recovers_offset_and_gain():
@@ -204,7 +213,8 @@ def test_blend_targets_compose_the_images_derivatives(gray_png, rgb_png):
 
 
 def test_value_loss_cannot_peek_at_values_under_gradient_supervision(gray_png):
-    data = ImageDataModule(path=str(gray_png), supervision="gradient")
+    data = ImageDataModule(path=str(gray_png))
+    data.provide(training=["gradients"], validation=["gradients"])
     batch = data.sample(torch.device("cpu"), 0, 0)
     with pytest.raises(KeyError, match=r"needs batch\['values'\]"):
         ValueLoss()(Step(batch["coords"], torch.zeros(32 * 32, 1), batch))

@@ -127,6 +127,16 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
     return config
 
 
+def read_summary(run_dir: str | Path) -> dict[str, Any]:
+    """Returns the run summary as written by explicit summary updates (``summary`` records), merged in order."""
+    summary: dict[str, Any] = {}
+    for record in read_records(run_dir):
+        if record.WhichOneof("record_type") == "summary":
+            for item in record.summary.update:
+                summary[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
+    return summary
+
+
 def run_id(run_dir: str | Path) -> str:
     """Returns the run id from the run record."""
     for record in read_records(run_dir):

@@ -1,8 +1,10 @@
 """Pluggable, weighted losses.
 
 A loss gets a :class:`inr.step.Step` and returns a scalar that is a mean over the step's points (so a batch
-split into chunks sums to the full-batch loss). The module multiplies it by ``weight``, sums all losses and
-logs each term as ``train/loss/<name>``. Adding a loss is one subclass here plus one config entry.
+split into chunks sums to the full-batch loss). It declares the batch ``targets`` it reads (``values``,
+``gradients``, ``normals``...); the module asks the DataModule for exactly the union of its losses' targets.
+The module multiplies each loss by its ``weight``, sums them and logs each term as ``train/loss/<name>``.
+Adding a loss is one subclass plus one config entry (``docs/extending.md``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class Loss(nn.Module):
     name: ClassVar[str] = "loss"
     #: whether the loss needs derivatives of the outputs w.r.t. the coordinates.
     needs_derivatives: ClassVar[bool] = False
+    #: the batch entries (besides ``coords``) the loss reads: the DataModule computes exactly these for training.
+    targets: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, weight: float = 1.0) -> None:
         super().__init__()
@@ -46,6 +50,7 @@ class ValueLoss(Loss):
     """
 
     name = "value"
+    targets = ("values",)
 
     def __init__(self, weight: float = 1.0) -> None:
         super().__init__(weight)

@@ -31,6 +31,7 @@ class GradientLoss(Loss):
 
     name = "gradient"
     needs_derivatives = True
+    targets = ("gradients",)
 
     def __init__(self, weight: float = 1.0) -> None:
         super().__init__(weight)
@@ -56,6 +57,7 @@ class LaplacianLoss(Loss):
 
     name = "laplacian"
     needs_derivatives = True
+    targets = ("laplacians",)
 
     def __init__(self, weight: float = 1.0) -> None:
         super().__init__(weight)

@@ -3,6 +3,7 @@
 The batch (``datamodules.pointcloud.PointCloudDataModule``) holds on-surface points with their normals and as
 many off-surface points uniform in the cube: ``coords [N, 3]``, ``normals [N, 3]`` (zero off the surface) and
 ``on_surface [N]`` (bool). The network outputs the SDF ``f [N, 1]``; ``step.gradient`` is grad f ``[N, 1, 3]``.
+Any leading axes (``[..., N, 3]``, e.g. independent signals) pass through: the means run over all of them.
 
 Normalisation (all four terms): each loss is the mean over *all* points of the step of the term masked to its
 subset (zero elsewhere), as in SIREN's own code. It therefore adds up exactly over chunks of any size and
@@ -43,7 +44,7 @@ class SDFLoss(Loss):
 
     @staticmethod
     def masked_mean(term: Tensor, mask: Tensor) -> Tensor:
-        """Mean over all N points of ``term [N]`` with the points outside ``mask [N]`` counted as zero."""
+        """Mean over all points of ``term [..., N]`` with the points outside ``mask [..., N]`` counted as zero."""
         return torch.where(mask, term, torch.zeros_like(term)).mean()
 
 
@@ -55,13 +56,14 @@ class SurfaceLoss(SDFLoss):
     """
 
     name = "sdf_surface"
+    targets = ("on_surface",)
 
     def __init__(self, weight: float = 3e3) -> None:
         super().__init__(weight)
 
     def forward(self, step: Step) -> Tensor:
         """Mean over all points of |f| masked to the on-surface points."""
-        return self.masked_mean(step.outputs[:, 0].abs(), step.target("on_surface"))
+        return self.masked_mean(step.outputs[..., 0].abs(), step.target("on_surface"))
 
 
 class NormalLoss(SDFLoss):
@@ -73,13 +75,14 @@ class NormalLoss(SDFLoss):
 
     name = "sdf_normal"
     needs_derivatives = True
+    targets = ("normals", "on_surface")
 
     def __init__(self, weight: float = 1e2) -> None:
         super().__init__(weight)
 
     def forward(self, step: Step) -> Tensor:
         """Mean over all points of 1 - cos(grad f, normal) masked to the on-surface points."""
-        cosine = F.cosine_similarity(step.gradient[:, 0, :], step.target("normals"), dim=-1)
+        cosine = F.cosine_similarity(step.gradient[..., 0, :], step.target("normals"), dim=-1)
         return self.masked_mean(1.0 - cosine, step.target("on_surface"))
 
 
@@ -98,7 +101,7 @@ class EikonalLoss(SDFLoss):
 
     def forward(self, step: Step) -> Tensor:
         """Mean over all points of | ||grad f|| - 1 |."""
-        return (step.gradient[:, 0, :].norm(dim=-1) - 1.0).abs().mean()
+        return (step.gradient[..., 0, :].norm(dim=-1) - 1.0).abs().mean()
 
 
 class OffSurfaceLoss(SDFLoss):
@@ -110,6 +113,7 @@ class OffSurfaceLoss(SDFLoss):
     """
 
     name = "sdf_off_surface"
+    targets = ("on_surface",)
 
     def __init__(self, weight: float = 1e2, alpha: float = SIREN_OFF_SURFACE_ALPHA) -> None:
         super().__init__(weight)
@@ -119,5 +123,5 @@ class OffSurfaceLoss(SDFLoss):
 
     def forward(self, step: Step) -> Tensor:
         """Mean over all points of exp(-alpha |f|) masked to the off-surface points."""
-        penalty = torch.exp(-self.alpha * step.outputs[:, 0].abs())
+        penalty = torch.exp(-self.alpha * step.outputs[..., 0].abs())
         return self.masked_mean(penalty, ~step.target("on_surface"))

@@ -1,0 +1,46 @@
+"""What one validation computed for the whole signal: handed to the metrics, then to the media callback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import Tensor
+
+from inr.errors import MissingTargetError
+from inr.signal import SignalSpec
+
+
+@dataclass
+class Evaluation:
+    """The representation evaluated on the DataModule's validation batch.
+
+    Args:
+        spec: the signal's description (value range, natural shape, kind).
+        batch: the validation batch: ``coords [N, d]`` and the targets the metrics asked for (``values [N, c]``,
+            ``gradients [N, c, d]``, ``normals [N, d]``...), on the model's device.
+        prediction: the representation at ``batch["coords"]``, [N, c] (float32, no graph).
+        predict: the representation at any coords [n, d] -> [n, c], evaluated in bounded chunks, no graph (for
+            metrics that need other points, e.g. a mesh from a grid).
+        gradient: d prediction / d coords [N, c, d] when a metric asked for it, else None.
+        laplacian: Laplacian of each channel [N, c] when a metric asked for it, else None.
+        step: the optimiser steps taken (the x axis of the logged values).
+        extras: what metrics computed and media may show (e.g. ``aligned`` [N, c], ``mesh``).
+    """
+
+    spec: SignalSpec
+    batch: dict[str, Tensor]
+    prediction: Tensor
+    predict: Callable[[Tensor], Tensor]
+    gradient: Tensor | None = None
+    laplacian: Tensor | None = None
+    step: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def target(self, key: str) -> Tensor:
+        """The batch entry ``key``, with a clear error when the DataModule does not provide it."""
+        if key not in self.batch:
+            raise MissingTargetError(f"this metric needs the validation batch's {key!r}, but the DataModule provides "
+                                     f"only {sorted(self.batch)}")
+        return self.batch[key]

@@ -1,0 +1,82 @@
+"""Media of a validation (pictures, sounds, meshes), asked of the DataModule and logged on rank zero.
+
+The DataModule turns an :class:`inr.evaluation.Evaluation` into its signal's natural form (``media``), after the
+callback evaluated the model at the extra points the DataModule names (``media_coords``, e.g. SDF slices); the
+callback sends the result to every logger that can take it (W&B: images, audio, 3D objects).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightning as L
+import numpy as np
+from torch import Tensor
+
+
+@dataclass
+class Picture:
+    """Images logged side by side under ``key``: uint8 [H, W] or [H, W, 3|4] each, with one caption each."""
+
+    key: str
+    images: list[np.ndarray]
+    captions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Sound:
+    """A clip logged under ``key``: float samples [N] or [N, C] in [-1, 1] at ``sample_rate`` Hz."""
+
+    key: str
+    samples: np.ndarray
+    sample_rate: int
+    caption: str = ""
+
+
+@dataclass
+class Shape:
+    """A triangle mesh (trimesh) logged under ``key`` as a 3D object."""
+
+    key: str
+    mesh: Any
+
+
+Media = Picture | Sound | Shape
+
+
+def log_media(logger: Any, items: list[Media], step: int) -> None:
+    """Send ``items`` to ``logger`` at x = ``step``; kinds the logger cannot show are skipped."""
+    for item in items:
+        if isinstance(item, Picture) and hasattr(logger, "log_image"):
+            logger.log_image(key=item.key, images=item.images, step=step, caption=item.captions or None)
+        elif isinstance(item, Sound) and hasattr(logger, "log_audio"):
+            logger.log_audio(key=item.key, audios=[item.samples], step=step, sample_rate=[item.sample_rate],
+                             caption=[item.caption])
+        elif isinstance(item, Shape) and hasattr(getattr(logger, "experiment", None), "log"):
+            import wandb
+
+            obj = wandb.Object3D(io.StringIO(item.mesh.export(file_type="obj")), file_type="obj")
+            logger.experiment.log({item.key: obj}, commit=False)  # goes with the next commit: this step
+
+
+class MediaLogger(L.Callback):
+    """After each validation step on rank zero (not the sanity check), log the DataModule's media of it."""
+
+    def on_validation_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        """Ask the DataModule for the media of ``pl_module.last_evaluation`` and log them."""
+        evaluation, pl_module.last_evaluation = getattr(pl_module, "last_evaluation", None), None
+        datamodule = trainer.datamodule
+        if (evaluation is None or not trainer.is_global_zero or trainer.sanity_checking or not trainer.loggers
+                or not hasattr(datamodule, "media")):
+            return
+        extra: dict[str, Tensor] = {
+            name: pl_module.predict_values(coords) for name, coords in datamodule.media_coords().items()
+        }
+        items = datamodule.media(evaluation, extra)
+        for logger in trainer.loggers:
+            log_media(logger, items, evaluation.step)

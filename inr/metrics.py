@@ -1,0 +1,283 @@
+"""Validation metrics: torchmetrics objects the module owns, one list per run, chosen per modality by default.
+
+Each metric takes the :class:`inr.evaluation.Evaluation` of the whole signal, declares the batch ``targets`` and
+the ``derivatives`` it needs (so the DataModule computes exactly those and the module differentiates only when
+asked) and returns named values, logged as ``val/<name>``. Every process evaluates the whole signal, so the values
+are the same on every rank and are not synchronised. ``higher_is_better`` tells the run summary which extreme
+of each value is its best.
+
+Defaults (:func:`default_metrics`): images PSNR and SSIM (of the fit aligned to the image when the losses train on
+derivatives, plus the derivative errors), audio PSNR and SNR, shapes Chamfer distance and normal consistency.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+
+from inr.errors import InputError
+from inr.evaluation import Evaluation
+
+Alignment = Literal["offset", "affine"]
+#: pixels left out at each border of the SSIM map: half the 11-pixel Gaussian window (scikit-image's crop).
+SSIM_BORDER = 5
+
+
+def align(prediction: Tensor, truth: Tensor, gain: bool = False, coords: Tensor | None = None) -> Tensor:
+    """Per channel, the least-squares fit to ``truth`` [N, c] of ``prediction`` [N, c] plus what it cannot know.
+
+    Derivatives do not determine a signal's constant; the Laplacian loses its linear terms too (any ``a + b . x``
+    has zero Laplacian) and, in practice, its scale. So a fit from derivatives is compared with the ground truth
+    after adding the best constant (always), the best linear function of ``coords`` [N, d] (if given) and, with
+    ``gain``, scaling it by the best factor.
+    """
+    columns = [torch.ones_like(prediction[:, :1])] + ([coords.to(prediction)] if coords is not None else [])
+    aligned = []
+    for channel in range(prediction.shape[1]):
+        own = prediction[:, channel : channel + 1]
+        basis = torch.cat(([own] if gain else []) + columns, dim=1).double().cpu()
+        target = (truth[:, channel : channel + 1] - (0 if gain else own)).double().cpu()
+        fit = basis @ torch.linalg.lstsq(basis, target, driver="gelsy").solution  # gelsy: rank-deficient is fine
+        aligned.append(fit.to(prediction) + (0 if gain else own))
+    return torch.cat(aligned, dim=1)
+
+
+def compared(evaluation: Evaluation, alignment: Alignment | None) -> Tensor:
+    """The prediction [N, c] a metric compares with the values: raw, or aligned (computed once per evaluation).
+
+    ``offset`` adds the best constant per channel (a fit from gradients); ``affine`` also the best linear terms in
+    the coordinates and a gain (a fit from Laplacians). The aligned prediction is kept in ``extras["aligned"]``.
+    """
+    if alignment is None:
+        return evaluation.prediction
+    key = f"aligned_{alignment}"
+    if key not in evaluation.extras:
+        affine = alignment == "affine"
+        evaluation.extras[key] = align(evaluation.prediction, evaluation.target("values"), gain=affine,
+                                       coords=evaluation.target("coords") if affine else None)
+        evaluation.extras["aligned"] = evaluation.extras[key]
+    return evaluation.extras[key]
+
+
+class SignalMetric(Metric):
+    """Base of inr's validation metrics: ``update(evaluation)``, ``compute() -> {name: value}``.
+
+    Subclasses set ``names`` (what ``compute`` returns), ``targets`` and ``derivatives`` (what they need), and
+    ``higher_is_better`` (one flag for all names, or a dict by name).
+    """
+
+    full_state_update = False
+    #: the values ``compute`` returns, logged as ``val/<name>``.
+    names: ClassVar[tuple[str, ...]] = ()
+    #: validation batch entries needed besides ``coords``.
+    targets: ClassVar[tuple[str, ...]] = ("values",)
+    #: derivatives of the prediction needed: ``gradient`` and/or ``laplacian``.
+    derivatives: ClassVar[tuple[str, ...]] = ()
+    #: whether larger values are better: one flag, or one per name.
+    better: ClassVar[dict[str, bool]] = {}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(sync_on_compute=False, **kwargs)  # every rank evaluates the whole signal
+
+    def is_better(self, name: str, value: float, than: float) -> bool:
+        """Whether ``value`` of ``name`` beats ``than`` (NaN never does)."""
+        if math.isnan(value):
+            return False
+        return math.isnan(than) or (value > than if self.better.get(name, True) else value < than)
+
+
+class MeanOverEvaluations(SignalMetric):
+    """A metric whose value is the mean of one number per evaluation (usually one per validation)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def add(self, value: Tensor) -> None:
+        """Add one evaluation's value (a 0-d tensor)."""
+        self.total += value.detach().double()
+        self.count += 1
+
+    def compute(self) -> dict[str, Tensor]:
+        """``{name: mean}`` (NaN before any update)."""
+        mean = self.total / self.count if self.count > 0 else torch.tensor(math.nan, dtype=torch.float64)
+        return {self.names[0]: mean.float()}
+
+
+class PSNR(MeanOverEvaluations):
+    """Peak signal-to-noise ratio (dB) of the clipped prediction, data range = the signal's value range.
+
+    Args:
+        alignment: compare the raw prediction (None) or the one aligned to the values (``offset``: best constant;
+            ``affine``: also linear terms and gain), logged as ``psnr_aligned``.
+    """
+
+    better = {"psnr": True, "psnr_aligned": True}
+
+    def __init__(self, alignment: Alignment | None = None) -> None:
+        super().__init__()
+        self.alignment = alignment
+        self.names = ("psnr" if alignment is None else "psnr_aligned",)
+
+    def update(self, evaluation: Evaluation) -> None:
+        """PSNR of this evaluation, via ``torchmetrics.functional.image.peak_signal_noise_ratio``."""
+        from torchmetrics.functional.image import peak_signal_noise_ratio
+
+        low, high = evaluation.spec.value_range
+        prediction = compared(evaluation, self.alignment).clamp(low, high)
+        self.add(peak_signal_noise_ratio(prediction, evaluation.target("values"), data_range=high - low))
+
+
+class SSIM(MeanOverEvaluations):
+    """Structural similarity of an image (Wang et al. 2004): Gaussian window sigma 1.5 (11 x 11), K1 0.01, K2 0.03.
+
+    The SSIM map of torchmetrics (reflect-padded), averaged over channels and over the pixels at least
+    ``SSIM_BORDER`` from the border: scikit-image's ``structural_similarity(gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False)``, to float precision. Images smaller than 11 pixels average the whole map. The
+    signal's shape gives (height, width).
+
+    Args:
+        alignment: as for :class:`PSNR`; logged as ``ssim_aligned`` when given.
+    """
+
+    better = {"ssim": True, "ssim_aligned": True}
+
+    def __init__(self, alignment: Alignment | None = None) -> None:
+        super().__init__()
+        self.alignment = alignment
+        self.names = ("ssim" if alignment is None else "ssim_aligned",)
+
+    def update(self, evaluation: Evaluation) -> None:
+        """SSIM of this evaluation, via ``torchmetrics.functional.image.structural_similarity_index_measure``."""
+        from torchmetrics.functional.image import structural_similarity_index_measure
+
+        shape = evaluation.spec.shape
+        if shape is None or len(shape) != 2:
+            raise InputError(f"SSIM needs an image (a signal of shape [height, width]), got shape {shape}")
+        low, high = evaluation.spec.value_range
+        prediction = compared(evaluation, self.alignment).clamp(low, high)
+
+        def image(values: Tensor) -> Tensor:
+            return values.float().reshape(*shape, -1).permute(2, 0, 1)[None]  # [1, C, H, W]
+
+        _, full = structural_similarity_index_measure(
+            image(prediction), image(evaluation.target("values")), data_range=high - low, return_full_image=True
+        )
+        if min(shape) > 2 * SSIM_BORDER:
+            full = full[..., SSIM_BORDER:-SSIM_BORDER, SSIM_BORDER:-SSIM_BORDER]
+        self.add(full.mean())
+
+
+class SNR(MeanOverEvaluations):
+    """Signal-to-noise ratio (dB) of the clipped prediction, averaged over channels.
+
+    Per channel 10 log10(sum target^2 / sum error^2), not zero-meaned (``torchmetrics``' ``signal_noise_ratio``).
+    """
+
+    names = ("snr",)
+    better = {"snr": True}
+
+    def update(self, evaluation: Evaluation) -> None:
+        """SNR of this evaluation."""
+        from torchmetrics.functional.audio import signal_noise_ratio
+
+        low, high = evaluation.spec.value_range
+        prediction = evaluation.prediction.clamp(low, high)
+        self.add(signal_noise_ratio(prediction.T, evaluation.target("values").T, zero_mean=False).mean())
+
+
+class GradientError(MeanOverEvaluations):
+    """Mean over points and channels of |grad f - gradient target|^2 (the :class:`GradientLoss` value)."""
+
+    names = ("gradient_mse",)
+    targets = ("gradients",)
+    derivatives = ("gradient",)
+    better = {"gradient_mse": False}
+
+    def update(self, evaluation: Evaluation) -> None:
+        """Error of this evaluation's gradient."""
+        self.add((evaluation.gradient - evaluation.target("gradients")).square().sum(dim=-1).mean())
+
+
+class LaplacianError(MeanOverEvaluations):
+    """Mean over points and channels of (Laplacian f - Laplacian target)^2 (the :class:`LaplacianLoss` value)."""
+
+    names = ("laplacian_mse",)
+    targets = ("laplacians",)
+    derivatives = ("laplacian",)
+    better = {"laplacian_mse": False}
+
+    def update(self, evaluation: Evaluation) -> None:
+        """Error of this evaluation's Laplacian."""
+        self.add((evaluation.laplacian - evaluation.target("laplacians")).square().mean())
+
+
+class SurfaceDistance(SignalMetric):
+    """Chamfer distance and normal consistency between the zero level set and the reference surface.
+
+    The mesh is extracted on a ``resolution``^3 grid (:func:`inr.mesh.extract_mesh`); as many points as the
+    validation batch holds on the reference surface (``coords`` with ``normals``) are sampled on it
+    (:func:`inr.mesh.surface_metrics`, in the normalised cube). Both values are NaN while the SDF has no zero
+    level set in the cube. The mesh is kept in ``extras["mesh"]`` for media.
+
+    Args:
+        resolution: grid points per axis of the extracted mesh.
+    """
+
+    names = ("chamfer", "normal_consistency")
+    targets = ("normals",)
+    better = {"chamfer": False, "normal_consistency": True}
+
+    def __init__(self, resolution: int = 128) -> None:
+        super().__init__()
+        if resolution < 2:
+            raise InputError(f"SurfaceDistance resolution must be >= 2, got {resolution}")
+        self.resolution = resolution
+        for name in self.names:
+            self.add_state(name, default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, evaluation: Evaluation) -> None:
+        """Extract the mesh and compare it with the reference points."""
+        from inr.mesh import extract_mesh, sample_surface, surface_metrics
+
+        mesh = extract_mesh(evaluation.predict, self.resolution)
+        evaluation.extras["mesh"] = mesh
+        reference = evaluation.target("coords").double().cpu().numpy()
+        if len(mesh.faces) == 0:
+            values = dict.fromkeys(self.names, math.nan)
+        else:
+            normals = evaluation.target("normals").double().cpu().numpy()
+            values = surface_metrics(*sample_surface(mesh, len(reference), seed=0), reference, normals)
+        for name in self.names:
+            setattr(self, name, getattr(self, name) + values[name])
+        self.count += 1
+
+    def compute(self) -> dict[str, Tensor]:
+        """``{chamfer, normal_consistency}``: means over the evaluations."""
+        return {name: (getattr(self, name) / self.count.clamp(min=1)).float() for name in self.names}
+
+
+def default_metrics(kind: str, loss_targets: Sequence[str] = ("values",)) -> list[SignalMetric]:
+    """The metrics of a signal ``kind`` (``image``, ``audio``, ``sdf``) trained on ``loss_targets``.
+
+    An image fitted from its gradients or Laplacians is compared after alignment (see :func:`compared`) and
+    reports the errors of the derivatives it was trained on.
+    """
+    if kind == "image":
+        if "laplacians" in loss_targets:
+            return [PSNR(), PSNR("affine"), SSIM("affine"), GradientError(), LaplacianError()]
+        if "gradients" in loss_targets:
+            return [PSNR(), PSNR("offset"), SSIM("offset"), GradientError()]
+        return [PSNR(), SSIM()]
+    if kind == "audio":
+        return [PSNR(), SNR()]
+    if kind == "sdf":
+        return [SurfaceDistance()]
+    return [PSNR()]
