@@ -1,6 +1,7 @@
 """Derivatives of network outputs with respect to input coordinates, via torch.autograd.
 
-Shapes: ``coords [N, d]`` (requires_grad), ``outputs [N, c]``; gradient ``[N, c, d]``; Laplacian ``[N, c]``.
+Shapes: ``coords [..., N, d]`` (requires_grad), ``outputs [..., N, c]``; gradient ``[..., N, c, d]``; Laplacian
+``[..., N, c]``: any leading axes (e.g. independent signals) pass through.
 ``create_graph=True`` keeps the graph so that losses on derivatives can be trained (and differentiated again).
 Each point's output depends only on its own coordinates, so a backward pass of the *sum* over points gives every
 point's derivative at once: the gradient costs c backward passes and the Laplacian c * d more.

@@ -19,9 +19,10 @@ class Step:
     """One evaluation of the model on a batch.
 
     Args:
-        coords: input coordinates [N, d] (requires_grad when a loss needs derivatives).
-        outputs: network outputs [N, c].
-        batch: targets and extras from the DataModule, e.g. ``values [N, c]``.
+        coords: input coordinates [..., N, d] (requires_grad when a loss needs derivatives); leading axes (e.g.
+            independent signals) pass through to the derivatives and the losses.
+        outputs: network outputs [..., N, c].
+        batch: targets and extras from the DataModule, e.g. ``values [..., N, c]``.
     """
 
     def __init__(self, coords: Tensor, outputs: Tensor, batch: dict[str, Tensor]) -> None:
@@ -31,12 +32,12 @@ class Step:
 
     @cached_property
     def gradient(self) -> Tensor:
-        """D outputs / d coords, [N, c, d]."""
+        """D outputs / d coords, [..., N, c, d]."""
         return diff.gradient(self.outputs, self.coords)
 
     @cached_property
     def laplacian(self) -> Tensor:
-        """Trace of the Hessian of each output channel, [N, c]."""
+        """Trace of the Hessian of each output channel, [..., N, c]."""
         return diff.laplacian(self.outputs, self.coords, grad=self.gradient)
 
     def target(self, key: str) -> Tensor:
