@@ -203,3 +203,38 @@ class GaussianFourier(Encoder):
     def encode(self, coords: Tensor) -> Tensor:
         """Encode coords [..., in_dim] in [-1, 1] -> [..., out_dim]."""
         return fourier_features(coords, self.frequencies, self.amplitudes)
+
+
+class FixedFourier(Encoder):
+    """Fourier features with a given frequency matrix B (Tancik et al. 2020, Table 1: the "basic" and "PE" rows).
+
+    Output [a sin(2 pi B u), a cos(2 pi B u)] for u = (x + 1) / 2, with B and a exactly as given.
+
+    Args:
+        in_dim: coordinate dimension.
+        frequencies: B as nested lists [F][in_dim], in cycles over the [-1, 1] range.
+        amplitudes: a, one per frequency [F]; ``None`` for unit amplitudes.
+    """
+
+    def __init__(self, in_dim: int, frequencies: list[list[float]], amplitudes: list[float] | None = None) -> None:
+        super().__init__(in_dim)
+        try:
+            matrix = torch.tensor(frequencies, dtype=torch.float32)
+        except (TypeError, ValueError) as error:  # ragged rows or non-numbers
+            raise InputError(f"FixedFourier frequencies must be [F, {in_dim}] numbers ({error})") from None
+        if matrix.ndim != 2 or matrix.shape[0] < 1 or matrix.shape[1] != in_dim:
+            raise InputError(f"FixedFourier frequencies must be [F, {in_dim}] with F >= 1, got {tuple(matrix.shape)}")
+        weights = torch.ones(matrix.shape[0]) if amplitudes is None else torch.tensor(amplitudes, dtype=torch.float32)
+        if weights.shape != (matrix.shape[0],):
+            raise InputError(f"FixedFourier amplitudes must be [{matrix.shape[0]}], got {tuple(weights.shape)}")
+        self.register_buffer("frequencies", matrix, persistent=False)
+        self.register_buffer("amplitudes", weights, persistent=False)
+
+    @property
+    def out_dim(self) -> int:
+        """2 x number of frequencies."""
+        return 2 * self.frequencies.shape[0]
+
+    def encode(self, coords: Tensor) -> Tensor:
+        """Encode coords [..., in_dim] in [-1, 1] -> [..., out_dim]."""
+        return fourier_features(coords, self.frequencies, self.amplitudes)

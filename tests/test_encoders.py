@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from inr.encoders import BasicFourier, GaussianFourier, Identity, PositionalEncoding
+from inr.encoders import BasicFourier, Encoder, FixedFourier, GaussianFourier, Identity, PositionalEncoding
 
 ENCODERS = [
     lambda d: Identity(d),
@@ -12,6 +12,7 @@ ENCODERS = [
     lambda d: PositionalEncoding(d, num_frequencies=5, sigma=32.0, include_input=True),
     lambda d: PositionalEncoding(d, num_frequencies=5, sigma=32.0, include_input=False),
     lambda d: GaussianFourier(d, mapping_size=7, sigma=3.0, seed=1),
+    lambda d: FixedFourier(d, [[1.0] * d, [0.5] * d, [3.0] + [0.0] * (d - 1)], amplitudes=[1.0, 0.5, 0.25]),
 ]
 
 
@@ -75,8 +76,40 @@ def test_lowest_frequency_spans_the_range_so_interior_points_do_not_alias():
         (lambda: BasicFourier(2, band_limit=0), "BasicFourier band_limit must be >= 1"),
         (lambda: BasicFourier(2, p=-1.0), "BasicFourier p must be >= 0"),
         (lambda: Identity(0), "in_dim must be >= 1"),
+        (lambda: FixedFourier(2, [[1.0, 0.0, 0.0]]), r"FixedFourier frequencies must be \[F, 2\] .* got \(1, 3\)"),
+        (lambda: FixedFourier(2, [1.0, 0.0]), r"FixedFourier frequencies must be \[F, 2\] .* got \(2,\)"),
+        (lambda: FixedFourier(2, []), r"FixedFourier frequencies must be \[F, 2\]"),
+        (lambda: FixedFourier(2, [[1.0, 0.0], [1.0]]), r"FixedFourier frequencies must be \[F, 2\] numbers"),
+        (lambda: FixedFourier(2, [[1.0, 0.0]], amplitudes=[1.0, 2.0]), r"FixedFourier amplitudes must be \[1\]"),
     ],
 )
 def test_bad_encoder_arguments_raise_clear_errors(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_fixed_fourier_matches_the_formula():
+    frequencies = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, -1.5]])
+    amplitudes = torch.tensor([1.0, 0.5, 2.0])
+    coords = torch.rand(4, 3, 2) * 2 - 1
+    phases = 2 * math.pi * ((coords + 1) / 2) @ frequencies.T  # [sin 2 pi B u, cos 2 pi B u], u = (x + 1) / 2
+    unit = FixedFourier(2, frequencies.tolist())(coords)
+    torch.testing.assert_close(unit, torch.cat([phases.sin(), phases.cos()], dim=-1), atol=1e-5, rtol=0)
+    scaled = FixedFourier(2, frequencies.tolist(), amplitudes=amplitudes.tolist())(coords)
+    torch.testing.assert_close(scaled, torch.cat([amplitudes * phases.sin(), amplitudes * phases.cos()], dim=-1),
+                               atol=1e-5, rtol=0)
+
+
+def test_fixed_fourier_from_a_yaml_config():
+    from collections.abc import Callable
+
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser()
+    parser.add_argument("--encoder", type=Callable[[int], Encoder])
+    config = parser.parse_string(
+        "encoder:\n  class_path: inr.encoders.FixedFourier\n  init_args:\n    frequencies: [[1.0, 0.0], [0.0, 4.0]]\n"
+    )
+    encoder = parser.instantiate_classes(config).encoder(2)
+    assert isinstance(encoder, FixedFourier) and encoder.out_dim == 4
+    torch.testing.assert_close(encoder.frequencies, torch.tensor([[1.0, 0.0], [0.0, 4.0]]))

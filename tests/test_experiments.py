@@ -9,7 +9,7 @@ import torch
 
 from inr.cli import main
 from inr.experiments.psweep import power_law_signal
-from inr.experiments.table import format_table, make_encoder, split_pixels, summarise
+from inr.experiments.table import format_table, load_images, make_encoder, split_pixels, summarise
 
 
 def read_csv(path):
@@ -87,6 +87,23 @@ def test_bad_input_gives_one_line(tmp_path, capsys):
     assert exit_info.value.code == 2 and "image folder not found" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["experiment", "nonsense"])
+
+
+def test_table_reads_16_bit_gray_and_rgba_files_into_unit_rgb(tmp_path):
+    import imageio.v3 as iio
+
+    from datamodules.image import write_png
+
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 65536, (10, 8, 1), dtype=np.uint16)
+    gray[0, 0] = 65535
+    write_png(tmp_path / "gray16.png", gray)
+    iio.imwrite(tmp_path / "rgba.png", rng.integers(0, 256, (8, 8, 4), dtype=np.uint8))
+    images = dict(load_images(str(tmp_path), 4))
+    assert set(images) == {"gray16", "rgba"}
+    for image in images.values():
+        assert image.shape == (4, 4, 3) and image.min() >= 0 and image.max() <= 1
+    assert np.array_equal(images["gray16"][..., 0], images["gray16"][..., 2]) and images["gray16"].max() > 0.5
 
 
 def test_table_pieces():

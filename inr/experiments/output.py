@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,22 +33,16 @@ def pyplot():
     return plt
 
 
-def log_to_wandb(out: Path, name: str, files: dict[str, Path], summary: dict[str, float] | None = None) -> Path | None:
+def log_to_wandb(out: Path, name: str, files: dict[str, Path], summary: dict[str, float] | None = None) -> Path:
     """Log PNGs (as images) and CSVs (as tables) to a W&B run under ``out/wandb``; returns the run folder.
 
-    Offline unless the environment asks for online logging (``inr.wandb_logger.online_requested``).
+    The run is :class:`inr.wandb_logger.WandbLogger`'s: offline unless the environment asks for online logging.
     """
     import wandb
 
-    from inr.wandb_logger import online_requested
+    from inr.wandb_logger import WandbLogger
 
-    mode = "online" if online_requested() else "offline"
-    if mode == "offline":
-        os.environ["WANDB_MODE"] = "offline"
-    run = wandb.init(
-        project="inr", name=name, group="experiments", dir=str(out), mode=mode,
-        settings=wandb.Settings(silent=True, console="off"), reinit="finish_previous",
-    )
+    run = WandbLogger(project="inr", name=name, save_dir=str(out), group="experiments").experiment
     payload: dict[str, Any] = {}
     for key, path in files.items():
         if path.suffix == ".png":

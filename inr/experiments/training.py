@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
-
-def psnr(prediction: Tensor, target: Tensor, peak: float = 1.0) -> float:
-    """PSNR in dB of ``prediction`` vs ``target`` (same shape) for signals of range ``peak``."""
-    mse = (prediction - target).pow(2).mean().item()
-    return math.inf if mse == 0 else 10 * math.log10(peak**2 / mse)
+from inr.chunks import chunk_slices, evaluate_in_chunks
 
 
 def fit_full_batch(
@@ -39,8 +34,7 @@ def fit_full_batch(
     for _ in range(steps):
         opt.zero_grad(set_to_none=True)
         total = torch.zeros((), device=coords.device)
-        for start in range(0, count, chunk):
-            piece = slice(start, start + chunk)
+        for piece in chunk_slices(count, chunk):
             loss = (model(coords[piece]) - values[piece]).pow(2).sum() / (count * values.shape[1])
             loss.backward()
             total += loss.detach()
@@ -51,5 +45,5 @@ def fit_full_batch(
 
 @torch.no_grad()
 def predict(model: nn.Module, coords: Tensor, chunk: int = 16384) -> Tensor:
-    """Evaluate ``model`` on coords [N, d] in chunks -> [N, c]."""
-    return torch.cat([model(coords[start : start + chunk]) for start in range(0, coords.shape[0], chunk)])
+    """Evaluate ``model`` on coords [N, d] in chunks of ``chunk`` points -> [N, c]."""
+    return evaluate_in_chunks(model, coords, chunk)
