@@ -56,6 +56,13 @@ class Encoder(nn.Module):
         raise NotImplementedError
 
 
+def check_options(owner: str, *rules: tuple[str, float, str]) -> None:
+    """Raise :class:`InputError` for the first ``(option, value, rule)`` broken; rules: ``>= 1``, ``> 0``."""
+    for option, value, rule in rules:
+        if not (value >= 1 if rule == ">= 1" else value > 0):
+            raise InputError(f"{owner} {option} must be {rule}, got {value}")
+
+
 def _unit_domain(coords: Tensor) -> Tensor:
     """Map coordinates from [-1, 1] to the papers' unit domain [0, 1]."""
     return (coords + 1.0) * 0.5
@@ -146,13 +153,8 @@ class PositionalEncoding(Encoder):
         self, in_dim: int, num_frequencies: int = 10, sigma: float = 256.0, include_input: bool = True
     ) -> None:
         super().__init__(in_dim)
-        if num_frequencies < 1:
-            raise InputError(f"PositionalEncoding num_frequencies must be >= 1, got {num_frequencies}")
-        if not sigma > 0:
-            raise InputError(f"PositionalEncoding sigma must be > 0, got {sigma}")
-        self.num_frequencies = num_frequencies
-        self.sigma = sigma
-        self.include_input = include_input
+        check_options("PositionalEncoding", ("num_frequencies", num_frequencies, ">= 1"), ("sigma", sigma, "> 0"))
+        self.num_frequencies, self.sigma, self.include_input = num_frequencies, sigma, include_input
         scales = sigma ** (torch.arange(num_frequencies, dtype=torch.float64) / num_frequencies)
         eye = torch.eye(in_dim, dtype=torch.float64)
         frequencies = (eye[:, None, :] * scales[None, :, None]).reshape(-1, in_dim)
@@ -185,12 +187,8 @@ class GaussianFourier(Encoder):
 
     def __init__(self, in_dim: int, mapping_size: int = 256, sigma: float = 10.0, seed: int = 0) -> None:
         super().__init__(in_dim)
-        if mapping_size < 1:
-            raise InputError(f"GaussianFourier mapping_size must be >= 1, got {mapping_size}")
-        if not sigma > 0:
-            raise InputError(f"GaussianFourier sigma must be > 0, got {sigma}")
-        self.mapping_size = mapping_size
-        self.sigma = sigma
+        check_options("GaussianFourier", ("mapping_size", mapping_size, ">= 1"), ("sigma", sigma, "> 0"))
+        self.mapping_size, self.sigma = mapping_size, sigma
         generator = torch.Generator().manual_seed(seed)
         self.register_buffer("frequencies", torch.randn(mapping_size, in_dim, generator=generator) * sigma)
         self.register_buffer("amplitudes", torch.ones(mapping_size), persistent=False)

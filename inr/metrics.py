@@ -110,20 +110,32 @@ class MeanOverEvaluations(SignalMetric):
         return {self.names[0]: mean.float()}
 
 
-class PSNR(MeanOverEvaluations):
-    """Peak signal-to-noise ratio (dB) of the clipped prediction, data range = the signal's value range.
+class ComparedWithValues(MeanOverEvaluations):
+    """A metric of the prediction against ``values``, raw or aligned (logged as ``<name>`` or ``<name>_aligned``).
 
     Args:
         alignment: compare the raw prediction (None) or the one aligned to the values (``offset``: best constant;
-            ``affine``: also linear terms and gain), logged as ``psnr_aligned``.
+            ``affine``: also linear terms and gain; see :func:`compared`).
     """
 
-    better = {"psnr": True, "psnr_aligned": True}
+    #: the logged name of the raw comparison.
+    name: ClassVar[str] = ""
 
     def __init__(self, alignment: Alignment | None = None) -> None:
         super().__init__()
         self.alignment = alignment
-        self.names = ("psnr" if alignment is None else "psnr_aligned",)
+        self.names = (self.name if alignment is None else f"{self.name}_aligned",)
+
+
+class PSNR(ComparedWithValues):
+    """Peak signal-to-noise ratio (dB) of the clipped prediction, data range = the signal's value range.
+
+    Args:
+        alignment: as for :class:`ComparedWithValues`; logged as ``psnr_aligned`` when given.
+    """
+
+    name = "psnr"
+    better = {"psnr": True, "psnr_aligned": True}
 
     def update(self, evaluation: Evaluation) -> None:
         """PSNR of this evaluation, via ``torchmetrics.functional.image.peak_signal_noise_ratio``."""
@@ -134,7 +146,7 @@ class PSNR(MeanOverEvaluations):
         self.add(peak_signal_noise_ratio(prediction, evaluation.target("values"), data_range=high - low))
 
 
-class SSIM(MeanOverEvaluations):
+class SSIM(ComparedWithValues):
     """Structural similarity of an image (Wang et al. 2004): Gaussian window sigma 1.5 (11 x 11), K1 0.01, K2 0.03.
 
     The SSIM map of torchmetrics (reflect-padded), averaged over channels and over the pixels at least
@@ -143,15 +155,11 @@ class SSIM(MeanOverEvaluations):
     signal's shape gives (height, width).
 
     Args:
-        alignment: as for :class:`PSNR`; logged as ``ssim_aligned`` when given.
+        alignment: as for :class:`ComparedWithValues`; logged as ``ssim_aligned`` when given.
     """
 
+    name = "ssim"
     better = {"ssim": True, "ssim_aligned": True}
-
-    def __init__(self, alignment: Alignment | None = None) -> None:
-        super().__init__()
-        self.alignment = alignment
-        self.names = ("ssim" if alignment is None else "ssim_aligned",)
 
     def update(self, evaluation: Evaluation) -> None:
         """SSIM of this evaluation, via ``torchmetrics.functional.image.structural_similarity_index_measure``."""
@@ -192,30 +200,30 @@ class SNR(MeanOverEvaluations):
         self.add(signal_noise_ratio(prediction.T, evaluation.target("values").T, zero_mean=False).mean())
 
 
-class GradientError(MeanOverEvaluations):
-    """Mean over points and channels of |grad f - gradient target|^2 (the :class:`GradientLoss` value)."""
+class DerivativeError(MeanOverEvaluations):
+    """Error of a derivative of the fit against the DataModule's target, the value of the matching loss.
 
-    names = ("gradient_mse",)
-    targets = ("gradients",)
-    derivatives = ("gradient",)
-    better = {"gradient_mse": False}
+    ``gradient``: mean over points and channels of |grad f - ``gradients``|^2 (:class:`GradientLoss`), logged as
+    ``gradient_mse``; ``laplacian``: mean of (Laplacian f - ``laplacians``)^2 (:class:`LaplacianLoss`), logged as
+    ``laplacian_mse``.
+
+    Args:
+        derivative: ``gradient`` or ``laplacian``.
+    """
+
+    better = {"gradient_mse": False, "laplacian_mse": False}
+
+    def __init__(self, derivative: Literal["gradient", "laplacian"] = "gradient") -> None:
+        super().__init__()
+        if derivative not in ("gradient", "laplacian"):
+            raise InputError(f"DerivativeError derivative must be 'gradient' or 'laplacian', got {derivative!r}")
+        self.derivative = derivative
+        self.names, self.targets, self.derivatives = (f"{derivative}_mse",), (f"{derivative}s",), (derivative,)
 
     def update(self, evaluation: Evaluation) -> None:
-        """Error of this evaluation's gradient."""
-        self.add((evaluation.gradient - evaluation.target("gradients")).square().sum(dim=-1).mean())
-
-
-class LaplacianError(MeanOverEvaluations):
-    """Mean over points and channels of (Laplacian f - Laplacian target)^2 (the :class:`LaplacianLoss` value)."""
-
-    names = ("laplacian_mse",)
-    targets = ("laplacians",)
-    derivatives = ("laplacian",)
-    better = {"laplacian_mse": False}
-
-    def update(self, evaluation: Evaluation) -> None:
-        """Error of this evaluation's Laplacian."""
-        self.add((evaluation.laplacian - evaluation.target("laplacians")).square().mean())
+        """Error of this evaluation's derivative."""
+        error = (getattr(evaluation, self.derivative) - evaluation.target(self.targets[0])).square()
+        self.add((error.sum(dim=-1) if self.derivative == "gradient" else error).mean())
 
 
 class SurfaceDistance(SignalMetric):
@@ -272,9 +280,9 @@ def default_metrics(kind: str, loss_targets: Sequence[str] = ("values",)) -> lis
     """
     if kind == "image":
         if "laplacians" in loss_targets:
-            return [PSNR(), PSNR("affine"), SSIM("affine"), GradientError(), LaplacianError()]
+            return [PSNR(), PSNR("affine"), SSIM("affine"), DerivativeError("gradient"), DerivativeError("laplacian")]
         if "gradients" in loss_targets:
-            return [PSNR(), PSNR("offset"), SSIM("offset"), GradientError()]
+            return [PSNR(), PSNR("offset"), SSIM("offset"), DerivativeError("gradient")]
         return [PSNR(), SSIM()]
     if kind == "audio":
         return [PSNR(), SNR()]

@@ -168,15 +168,8 @@ class MLP(CoordinateMLP):
         activation: pointwise nonlinearity.
     """
 
-    def __init__(
-        self,
-        in_dim: int,
-        out_dim: int,
-        *,
-        hidden: int = 256,
-        layers: int = 3,
-        activation: Literal["relu", "gelu", "tanh", "softplus"] = "relu",
-    ) -> None:
+    def __init__(self, in_dim: int, out_dim: int, *, hidden: int = 256, layers: int = 3,
+                 activation: Literal["relu", "gelu", "tanh", "softplus"] = "relu") -> None:
         if activation not in _ACTIVATIONS:
             raise InputError(f"MLP activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
         super().__init__(in_dim, out_dim, hidden=hidden, layers=layers, layer=ActivationLayer,
@@ -245,17 +238,9 @@ class Siren(CoordinateMLP):
         outermost_linear: end with a linear layer (True) or with one more sine layer.
     """
 
-    def __init__(
-        self,
-        in_dim: int,
-        out_dim: int,
-        *,
-        hidden: int = 256,
-        layers: int = 3,
-        first_omega_0: float = SIREN_OMEGA_0,
-        hidden_omega_0: float = SIREN_OMEGA_0,
-        outermost_linear: bool = True,
-    ) -> None:
+    def __init__(self, in_dim: int, out_dim: int, *, hidden: int = 256, layers: int = 3,
+                 first_omega_0: float = SIREN_OMEGA_0, hidden_omega_0: float = SIREN_OMEGA_0,
+                 outermost_linear: bool = True) -> None:
         for option, value in (("first_omega_0", first_omega_0), ("hidden_omega_0", hidden_omega_0)):
             if not value > 0:
                 raise InputError(f"Siren {option} must be > 0, got {value}")

@@ -16,7 +16,7 @@ from inr.evaluation import Evaluation
 from inr.losses import ValueLoss
 from inr.losses.derivatives import GradientLoss, LaplacianLoss
 from inr.losses.sdf import EikonalLoss, NormalLoss, OffSurfaceLoss, SurfaceLoss
-from inr.metrics import PSNR, SNR, SSIM, GradientError, SurfaceDistance, default_metrics
+from inr.metrics import PSNR, SNR, SSIM, DerivativeError, SurfaceDistance, default_metrics
 from inr.networks import Siren
 from inr.signal import SignalSpec
 from inr.step import Step
@@ -77,7 +77,10 @@ def test_default_metrics_follow_the_signal_kind_and_the_loss_targets():
     assert "laplacian_mse" in names(default_metrics("image", ["laplacians"]))
     assert names(default_metrics("audio")) == ["psnr", "snr"]
     assert names(default_metrics("sdf")) == ["chamfer", "normal_consistency"]
-    assert GradientError.targets == ("gradients",) and SurfaceDistance.targets == ("normals",)
+    gradient, laplacian = DerivativeError("gradient"), DerivativeError("laplacian")
+    assert (gradient.targets, gradient.derivatives) == (("gradients",), ("gradient",))
+    assert (laplacian.names, laplacian.targets) == (("laplacian_mse",), ("laplacians",))
+    assert SurfaceDistance.targets == ("normals",)
     assert SurfaceDistance().is_better("chamfer", 0.1, 0.2) and not PSNR().is_better("psnr", 20.0, 30.0)
 
 

@@ -52,9 +52,6 @@ class ValueLoss(Loss):
     name = "value"
     targets = ("values",)
 
-    def __init__(self, weight: float = 1.0) -> None:
-        super().__init__(weight)
-
     def forward(self, step: Step) -> Tensor:
         """MSE over points and channels."""
         return (step.outputs - step.target("values")).square().mean()

@@ -33,9 +33,6 @@ class GradientLoss(Loss):
     needs_derivatives = True
     targets = ("gradients",)
 
-    def __init__(self, weight: float = 1.0) -> None:
-        super().__init__(weight)
-
     def forward(self, step: Step) -> Tensor:
         """Mean over points and channels of |grad f - target|^2 (units: (value / coordinate unit)^2)."""
         target = step.target("gradients")
@@ -58,9 +55,6 @@ class LaplacianLoss(Loss):
     name = "laplacian"
     needs_derivatives = True
     targets = ("laplacians",)
-
-    def __init__(self, weight: float = 1.0) -> None:
-        super().__init__(weight)
 
     def check_model(self, model: nn.Module) -> None:
         """Raise when ``model`` (an INRModule: encoder + network) is piecewise linear in its coordinates.
