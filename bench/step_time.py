@@ -139,6 +139,7 @@ def worker(case: str, loop: str, steps: int, chunk_size: int, compile: bool, log
     else:
         cli = build_cli(["--config", config, "--trainer.logger", "false"], run=False)
         network = torch.nn.Sequential(cli.model.encoder, cli.model.network).to(place)
+        cli.datamodule.provide(training=cli.model.training_targets, validation=cli.model.validation_targets)
         chunk = None if loop == "plain (unchunked)" else 16384
         times = plain_round(network, loss_fn, batch_source(case, cli.datamodule, place), steps, chunk, place)
     samples = batch_source(case, cli.datamodule, place)()["coords"].shape[0]

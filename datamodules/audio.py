@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from datamodules.base import SignalDataModule, atomic_output, input_file
+from datamodules.base import SignalDataModule, input_file
 from inr import grids
+from inr.atomic import atomic_output
 from inr.chunks import chunk_slices
 from inr.errors import InputError
 from inr.evaluation import Evaluation

@@ -12,11 +12,9 @@ media, it turns an :class:`inr.evaluation.Evaluation` into its signal's natural 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -48,22 +46,6 @@ def input_file(path: str | Path, what: str) -> Path:
     if path.stat().st_size == 0:
         raise InputError(f"{what} {path} is empty (0 bytes)")
     return path
-
-
-@contextlib.contextmanager
-def atomic_output(out: str | Path) -> Iterator[Path]:
-    """Yield a temporary sibling of ``out`` (same suffix) to write; it replaces ``out`` only if the block succeeds.
-
-    A render that fails or is interrupted half-way leaves no half-written file under the requested name.
-    """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.stem}.{os.getpid()}.partial{out.suffix}")
-    try:
-        yield temporary
-        os.replace(temporary, out)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def sampling_seed(seed: int, step: int, rank: int) -> int:

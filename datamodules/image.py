@@ -20,8 +20,9 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from datamodules.base import SignalDataModule, atomic_output, input_file
+from datamodules.base import SignalDataModule, input_file
 from inr import grids
+from inr.atomic import atomic_output
 from inr.errors import InputError
 from inr.evaluation import Evaluation
 from inr.media import Media, Picture

@@ -27,8 +27,9 @@ import torch
 import trimesh
 from torch import Tensor
 
-from datamodules.base import SignalDataModule, atomic_output, input_file, sampling_seed
+from datamodules.base import SignalDataModule, input_file, sampling_seed
 from inr import grids
+from inr.atomic import atomic_output
 from inr.errors import InputError
 from inr.evaluation import Evaluation
 from inr.media import Media, Picture, Shape

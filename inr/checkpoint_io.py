@@ -1,39 +1,26 @@
 """Crash-safe checkpoint files.
 
 Lightning's own atomic save writes to a temporary file elsewhere and moves it without fsync, which becomes a
-plain (interruptible) copy when the temporary folder is on another filesystem. Here the bytes go to a temporary
-file beside the target, are fsynced, and replace the target with ``os.replace``: a crash at any moment leaves
-either the old complete checkpoint or the new complete one, never a half-written ``last.ckpt``.
+plain (interruptible) copy when the temporary folder is on another filesystem. Here the bytes go through
+:func:`inr.atomic.atomic_output` (a temporary file beside the target, fsynced, then ``os.replace``): a crash at any
+moment leaves either the old complete checkpoint or the new complete one, never a half-written ``last.ckpt``.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from inr.atomic import atomic_output
+
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` to ``path`` through a fsynced sibling temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as file:
-            torch.save(obj, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # make the rename itself durable
-    finally:
-        os.close(directory)
+    with atomic_output(path, durable=True) as temporary, open(temporary, "wb") as file:
+        torch.save(obj, file)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

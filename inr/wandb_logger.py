@@ -14,6 +14,8 @@ from pathlib import Path
 from lightning.pytorch.loggers import WandbLogger as LightningWandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from inr.atomic import atomic_output
+
 
 def online_requested() -> bool:
     """True when the environment asks for online W&B logging."""
@@ -77,11 +79,8 @@ class WandbLogger(LightningWandbLogger):
         if step is not None and step > self._logged_up_to:
             self._logged_up_to = step
             self._current_step = step
-            path = self._step_file()
-            temporary = path.with_name(path.name + ".tmp")
-            path.parent.mkdir(parents=True, exist_ok=True)  # W&B may keep its own files elsewhere (WANDB_DIR)
-            temporary.write_text(str(step))
-            os.replace(temporary, path)  # a kill mid-write never leaves an empty record
+            with atomic_output(self._step_file()) as temporary:  # a kill mid-write never leaves an empty record
+                temporary.write_text(str(step))
 
     def _logging_this_step(self, step: int) -> bool:
         """True for further metrics of the step this process is logging now (e.g. media after val/psnr)."""

@@ -34,6 +34,20 @@ def test_crash_while_writing_leaves_the_previous_checkpoint_intact(tmp_path, mon
     assert [path.name for path in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary left behind
 
 
+@pytest.mark.parametrize("durable", [False, True])
+def test_atomic_output_replaces_the_file_only_when_the_block_succeeds(tmp_path, durable):
+    from inr.atomic import atomic_output
+
+    target = tmp_path / "out" / "render.wav"
+    with atomic_output(target, durable=durable) as temporary:
+        assert temporary.parent == target.parent and temporary.suffix == ".wav"  # writers pick formats by suffix
+        temporary.write_text("first")
+    with pytest.raises(RuntimeError), atomic_output(target, durable=durable) as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "first" and [path.name for path in target.parent.iterdir()] == ["render.wav"]
+
+
 STEPS = 300  # long enough that the kill lands mid-run however fast the machine is
 
 
