@@ -127,6 +127,11 @@ class INRModule(L.LightningModule):
         self.last_evaluation: Evaluation | None = None  # for the media callback, right after validation_step
         self._throughput_mark: tuple[float, int] | None = None  # (host time, global step) of the last logging step
         self.needs_derivatives = any(loss.needs_derivatives for loss in self.losses)
+        if self.needs_derivatives and not getattr(self.network, "exact_input_derivatives", True):
+            needing = [loss.name for loss in self.losses if loss.needs_derivatives]
+            described = self.network.describe() if hasattr(self.network, "describe") else type(self.network).__name__
+            raise InputError(f"the losses {needing} train on derivatives, but autograd's input derivatives of "
+                             f"{described} are not its own (for Finer: set scale_req_grad true)")
         self.loss_guard = NonFiniteLossGuard(names)
         self.progress_metrics: dict[str, float] = {}  # host-side values for the progress bar
         if compile and self.needs_derivatives:

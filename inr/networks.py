@@ -42,9 +42,9 @@ class Float32Linear(nn.Linear):
             return super().forward(at_least_float32(features))
 
 
-def linear(in_dim: int, out_dim: int, is_first: bool) -> nn.Linear:
+def linear(in_dim: int, out_dim: int, is_first: bool, dtype: torch.dtype | None = None) -> nn.Linear:
     """The affine map of a layer: :class:`Float32Linear` for the input layer, ``nn.Linear`` otherwise."""
-    return (Float32Linear if is_first else nn.Linear)(in_dim, out_dim)
+    return (Float32Linear if is_first else nn.Linear)(in_dim, out_dim, dtype=dtype)
 
 
 class CoordinateNetwork(nn.Module):
@@ -67,6 +67,11 @@ class CoordinateNetwork(nn.Module):
         """True when the network's second derivatives w.r.t. its input vanish almost everywhere (ReLU)."""
         return False
 
+    @property
+    def exact_input_derivatives(self) -> bool:
+        """Whether autograd's derivatives w.r.t. the input are the function's own (derivative losses need it)."""
+        return True
+
     def describe(self) -> str:
         """A short name for messages, e.g. ``MLP(activation='relu')``."""
         return type(self).__name__
@@ -75,17 +80,18 @@ class CoordinateNetwork(nn.Module):
 class Layer(nn.Module):
     """Base of the layer classes :class:`CoordinateMLP` stacks: ``[..., in_dim] -> [..., out_dim]``.
 
-    A subclass takes ``(in_dim, out_dim, is_first, **options)``, sets ``self.linear`` with :func:`linear` (so the
-    input layer computes in float32) and initialises it as its paper does.
+    A subclass takes ``(in_dim, out_dim, is_first, **options)``, lets the base class set ``self.linear`` with
+    :func:`linear` (the input layer computes in float32; ``dtype`` e.g. complex for later layers) and initialises it
+    as its paper does.
     """
 
     #: whether the layer is piecewise linear in its input.
     piecewise_linear: ClassVar[bool] = False
 
-    def __init__(self, in_dim: int, out_dim: int, is_first: bool) -> None:
+    def __init__(self, in_dim: int, out_dim: int, is_first: bool, dtype: torch.dtype | None = None) -> None:
         super().__init__()
         self.is_first = is_first
-        self.linear = linear(in_dim, out_dim, is_first)
+        self.linear = linear(in_dim, out_dim, is_first, dtype)
 
 
 class CoordinateMLP(CoordinateNetwork):

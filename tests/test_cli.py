@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import ROOT, SURFACE_METRIC_24, TINY_MODEL, child_env, run_fit
 
-CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+CONFIGS = sorted([*(ROOT / "configs").glob("*.yaml"), *(ROOT / "configs" / "zoo").glob("*.yaml")])
 
 
 def inr(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -50,7 +50,7 @@ def _tiny_data_args(data_class: str, gray_png: Path, tmp_path: Path) -> tuple[li
     raise AssertionError(f"no tiny data options for {data_class}: add them here")
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.stem)
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda path: str(path.relative_to(ROOT / "configs")))
 def test_every_config_parses_and_trains_two_steps(config, gray_png, tmp_path):
     data_class = yaml.safe_load(config.read_text())["data"]["class_path"]
     data_args, metric = _tiny_data_args(data_class, gray_png, tmp_path)

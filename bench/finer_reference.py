@@ -1,0 +1,140 @@
+"""The official FINER image-fitting loop in plain PyTorch (liuzhen0212/FINER ``train_image.py`` and ``models.py``).
+
+Independent of inr on purpose (its own layers, grid and loop): ``bench/zoo.py`` compares inr's presets against it.
+Models follow the official ``models.py``: SIREN, FINER (sin(w0 (|z| + 1) z), scale without gradient), Gauss
+(exp(-(s z)^2)) and WIRE (complex Gabor, width hidden / sqrt(2)); the loop is full batch, MSE on targets in
+[-1, 1] over a ``linspace(-1, 1)`` (y, x) grid, Adam with ``LambdaLR(0.1 ** min(t / 5000, 1))``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+#: the official schedule's horizon: lr * 0.1^(t / 5000).
+SCHEDULE_STEPS = 5000
+
+
+class SineLayer(nn.Module):
+    def __init__(self, in_features: int, out_features: int, is_first: bool = False, omega_0: float = 30.0) -> None:
+        super().__init__()
+        self.omega_0, self.is_first = omega_0, is_first
+        self.linear = nn.Linear(in_features, out_features)
+        with torch.no_grad():
+            bound = 1 / in_features if is_first else math.sqrt(6 / in_features) / omega_0
+            self.linear.weight.uniform_(-bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sin(self.omega_0 * self.linear(x))
+
+
+class FinerLayer(SineLayer):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.linear(x)
+        with torch.no_grad():
+            scale = torch.abs(z) + 1
+        return torch.sin(self.omega_0 * scale * z)
+
+
+class GaussLayer(nn.Module):
+    def __init__(self, in_features: int, out_features: int, scale: float = 30.0) -> None:
+        super().__init__()
+        self.scale = scale
+        self.linear = nn.Linear(in_features, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(-(self.scale * self.linear(x)) ** 2)
+
+
+class ComplexGaborLayer(nn.Module):
+    def __init__(self, in_features: int, out_features: int, is_first: bool = False, omega0: float = 10.0,
+                 sigma0: float = 40.0) -> None:
+        super().__init__()
+        self.omega_0 = nn.Parameter(omega0 * torch.ones(1), False)
+        self.scale_0 = nn.Parameter(sigma0 * torch.ones(1), False)
+        self.linear = nn.Linear(in_features, out_features, dtype=torch.float if is_first else torch.cfloat)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lin = self.linear(x)
+        return torch.exp(1j * self.omega_0 * lin - (self.scale_0 * lin).abs().square())
+
+
+def _sine_net(layer: type, hidden: int, layers: int, out: int, first_omega: float, hidden_omega: float) -> nn.Module:
+    blocks = [layer(2, hidden, is_first=True, omega_0=first_omega)]
+    blocks += [layer(hidden, hidden, omega_0=hidden_omega) for _ in range(layers)]
+    final = nn.Linear(hidden, out)
+    with torch.no_grad():
+        bound = math.sqrt(6 / hidden) / hidden_omega
+        final.weight.uniform_(-bound, bound)
+    return nn.Sequential(*blocks, final)
+
+
+class _Real(nn.Module):
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).real
+
+
+def official_model(name: str, out: int = 3, hidden: int = 256, layers: int = 3) -> nn.Module:
+    """The official model ``name`` (siren, finer, gauss, wire) with the official scripts' settings."""
+    if name == "siren":
+        return _sine_net(SineLayer, hidden, layers, out, 30.0, 30.0)
+    if name == "finer":
+        return _sine_net(FinerLayer, hidden, layers, out, 30.0, 30.0)
+    if name == "gauss":
+        blocks = [GaussLayer(2, hidden)] + [GaussLayer(hidden, hidden) for _ in range(layers)]
+        return nn.Sequential(*blocks, nn.Linear(hidden, out))
+    if name == "wire":
+        width = int(hidden / np.sqrt(2))
+        blocks = [ComplexGaborLayer(2, width, is_first=True, omega0=20.0, sigma0=10.0)]
+        blocks += [ComplexGaborLayer(width, width, omega0=20.0, sigma0=10.0) for _ in range(layers)]
+        return _Real(nn.Sequential(*blocks, nn.Linear(width, out, dtype=torch.cfloat)))
+    raise ValueError(f"no official model {name!r}")
+
+
+#: the official learning rates (run_*.sh).
+OFFICIAL_LR = {"siren": 5e-4, "finer": 5e-4, "wire": 5e-3, "gauss": 5e-3}
+
+
+def image_tensors(pixels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Official ``get_train_data`` on uint8 pixels [H, W, C]: coords [H*W, 2] (y, x), targets [H*W, C] in [-1, 1]."""
+    image = (pixels.astype(np.float32) / 255.0 - 0.5) / 0.5
+    height, width, channels = image.shape
+    grid = torch.meshgrid(torch.linspace(-1, 1, height), torch.linspace(-1, 1, width), indexing="ij")
+    return torch.stack(grid, dim=-1).view(-1, 2), torch.tensor(image).view(-1, channels)
+
+
+def fit(name: str, pixels: np.ndarray, steps: list[int], seed: int = 3407) -> dict[int, dict]:
+    """The official loop up to ``max(steps)``; at each of ``steps``: the prediction [H, W, C] in [0, 1] (unclipped),
+    the official ``psnr_fn`` value (no clipping) and the mean seconds per step so far.
+    """
+    torch.manual_seed(seed)
+    coords, targets = image_tensors(pixels)
+    model = official_model(name, out=targets.shape[1])
+    optimizer = torch.optim.Adam(lr=OFFICIAL_LR[name], params=model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 0.1 ** min(t / SCHEDULE_STEPS, 1))
+    parameters = sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters() if p.requires_grad)
+    results, elapsed = {}, 0.0
+    for step in range(1, max(steps) + 1):
+        start = time.perf_counter()
+        loss = ((model(coords) - targets) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        elapsed += time.perf_counter() - start
+        if step in steps:
+            with torch.no_grad():
+                prediction = model(coords) / 2 + 0.5
+            mse = ((prediction - (targets / 2 + 0.5)) ** 2).mean()
+            results[step] = {"prediction": prediction.reshape(pixels.shape).numpy(),
+                             "psnr_official": float(-10 * torch.log10(mse)), "seconds_per_step": elapsed / step,
+                             "parameters": parameters}
+    return results
