@@ -151,8 +151,9 @@ class SSIM(ComparedWithValues):
 
     The SSIM map of torchmetrics (reflect-padded), averaged over channels and over the pixels at least
     ``SSIM_BORDER`` from the border: scikit-image's ``structural_similarity(gaussian_weights=True, sigma=1.5,
-    use_sample_covariance=False)``, to float precision. Images smaller than 11 pixels average the whole map. The
-    signal's shape gives (height, width).
+    use_sample_covariance=False)``, to float precision. An image smaller than the window along a side uses the
+    largest odd window that fits (sigma scaled alike) and averages the whole map; one under 3 pixels has no SSIM
+    (NaN). The signal's shape gives (height, width).
 
     Args:
         alignment: as for :class:`ComparedWithValues`; logged as ``ssim_aligned`` when given.
@@ -174,8 +175,13 @@ class SSIM(ComparedWithValues):
         def image(values: Tensor) -> Tensor:
             return values.float().reshape(*shape, -1).permute(2, 0, 1)[None]  # [1, C, H, W]
 
+        window = min(2 * SSIM_BORDER + 1, min(shape) - (1 - min(shape) % 2))  # odd, at most the shorter side
+        if window < 3:
+            self.add(torch.tensor(math.nan))
+            return
         _, full = structural_similarity_index_measure(
-            image(prediction), image(evaluation.target("values")), data_range=high - low, return_full_image=True
+            image(prediction), image(evaluation.target("values")), data_range=high - low, return_full_image=True,
+            kernel_size=window, sigma=1.5 * window / (2 * SSIM_BORDER + 1),
         )
         if min(shape) > 2 * SSIM_BORDER:
             full = full[..., SSIM_BORDER:-SSIM_BORDER, SSIM_BORDER:-SSIM_BORDER]

@@ -44,6 +44,20 @@ def test_ssim_matches_scikit_image_on_a_fixed_pair():
     assert 0.3 < expected < 0.9  # a pair where SSIM is informative
 
 
+@pytest.mark.parametrize("shape, finite", [((3, 11), True), ((1, 40), False), ((8, 8), True)])
+def test_ssim_of_images_smaller_than_its_window(shape, finite):
+    rng = np.random.default_rng(0)
+    truth = rng.random((*shape, 1)) * 2 - 1
+    metric = SSIM()
+    metric.update(_image_evaluation(truth * 0.5, truth))
+    value = metric.compute()["ssim"].item()
+    assert (0 < value < 1) if finite else np.isnan(value)
+    if finite:
+        metric = SSIM()
+        metric.update(_image_evaluation(truth, truth))
+        assert metric.compute()["ssim"].item() == pytest.approx(1.0, abs=1e-5)
+
+
 def test_psnr_and_snr_match_their_formulas():
     truth = np.linspace(-0.8, 0.8, 64).reshape(8, 8, 1)  # + 0.1 stays inside the clipping range
     prediction = truth + 0.1
