@@ -123,3 +123,16 @@ def test_same_seed_gives_the_official_models_weights_and_outputs(name):
     assert len(theirs) == len(ours) and all(torch.equal(a, b) for a, b in zip(theirs, ours))
     coords = torch.rand(50, 2) * 2 - 1
     torch.testing.assert_close(mine(coords), official(coords), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Finer(2, 1, first_omega_0=0.0), "Finer first_omega_0 must be > 0, got 0.0"),
+    (lambda: Finer(2, 1, first_bias_scale=-1.0), "Finer first_bias_scale must be >= 0 \\(or null\\), got -1.0"),
+    (lambda: Gauss(2, 1, scale=-3.0), "Gauss scale must be > 0, got -3.0"),
+    (lambda: Wire(2, 1, sigma_0=0.0), "Wire sigma_0 must be > 0, got 0.0"),
+    (lambda: Wire(2, 1, hidden=0), "Wire hidden must be > 0, got 0"),
+    (lambda: Gauss(2, 1, layers=-1), "Gauss layers must be >= 0, got -1"),
+])
+def test_bad_zoo_arguments_raise_clear_errors(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
