@@ -15,21 +15,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.reference import SineLayer  # the official SIREN layer, shared with the SIREN notebook copy
+
 #: the official schedule's horizon: lr * 0.1^(t / 5000).
 SCHEDULE_STEPS = 5000
-
-
-class SineLayer(nn.Module):
-    def __init__(self, in_features: int, out_features: int, is_first: bool = False, omega_0: float = 30.0) -> None:
-        super().__init__()
-        self.omega_0, self.is_first = omega_0, is_first
-        self.linear = nn.Linear(in_features, out_features)
-        with torch.no_grad():
-            bound = 1 / in_features if is_first else math.sqrt(6 / in_features) / omega_0
-            self.linear.weight.uniform_(-bound, bound)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sin(self.omega_0 * self.linear(x))
 
 
 class FinerLayer(SineLayer):
