@@ -22,7 +22,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from datamodules.base import SignalDataModule
 from inr.checkpoints import Checkpoint, read_checkpoint
 from inr.distributed import DEFAULT_TIMEOUT_S, RankFailureReporter, apply_timeout, check_timeout, is_transport_error
-from inr.errors import InputError, InrError, MissingFileError
+from inr.errors import InputError, InrError, MissingFileError, print_error_line
 from inr.lightning_private import logger_started
 from inr.module import INRModule
 from inr.progress import ProgressBar as InrProgressBar
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("INR_DEBUG"):
             raise
         command = f"inr {args[0]}" if args and args[0] in INRCLI.subcommands() else "inr"
-        print(f"inr: error: {parser_error_line(error)} (see {command} --help)", file=sys.stderr)
+        print_error_line(f"{parser_error_line(error)} (see {command} --help)")
         sys.exit(2)
     except RunComplete as complete:
         print(f"inr: {complete}", file=sys.stderr)
@@ -297,12 +297,12 @@ def main(argv: list[str] | None = None) -> None:
         if rank_failure is not None:  # multi-process job: name the rank that failed, in one line
             if (cause is None and not is_transport_error(error)) or os.environ.get("INR_DEBUG"):
                 traceback.print_exc()
-            print(f"inr: error: {rank_failure}", file=sys.stderr)
+            print_error_line(rank_failure)
             sys.exit(1)
         if cause is None or os.environ.get("INR_DEBUG"):
             raise
         message = cause.args[0] if isinstance(cause, KeyError) and cause.args else cause
-        print(f"inr: error: {message}", file=sys.stderr)
+        print_error_line(str(message))
         sys.exit(2)
 
 

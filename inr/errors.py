@@ -7,6 +7,8 @@ bugs by their type alone (``INR_DEBUG=1`` shows the traceback anyway).
 
 from __future__ import annotations
 
+import sys
+
 
 class InrError(Exception):
     """Base of the errors whose message, naming the option or file and what is wrong, is all the user needs."""
@@ -30,3 +32,13 @@ class NonFiniteLossError(InrError, FloatingPointError):
 
 class UnsupportedSetupError(InrError, RuntimeError):
     """The run asks for something this environment or configuration cannot do (e.g. compile without a compiler)."""
+
+
+def print_error_line(message: str) -> None:
+    """Write ``inr: error: <message>`` and its newline to stderr in one write.
+
+    Under DDP several ranks may report at once: one write of a short line to a pipe is atomic, so their lines never
+    interleave (``print`` writes the text and the newline separately).
+    """
+    sys.stderr.write(f"inr: error: {message}\n")
+    sys.stderr.flush()

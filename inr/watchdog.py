@@ -14,7 +14,6 @@ watchdog speaks first whatever the backend.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from typing import Any
 
@@ -23,6 +22,7 @@ from lightning.pytorch.callbacks import Callback
 
 from inr import liveness
 from inr.distributed import FAILURE_KEY, job_store, stop_started_ranks
+from inr.errors import print_error_line
 
 _PROGRESS_KEY = "inr/progress/{rank}"
 
@@ -121,7 +121,7 @@ class HangWatchdog(Callback):
                 store.set(FAILURE_KEY.format(rank=rank), summary)
             except Exception:  # noqa: BLE001 - the store's host is gone; the line is still printed
                 pass
-        print(f"inr: error: {summary}", file=sys.stderr, flush=True)
+        print_error_line(summary)
         if rank == 0:
             stop_started_ranks(self._trainer, self.grace_s)
         os._exit(1)  # the main thread may be blocked in a collective or a device sync that never returns

@@ -34,3 +34,22 @@ def test_a_plain_value_error_is_a_bug_and_keeps_its_traceback():
 def test_inr_errors_are_still_the_builtin_types_callers_catch():
     assert isinstance(MissingFileError("x"), FileNotFoundError) and isinstance(MissingFileError("x"), ValueError)
     assert isinstance(MissingTargetError("x"), KeyError) and isinstance(NonFiniteLossError("x"), FloatingPointError)
+
+
+def test_an_error_line_is_one_write_so_concurrent_ranks_never_interleave(monkeypatch):
+    import sys
+
+    from inr.errors import print_error_line
+
+    writes = []
+
+    class Recorder:
+        def write(self, text):
+            writes.append(text)
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stderr", Recorder())
+    print_error_line("rank 1 failed: RuntimeError: boom")
+    assert writes == ["inr: error: rank 1 failed: RuntimeError: boom\n"]
