@@ -103,15 +103,25 @@ class SignalDataModule(L.LightningDataModule):
         return []
 
     # --- targets ---------------------------------------------------------------------------------------------------
-    def provide(self, training: list[str] | tuple[str, ...], validation: list[str] | tuple[str, ...]) -> None:
+    def provide(self, training: list[str] | tuple[str, ...], validation: list[str] | tuple[str, ...],
+                users: dict[str, tuple[str, ...]] | None = None) -> None:
         """Compute exactly these targets for training batches and the validation batch (called by the module).
 
-        ``values`` is always computed (validation compares with it).
+        ``values`` is always computed (validation compares with it). A target this DataModule cannot compute is
+        refused; ``users`` (who asks -> the targets it reads, e.g. ``{"loss GradientLoss": ("gradients",)}``) lets
+        the message name who asked for it.
         """
-        unknown = sorted({*training, *validation} - set(self.available_targets))
+        available = set(self.available_targets)
+        unknown = sorted({*training, *validation} - available)
         if unknown:
+            for user, targets in (users or {}).items():
+                missing = [target for target in targets if target not in available]
+                if missing:
+                    raise InputError(f"{user} needs the target(s) {missing}, which {type(self).__name__} does not "
+                                     f"provide (it provides {sorted(available)}); choose losses and metrics for "
+                                     "this data")
             raise InputError(f"{type(self).__name__} cannot compute the target(s) {unknown}; it provides "
-                             f"{sorted(self.available_targets)}")
+                             f"{sorted(available)}")
         training, validation = tuple(sorted(training)), tuple(sorted({"values", *validation}))
         if (training, validation) != (self.training_targets, self.validation_targets):
             self.training_targets, self.validation_targets = training, validation

@@ -126,16 +126,15 @@ class INRModule(L.LightningModule):
         self.best_metrics: dict[str, float] = {}
         self.last_evaluation: Evaluation | None = None  # for the media callback, right after validation_step
         self._throughput_mark: tuple[float, int] | None = None  # (host time, global step) of the last logging step
-        self.needs_derivatives = any(loss.needs_derivatives for loss in self.losses)
-        if self.needs_derivatives and not getattr(self.network, "exact_input_derivatives", True):
-            needing = [loss.name for loss in self.losses if loss.needs_derivatives]
+        needing = [loss.name for loss in self.losses if loss.needs_derivatives]
+        self.needs_derivatives = bool(needing)
+        if needing and not getattr(self.network, "exact_input_derivatives", True):
             described = self.network.describe() if hasattr(self.network, "describe") else type(self.network).__name__
             raise InputError(f"the losses {needing} train on derivatives, but autograd's input derivatives of "
                              f"{described} are not its own (for Finer: set scale_req_grad true)")
         self.loss_guard = NonFiniteLossGuard(names)
         self.progress_metrics: dict[str, float] = {}  # host-side values for the progress bar
-        if compile and self.needs_derivatives:
-            needing = [loss.name for loss in self.losses if loss.needs_derivatives]
+        if compile and needing:
             raise InputError(f"model compile: true cannot train the derivative losses {needing}: torch.compile does "
                              "not support the double backward they need; set model.compile false")
         self._compiled = torch.compile(self._represent) if compile else None
@@ -145,7 +144,6 @@ class INRModule(L.LightningModule):
         self.register_buffer("loss_weights", torch.tensor([loss.weight for loss in self.losses]), persistent=False)
         self.optimizer_factory = optimizer
         self.scheduler_factory = lr_scheduler
-        self.value_range = self.signal.value_range
         self.automatic_optimization = False
 
     def forward(self, coords: Tensor) -> Tensor:
@@ -180,19 +178,9 @@ class INRModule(L.LightningModule):
             torch.set_float32_matmul_precision(self.matmul_precision)
         datamodule = trainer.datamodule if trainer is not None else None
         if datamodule is not None and hasattr(datamodule, "provide"):
-            self._check_targets(datamodule)
-            datamodule.provide(training=self.training_targets, validation=self.validation_targets)
-
-    def _check_targets(self, datamodule: Any) -> None:
-        """Refuse a loss or metric whose target the DataModule cannot compute, naming both."""
-        available = set(datamodule.available_targets)
-        users = [(f"loss {type(loss).__name__}", loss.targets) for loss in self.losses]
-        users += [(f"metric {type(metric).__name__}", metric.targets) for metric in self.metrics]
-        for user, targets in users:
-            missing = [target for target in targets if target not in available]
-            if missing:
-                raise InputError(f"{user} needs the target(s) {missing}, which {type(datamodule).__name__} does not "
-                                 f"provide (it provides {sorted(available)}); choose losses and metrics for this data")
+            users = {f"loss {type(loss).__name__}": loss.targets for loss in self.losses}
+            users.update({f"metric {type(metric).__name__}": metric.targets for metric in self.metrics})
+            datamodule.provide(training=self.training_targets, validation=self.validation_targets, users=users)
 
     def configure_callbacks(self) -> list[L.Callback]:
         """The media callback: pictures and sounds of every validation, logged on rank zero."""
