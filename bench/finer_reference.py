@@ -2,8 +2,9 @@
 
 Independent of inr on purpose (its own layers, grid and loop): ``bench/zoo.py`` compares inr's presets against it.
 Models follow the official ``models.py``: SIREN, FINER (sin(w0 (|z| + 1) z), scale without gradient), Gauss
-(exp(-(s z)^2)) and WIRE (complex Gabor, width hidden / sqrt(2)); the loop is full batch, MSE on targets in
-[-1, 1] over a ``linspace(-1, 1)`` (y, x) grid, Adam with ``LambdaLR(0.1 ** min(t / 5000, 1))``.
+(exp(-(s z)^2)), WIRE (complex Gabor, width hidden / sqrt(2)) and PE-MLP (NeRF encoding with 10 frequencies, ReLU);
+the loop is full batch, MSE on targets in [-1, 1] (in [0, 1] for PE-MLP: ``run_pemlp.sh`` passes
+``--not_zero_mean``) over a ``linspace(-1, 1)`` (y, x) grid, Adam with ``LambdaLR(0.1 ** min(t / 5000, 1))``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,28 @@ class ComplexGaborLayer(nn.Module):
         return torch.exp(1j * self.omega_0 * lin - (self.scale_0 * lin).abs().square())
 
 
+class PositionalEncoding(nn.Module):
+    def __init__(self, in_channels: int, n_freqs: int) -> None:
+        super().__init__()
+        self.out_channels = in_channels * (2 * n_freqs + 1)
+        self.freq_bands = 2 ** torch.linspace(0, n_freqs - 1, n_freqs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = [x]
+        for freq in self.freq_bands:
+            for func in (torch.sin, torch.cos):
+                out += [func(freq * x)]
+        return torch.cat(out, -1)
+
+
+def _pemlp(hidden: int, layers: int, out: int, n_freqs: int = 10) -> nn.Module:
+    encoding = PositionalEncoding(2, n_freqs)
+    blocks = [encoding, nn.Linear(encoding.out_channels, hidden), nn.ReLU(True)]
+    for _ in range(layers):
+        blocks += [nn.Linear(hidden, hidden), nn.ReLU(True)]
+    return nn.Sequential(*blocks, nn.Linear(hidden, out))
+
+
 def _sine_net(layer: type, hidden: int, layers: int, out: int, first_omega: float, hidden_omega: float) -> nn.Module:
     blocks = [layer(2, hidden, is_first=True, omega_0=first_omega)]
     blocks += [layer(hidden, hidden, omega_0=hidden_omega) for _ in range(layers)]
@@ -72,7 +95,7 @@ class _Real(nn.Module):
 
 
 def official_model(name: str, out: int = 3, hidden: int = 256, layers: int = 3) -> nn.Module:
-    """The official model ``name`` (siren, finer, gauss, wire) with the official scripts' settings."""
+    """The official model ``name`` (siren, finer, gauss, wire, pemlp) with the official scripts' settings."""
     if name == "siren":
         return _sine_net(SineLayer, hidden, layers, out, 30.0, 30.0)
     if name == "finer":
@@ -85,16 +108,23 @@ def official_model(name: str, out: int = 3, hidden: int = 256, layers: int = 3) 
         blocks = [ComplexGaborLayer(2, width, is_first=True, omega0=20.0, sigma0=10.0)]
         blocks += [ComplexGaborLayer(width, width, omega0=20.0, sigma0=10.0) for _ in range(layers)]
         return _Real(nn.Sequential(*blocks, nn.Linear(width, out, dtype=torch.cfloat)))
+    if name == "pemlp":
+        return _pemlp(hidden, layers, out)
     raise ValueError(f"no official model {name!r}")
 
 
 #: the official learning rates (run_*.sh).
-OFFICIAL_LR = {"siren": 5e-4, "finer": 5e-4, "wire": 5e-3, "gauss": 5e-3}
+OFFICIAL_LR = {"siren": 5e-4, "finer": 5e-4, "wire": 5e-3, "gauss": 5e-3, "pemlp": 1e-3}
+#: the models whose script passes ``--not_zero_mean`` (targets in [0, 1]).
+UNIT_TARGETS = {"pemlp"}
 
 
-def image_tensors(pixels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Official ``get_train_data`` on uint8 pixels [H, W, C]: coords [H*W, 2] (y, x), targets [H*W, C] in [-1, 1]."""
-    image = (pixels.astype(np.float32) / 255.0 - 0.5) / 0.5
+def image_tensors(pixels: np.ndarray, zero_mean: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Official ``get_train_data`` on uint8 pixels [H, W, C]: coords [H*W, 2] (y, x), targets [H*W, C] in [-1, 1]
+    (``zero_mean``) or [0, 1]."""
+    image = pixels.astype(np.float32) / 255.0
+    if zero_mean:
+        image = (image - 0.5) / 0.5
     height, width, channels = image.shape
     grid = torch.meshgrid(torch.linspace(-1, 1, height), torch.linspace(-1, 1, width), indexing="ij")
     return torch.stack(grid, dim=-1).view(-1, 2), torch.tensor(image).view(-1, channels)
@@ -105,7 +135,8 @@ def fit(name: str, pixels: np.ndarray, steps: list[int], seed: int = 3407) -> di
     the official ``psnr_fn`` value (no clipping) and the mean seconds per step so far.
     """
     torch.manual_seed(seed)
-    coords, targets = image_tensors(pixels)
+    zero_mean = name not in UNIT_TARGETS
+    coords, targets = image_tensors(pixels, zero_mean)
     model = official_model(name, out=targets.shape[1])
     optimizer = torch.optim.Adam(lr=OFFICIAL_LR[name], params=model.parameters())
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 0.1 ** min(t / SCHEDULE_STEPS, 1))
@@ -121,8 +152,8 @@ def fit(name: str, pixels: np.ndarray, steps: list[int], seed: int = 3407) -> di
         elapsed += time.perf_counter() - start
         if step in steps:
             with torch.no_grad():
-                prediction = model(coords) / 2 + 0.5
-            mse = ((prediction - (targets / 2 + 0.5)) ** 2).mean()
+                prediction = model(coords) / 2 + 0.5 if zero_mean else model(coords)
+            mse = ((prediction - (targets / 2 + 0.5 if zero_mean else targets)) ** 2).mean()
             results[step] = {"prediction": prediction.reshape(pixels.shape).numpy(),
                              "psnr_official": float(-10 * torch.log10(mse)), "seconds_per_step": elapsed / step,
                              "parameters": parameters}

@@ -1,11 +1,12 @@
 """inr's zoo presets against the official FINER training loop, side by side in one run.
 
 Every image is resized once (bilinear, antialiased, longer side ``--size``) and saved as an 8-bit PNG that both
-loops read, so they fit the same pixels. For each model (siren, finer, wire, gauss) the official loop
-(``bench/finer_reference.py``, its own copy of the official models) and inr's ``configs/zoo/<model>.yaml`` through
-``inr fit`` start from the same seed (3407, the official ``setup_seed``) and report PSNR (prediction clipped to the
-value range; data range 2 on [-1, 1], the same as 1 on [0, 1]) and SSIM (scikit-image's ``structural_similarity``
-on the official prediction, inr's ``val/ssim``) at each ``--steps``, the parameter count and seconds per step.
+loops read, so they fit the same pixels. For each preset of ``configs/zoo/`` inr's config runs through ``inr fit``;
+for the models the official FINER code has (siren, finer, wire, gauss, pemlp) the official loop
+(``bench/finer_reference.py``, its own copy of the official models) runs beside it. Both start from the same
+seed (3407, the official ``setup_seed``) and report PSNR (prediction clipped to the value range, on which the
+data range is taken) and SSIM (scikit-image's ``structural_similarity`` on the official prediction, inr's
+``val/ssim``) at each ``--steps``, the parameter count and seconds per step.
 
     python -m bench.zoo --images ../shared/data/ffn/div2k/00.png ../shared/data/ffn/text/00.png --size 64
 
@@ -28,7 +29,9 @@ from bench import finer_reference
 from datamodules.image import read_image, resize_longer_side, write_png
 from inr.cli import build_cli
 
-MODELS = ("siren", "finer", "wire", "gauss")
+PRESETS = tuple(sorted(path.stem for path in (Path(__file__).parent.parent / "configs" / "zoo").glob("*.yaml")))
+#: the presets the official FINER loop has a model for.
+OFFICIAL = tuple(finer_reference.OFFICIAL_LR)
 RESULTS = Path(__file__).parent / "results" / "zoo.csv"
 DEFAULT_IMAGES = ("../shared/data/ffn/div2k/00.png", "../shared/data/ffn/text/00.png")
 
@@ -103,7 +106,7 @@ def main() -> None:
     parser.add_argument("--images", nargs="+", default=list(DEFAULT_IMAGES))
     parser.add_argument("--size", type=int, default=64, help="longer side in pixels")
     parser.add_argument("--steps", type=int, nargs="+", default=[300, 1000])
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--models", nargs="+", choices=PRESETS, default=list(PRESETS))
     parser.add_argument("--out", type=Path, default=RESULTS)
     options = parser.parse_args()
     rows = []
@@ -111,8 +114,9 @@ def main() -> None:
         for path in options.images:
             image, pixels = prepared_image(path, options.size, Path(folder))
             for model in options.models:
-                for loop, results in (("official", official_row(model, pixels, options.steps)),
-                                      ("inr", inr_row(model, image, options.steps, folder))):
+                for loop in (["official"] if model in OFFICIAL else []) + ["inr"]:
+                    results = (official_row(model, pixels, options.steps) if loop == "official"
+                               else inr_row(model, image, options.steps, folder))
                     for count, values in results.items():
                         row = {"image": path, "size": options.size, "model": model, "loop": loop, "steps": count,
                                **values}
@@ -128,6 +132,8 @@ def main() -> None:
     for model in options.models:
         for loop in ("official", "inr"):
             mine = [row for row in rows if row["model"] == model and row["loop"] == loop]
+            if not mine:
+                continue
             cells = []
             for count in options.steps:
                 at = [row for row in mine if row["steps"] == count]

@@ -94,9 +94,9 @@ class BlendDataModule(ImageDataModule):
         """The composite of both images' values, Sobel gradients and Laplacians (not the composite's derivatives)."""
         weights = self.weights
         targets = {}
-        first_gradients, first_laplacians = image_derivatives(self.first * 2 - 1)
-        second_gradients, second_laplacians = image_derivatives(self.second * 2 - 1)
-        targets["values"] = self.pixels * 2 - 1
+        first_gradients, first_laplacians = image_derivatives(self.to_values(self.first))
+        second_gradients, second_laplacians = image_derivatives(self.to_values(self.second))
+        targets["values"] = self.to_values(self.pixels)
         targets["gradients"] = (1 - weights[..., None]) * first_gradients + weights[..., None] * second_gradients
         targets["laplacians"] = (1 - weights) * first_laplacians + weights * second_laplacians
         return targets

@@ -1,12 +1,13 @@
-"""Images as signals: f(x, y) -> channels, with coordinates on a [-1, 1] grid and values in [-1, 1].
+"""Images as signals: f(x, y) -> channels, with coordinates on a [-1, 1] grid and values in [-1, 1] (or any range).
 
 The coordinate layout follows SIREN's image fitting (Sitzmann et al. 2020, ``get_mgrid``): ``linspace(-1, 1)``
 along each axis, coordinate 0 is y (row, growing downwards), coordinate 1 is x (column); points are in row-major
 pixel order. With the same seed, inr's SIREN then starts from exactly the official notebook's weights and data.
 
-Targets: ``values`` (the pixels in [-1, 1]) and, for derivative supervision (SIREN Sec. 4.1, Poisson
-reconstruction), Sobel ``gradients`` and 5-point ``laplacians`` of the image, scaled to the units of the [-1, 1]
-coordinates so that they compare directly with the network's autograd derivatives. Only the targets the losses
+Targets: ``values`` (the pixels mapped linearly onto ``value_range``, [-1, 1] by default) and, for derivative
+supervision (SIREN Sec. 4.1, Poisson reconstruction), Sobel ``gradients`` and 5-point ``laplacians`` of the
+values, scaled to the units of the [-1, 1] coordinates so that they compare directly with the network's autograd
+derivatives. Only the targets the losses
 and metrics ask for are computed (``GradientLoss`` asks for ``gradients``, ``LaplacianLoss`` for ``laplacians``).
 """
 
@@ -121,9 +122,11 @@ def output_size(spec: SignalSpec, resolution: int | None) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def values_to_pixels(values: Tensor, height: int, width: int, bit_depth: int = 8) -> np.ndarray:
-    """Values [H * W, C] in [-1, 1] -> integer pixels [H, W, C] (uint8 or uint16), clipped."""
-    unit = ((values.detach().float().cpu().reshape(height, width, -1) + 1) / 2).clamp(0, 1)
+def values_to_pixels(values: Tensor, height: int, width: int, bit_depth: int = 8,
+                     value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
+    """Values [H * W, C] in ``value_range`` -> integer pixels [H, W, C] (uint8 or uint16), clipped."""
+    low, high = value_range
+    unit = ((values.detach().float().cpu().reshape(height, width, -1) - low) / (high - low)).clamp(0, 1)
     top = 2**bit_depth - 1
     dtype = np.uint16 if bit_depth == 16 else np.uint8
     return (unit * top).round().numpy().astype(dtype)
@@ -200,6 +203,8 @@ class ImageDataModule(SignalDataModule):
         size: resize (bilinear, antialiased) so the longer side has this many pixels; ``None`` keeps the size.
         batch_size: random pixels per training step; ``None`` uses every pixel every step (full batch).
         seed: seed of the batch sampler; ``None`` takes the run's ``seed_everything``.
+        value_range: (low, high) the pixels [0, 1] are mapped onto linearly: (-1, 1) as SIREN and FINER, (0, 1)
+            as FINER's PE-MLP baseline (``--not_zero_mean``). Metrics, media and renders read it back.
     """
 
     kind = "image"
@@ -211,10 +216,15 @@ class ImageDataModule(SignalDataModule):
         size: int | None = None,
         batch_size: int | None = None,
         seed: int | None = None,
+        value_range: tuple[float, float] = (-1.0, 1.0),
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
         if size is not None and size < 1:
             raise InputError(f"data size must be >= 1 pixel, got {size}")
+        bounds = [float(bound) for bound in value_range]
+        if len(bounds) != 2 or not (np.isfinite(bounds).all() and bounds[0] < bounds[1]):
+            raise InputError(f"data value_range must be finite (low, high) with low < high, got {bounds}")
+        self.value_range = (bounds[0], bounds[1])
         self.path = path
         pixels = sample_image() if path is None else read_image(path)
         self.bit_depth = 16 if path is not None and _png_bit_depth(Path(path)) == 16 else 8
@@ -222,18 +232,18 @@ class ImageDataModule(SignalDataModule):
         self.height, self.width, self.channels = self.pixels.shape
 
     def image_targets(self) -> dict[str, np.ndarray]:
-        """``values [H, W, C]`` in [-1, 1], Sobel ``gradients [H, W, C, 2]`` and ``laplacians [H, W, C]``."""
-        values = self.pixels * 2 - 1
+        """``values [H, W, C]`` in ``value_range``, Sobel ``gradients [H, W, C, 2]`` and ``laplacians [H, W, C]``."""
+        values = self.to_values(self.pixels)
         gradients, laplacians = image_derivatives(values)
         return {"values": values, "gradients": gradients, "laplacians": laplacians}
 
     def signal_tensors(self) -> dict[str, Tensor]:
-        """``coords [H*W, 2]``, ``values [H*W, C]`` in [-1, 1], and the derivative targets asked for.
+        """``coords [H*W, 2]``, ``values [H*W, C]`` in ``value_range``, and the derivative targets asked for.
 
         ``gradients [H*W, C, 2]`` and ``laplacians [H*W, C]`` are computed only when a loss or metric reads them.
         """
         keys = self.computed_targets()
-        targets = self.image_targets() if keys != ["values"] else {"values": self.pixels * 2 - 1}
+        targets = self.image_targets() if keys != ["values"] else {"values": self.to_values(self.pixels)}
         count = self.height * self.width
         signal = {"coords": pixel_grid(self.height, self.width)}
         for key in keys:
@@ -241,11 +251,16 @@ class ImageDataModule(SignalDataModule):
             signal[key] = torch.from_numpy(target).reshape(count, *target.shape[2:])
         return signal
 
+    def to_values(self, pixels: np.ndarray) -> np.ndarray:
+        """Pixels [..., C] in [0, 1] -> values in ``value_range``."""
+        low, high = self.value_range
+        return low + pixels * (high - low)
+
     @property
     def signal_spec(self) -> SignalSpec:
         """Dims, size (height, width), bit depth and value range of the image, saved in the checkpoint."""
         return self.spec(2, self.channels, shape=(self.height, self.width), source=self.path or "skimage.data.camera",
-                         meta={"bit_depth": self.bit_depth})
+                         value_range=self.value_range, meta={"bit_depth": self.bit_depth})
 
     def media(self, evaluation: Evaluation, extra: dict[str, Tensor]) -> list[Media]:
         """The reconstruction and its |error| map; with derivatives, also their pictures.
@@ -256,10 +271,11 @@ class ImageDataModule(SignalDataModule):
         white/black = +/- the target's 99th percentile of |Laplacian|).
         """
         prediction = evaluation.extras.get("aligned", evaluation.prediction)
-        reconstruction = values_to_pixels(prediction, self.height, self.width)
-        target = torch.from_numpy(self.pixels).to(prediction.device).reshape(-1, self.channels) * 2 - 1
-        error = (prediction.detach().clamp(-1, 1) - target).abs().mean(dim=-1, keepdim=True)
-        error_map = values_to_pixels(error * 2 - 1, self.height, self.width)  # |error| of 1 (half range) is white
+        low, high = self.value_range
+        reconstruction = values_to_pixels(prediction, self.height, self.width, value_range=self.value_range)
+        target = torch.from_numpy(self.to_values(self.pixels)).to(prediction.device).reshape(-1, self.channels)
+        error = (prediction.detach().clamp(low, high) - target).abs().mean(dim=-1, keepdim=True) / (high - low)
+        error_map = values_to_pixels(error, self.height, self.width, value_range=(0.0, 0.5))  # half range: white
         items: list[Media] = [Picture("val/reconstruction", [_squeeze(reconstruction), _squeeze(error_map)],
                                       ["reconstruction", "|error|"])]
         gradient, laplacian = evaluation.gradient, evaluation.laplacian
@@ -299,7 +315,7 @@ class ImageDataModule(SignalDataModule):
             raise InputError(f"--out {out}: {what} renders to one of {', '.join(suffixes)}")
         height, width = output_size(spec, resolution)
         values = predict(pixel_grid(height, width))
-        write_png(out, values_to_pixels(values, height, width, bit_depth))
+        write_png(out, values_to_pixels(values, height, width, bit_depth, value_range=spec.value_range))
         return f"wrote {out}: {width} x {height} image, {spec.out_dim} channel(s)"
 
 

@@ -172,6 +172,38 @@ class PositionalEncoding(Encoder):
         return torch.cat([coords, features], dim=-1) if self.include_input else features
 
 
+class NerfPositionalEncoding(Encoder):
+    """NeRF's positional encoding on the raw coordinates (Mildenhall et al. 2020; FINER's PE-MLP baseline).
+
+    Features ``[x, sin(2^0 x), cos(2^0 x), ..., sin(2^(m-1) x), cos(2^(m-1) x)]`` in this order (each term over
+    all coordinates), phases in radians of the coordinates in [-1, 1] themselves: frequency 2^k is 2^k / pi cycles
+    over the range. Unlike :class:`PositionalEncoding` it is not periodic over the range.
+
+    Args:
+        in_dim: coordinate dimension.
+        num_frequencies: m (>= 1); NeRF and FINER use 10 for images.
+        include_input: start the features with the raw coordinates.
+    """
+
+    def __init__(self, in_dim: int, num_frequencies: int = 10, include_input: bool = True) -> None:
+        super().__init__(in_dim)
+        check_options("NerfPositionalEncoding", ("num_frequencies", num_frequencies, ">= 1"))
+        self.num_frequencies, self.include_input = num_frequencies, include_input
+        bands = 2.0 ** torch.arange(num_frequencies, dtype=torch.float64)
+        self.register_buffer("bands", bands.float(), persistent=False)
+
+    @property
+    def out_dim(self) -> int:
+        """in_dim x (2 num_frequencies + 1 with ``include_input``)."""
+        return self.in_dim * (2 * self.num_frequencies + (1 if self.include_input else 0))
+
+    def encode(self, coords: Tensor) -> Tensor:
+        """Encode coords [..., in_dim] in [-1, 1] -> [..., out_dim]."""
+        phases = coords[..., None, :] * self.bands.to(coords.dtype)[:, None]  # [..., m, in_dim]
+        terms = torch.stack([torch.sin(phases), torch.cos(phases)], dim=-2).flatten(-3)  # [..., m * 2 * in_dim]
+        return torch.cat([coords, terms], dim=-1) if self.include_input else terms
+
+
 class GaussianFourier(Encoder):
     """Gaussian random Fourier features (Tancik et al. 2020): B ~ N(0, sigma^2), fixed after construction.
 

@@ -3,7 +3,15 @@ import math
 import pytest
 import torch
 
-from inr.encoders import BasicFourier, Encoder, FixedFourier, GaussianFourier, Identity, PositionalEncoding
+from inr.encoders import (
+    BasicFourier,
+    Encoder,
+    FixedFourier,
+    GaussianFourier,
+    Identity,
+    NerfPositionalEncoding,
+    PositionalEncoding,
+)
 
 ENCODERS = [
     lambda d: Identity(d),
@@ -13,6 +21,8 @@ ENCODERS = [
     lambda d: PositionalEncoding(d, num_frequencies=5, sigma=32.0, include_input=False),
     lambda d: GaussianFourier(d, mapping_size=7, sigma=3.0, seed=1),
     lambda d: FixedFourier(d, [[1.0] * d, [0.5] * d, [3.0] + [0.0] * (d - 1)], amplitudes=[1.0, 0.5, 0.25]),
+    lambda d: NerfPositionalEncoding(d, num_frequencies=3),
+    lambda d: NerfPositionalEncoding(d, num_frequencies=3, include_input=False),
 ]
 
 
@@ -76,6 +86,7 @@ def test_lowest_frequency_spans_the_range_so_interior_points_do_not_alias():
         (lambda: BasicFourier(2, band_limit=0), "BasicFourier band_limit must be >= 1"),
         (lambda: BasicFourier(2, p=-1.0), "BasicFourier p must be >= 0"),
         (lambda: Identity(0), "in_dim must be >= 1"),
+        (lambda: NerfPositionalEncoding(2, num_frequencies=0), "NerfPositionalEncoding num_frequencies must be >= 1"),
         (lambda: FixedFourier(2, [[1.0, 0.0, 0.0]]), r"FixedFourier frequencies must be \[F, 2\] .* got \(1, 3\)"),
         (lambda: FixedFourier(2, [1.0, 0.0]), r"FixedFourier frequencies must be \[F, 2\] .* got \(2,\)"),
         (lambda: FixedFourier(2, []), r"FixedFourier frequencies must be \[F, 2\]"),
@@ -113,3 +124,13 @@ def test_fixed_fourier_from_a_yaml_config():
     encoder = parser.instantiate_classes(config).encoder(2)
     assert isinstance(encoder, FixedFourier) and encoder.out_dim == 4
     torch.testing.assert_close(encoder.frequencies, torch.tensor([[1.0, 0.0], [0.0, 4.0]]))
+
+
+def test_nerf_positional_encoding_is_nerfs_order_on_raw_coordinates():
+    coords = torch.tensor([[0.25, -0.5]])
+    features = NerfPositionalEncoding(2, num_frequencies=2)(coords)
+    y, x = 0.25, -0.5
+    expected = [y, x, math.sin(y), math.sin(x), math.cos(y), math.cos(x),
+                math.sin(2 * y), math.sin(2 * x), math.cos(2 * y), math.cos(2 * x)]
+    torch.testing.assert_close(features, torch.tensor([expected]))
+    assert NerfPositionalEncoding(3, num_frequencies=10).out_dim == 63

@@ -98,3 +98,22 @@ def test_bad_images_give_clear_errors(tmp_path):
         ImageDataModule(path=str(good), batch_size=-4)
     with pytest.raises(ValueError, match="data size must be >= 1"):
         ImageDataModule(path=str(good), size=0)
+
+
+@pytest.mark.parametrize("value_range", [(0.0, 1.0), (-1.0, 1.0), (-3.0, 5.0)])
+def test_value_range_maps_pixels_and_renders_back(rgb_png, tmp_path, value_range):
+    data = ImageDataModule(path=str(rgb_png), value_range=value_range)
+    values = data.signal_tensors()["values"]
+    low, high = value_range
+    pixels = torch.from_numpy(data.pixels).reshape(-1, 3)
+    torch.testing.assert_close(values, low + pixels * (high - low))
+    spec = data.signal_spec
+    assert spec.value_range == value_range
+    out = tmp_path / "back.png"
+    data.render_to_file(lambda coords: values, spec, str(out), None)
+    np.testing.assert_array_equal(iio.imread(out), iio.imread(rgb_png))
+
+
+def test_bad_value_range_is_refused(rgb_png):
+    with pytest.raises(ValueError, match=r"value_range must be finite \(low, high\) with low < high, got \[1.0, 0.0\]"):
+        ImageDataModule(path=str(rgb_png), value_range=(1.0, 0.0))

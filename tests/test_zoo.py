@@ -107,13 +107,23 @@ def test_finer_without_scale_gradient_is_refused_for_derivative_losses():
               signal=spec)
 
 
-@pytest.mark.parametrize("name", ["siren", "finer", "gauss", "wire"])
+def _pemlp(in_dim: int, out_dim: int, hidden: int, layers: int) -> torch.nn.Module:
+    """configs/zoo/pemlp.yaml's encoder + network."""
+    from inr.encoders import NerfPositionalEncoding
+    from inr.networks import MLP
+
+    encoder = NerfPositionalEncoding(in_dim, num_frequencies=10)
+    return torch.nn.Sequential(encoder, MLP(encoder.out_dim, out_dim, hidden=hidden, layers=layers))
+
+
+@pytest.mark.parametrize("name", ["siren", "finer", "gauss", "wire", "pemlp"])
 def test_same_seed_gives_the_official_models_weights_and_outputs(name):
     """bench/finer_reference.py copies the official models.py; from one seed inr's network is the same function."""
     from bench.finer_reference import official_model
     from inr.networks import Siren
 
-    make = {"siren": Siren, "finer": Finer, "gauss": functools.partial(Gauss, scale=30.0), "wire": Wire}[name]
+    make = {"siren": Siren, "finer": Finer, "gauss": functools.partial(Gauss, scale=30.0), "wire": Wire,
+            "pemlp": _pemlp}[name]
     torch.manual_seed(3407)
     official = official_model(name, out=3, hidden=32, layers=2)
     torch.manual_seed(3407)
