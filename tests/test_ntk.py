@@ -171,3 +171,35 @@ def test_speed_4x256_mlp_on_1024_points():
     elapsed = time.perf_counter() - start
     print(f"NTK of a 4 x 256 ReLU MLP on 1024 points: {elapsed:.1f} s")
     assert kernel.shape == (1024, 1024) and elapsed < 120
+
+
+def _gram_of_flat_gradients(model: nn.Module, coords: torch.Tensor) -> torch.Tensor:
+    """J J^T from one backward pass per point, a complex parameter counted as its two real parts."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    rows = []
+    for point in coords:
+        grads = torch.autograd.grad(model(point[None]).sum(), params)
+        rows.append(torch.cat([(torch.view_as_real(g) if g.is_complex() else g).flatten() for g in grads]))
+    jacobian = torch.stack(rows)
+    return jacobian @ jacobian.T
+
+
+def test_ntk_of_a_complex_network_counts_real_and_imaginary_parts():
+    from inr.zoo import Wire
+
+    torch.manual_seed(0)
+    model = Wire(1, 1, hidden=8, layers=1, first_omega_0=3.0, hidden_omega_0=3.0, sigma_0=1.0)
+    coords = torch.linspace(-1, 1, 6)[:, None]
+    torch.testing.assert_close(empirical_ntk(model, coords, batch_size=4), _gram_of_flat_gradients(model, coords))
+
+
+def test_spectra_take_every_zoo_network():
+    from inr.experiments.spectra import NETWORKS, models
+
+    x = torch.linspace(-1, 1, 8)[:, None]
+    for label, factory in models(8, 2, 4.0, 4, list(NETWORKS)).items():
+        kernel = averaged_ntk(factory, x, seeds=1, normalize=True)
+        assert torch.isfinite(kernel).all(), label
+        torch.testing.assert_close(kernel.diagonal(), torch.ones(8), msg=label)
+    with pytest.raises(ValueError, match=r"spectra networks must be a non-empty list of .*got \['nope'\]"):
+        models(8, 2, 4.0, 4, ["nope"])

@@ -1,12 +1,15 @@
-"""NTK spectra of a ReLU MLP, SIREN and a ReLU MLP on Gaussian Fourier features, side by side.
+"""NTK spectra of the networks of inr side by side: ReLU MLP, SIREN, Fourier features and the zoo.
 
 On a periodic 1D grid, each network's NTK (per-point normalised, averaged over seeds) is reduced to its stationary
 profile (mean over circular diagonals) and the FFT magnitude of that profile: the slower the spectrum falls, the
 higher the frequencies gradient descent learns quickly (Tancik et al. 2020, Fig. 3; Sitzmann et al. 2020).
+Every network has ``depth`` hidden layers of ``width`` (WIRE: complex width / sqrt 2) with its preset's constants
+(``configs/zoo/``), on the raw coordinate unless its name says otherwise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -14,22 +17,50 @@ from torch import nn
 
 from inr import grids
 from inr.devices import resolve_device
-from inr.encoders import GaussianFourier, Identity
+from inr.encoders import Encoder, GaussianFourier, Identity, NerfPositionalEncoding
+from inr.errors import InputError
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
 from inr.networks import MLP, Siren
 from inr.ntk import averaged_ntk, spectrum, stationary_profile
+from inr.zoo import Finer, Gauss, Wire
+
+#: ``(width, depth, sigma, mapping_size, seed) -> (encoder, network builder)`` of every network compared, by name.
+Builder = Callable[[int, int, float, int, int], tuple[Encoder, Callable[[int], nn.Module]]]
+NETWORKS: dict[str, Builder] = {
+    "relu": lambda width, depth, sigma, size, seed: (
+        Identity(1), lambda n: MLP(n, 1, hidden=width, layers=depth - 1)),
+    "siren": lambda width, depth, sigma, size, seed: (
+        Identity(1), lambda n: Siren(n, 1, hidden=width, layers=depth - 1)),
+    "gaussian_ff": lambda width, depth, sigma, size, seed: (
+        GaussianFourier(1, size, sigma=sigma, seed=seed), lambda n: MLP(n, 1, hidden=width, layers=depth - 1)),
+    "pemlp": lambda width, depth, sigma, size, seed: (
+        NerfPositionalEncoding(1, num_frequencies=10), lambda n: MLP(n, 1, hidden=width, layers=depth - 1)),
+    "finer": lambda width, depth, sigma, size, seed: (
+        Identity(1), lambda n: Finer(n, 1, hidden=width, layers=depth - 1)),
+    "wire": lambda width, depth, sigma, size, seed: (
+        Identity(1), lambda n: Wire(n, 1, hidden=width, layers=depth - 1)),
+    "gauss": lambda width, depth, sigma, size, seed: (
+        Identity(1), lambda n: Gauss(n, 1, hidden=width, layers=depth - 1)),
+}
+#: legend names.
+LABELS = {"relu": "ReLU MLP", "siren": "SIREN", "gaussian_ff": "Gaussian FF + ReLU MLP", "pemlp": "PE-MLP",
+          "finer": "FINER", "wire": "WIRE", "gauss": "Gauss"}
 
 
-def models(width: int, depth: int, sigma: float, mapping_size: int) -> dict[str, callable]:
-    """Factories ``seed -> model`` of the three networks compared, all with ``depth`` hidden layers."""
-    return {
-        "ReLU MLP": lambda seed: nn.Sequential(Identity(1), MLP(1, 1, hidden=width, layers=depth - 1)),
-        "SIREN": lambda seed: nn.Sequential(Identity(1), Siren(1, 1, hidden=width, layers=depth - 1)),
-        f"Gaussian FF (sigma={sigma:g}) + ReLU MLP": lambda seed: nn.Sequential(
-            encoder := GaussianFourier(1, mapping_size, sigma=sigma, seed=seed),
-            MLP(encoder.out_dim, 1, hidden=width, layers=depth - 1),
-        ),
-    }
+def models(width: int, depth: int, sigma: float, mapping_size: int, names: list[str]) -> dict[str, Callable]:
+    """Factories ``seed -> model`` of the named networks (:data:`NETWORKS`), by legend name."""
+    unknown = [name for name in names if name not in NETWORKS]
+    if unknown or not names:
+        raise InputError(f"spectra networks must be a non-empty list of {sorted(NETWORKS)}, got {names}")
+
+    def factory(name: str) -> Callable[[int], nn.Module]:
+        def build(seed: int) -> nn.Module:
+            encoder, network = NETWORKS[name](width, depth, sigma, mapping_size, seed)
+            return nn.Sequential(encoder, network(encoder.out_dim))
+        return build
+
+    label = {**LABELS, "gaussian_ff": f"Gaussian FF (sigma={sigma:g}) + ReLU MLP"}
+    return {label[name]: factory(name) for name in names}
 
 
 def run_spectra(
@@ -39,6 +70,7 @@ def run_spectra(
     sigma: float = 10.0,
     mapping_size: int = 256,
     seeds: int = 2,
+    networks: list[str] | None = None,
     out: str = "runs/experiments/spectra",
     wandb: bool = True,
     device: str | None = None,
@@ -52,6 +84,7 @@ def run_spectra(
         sigma: Gaussian Fourier feature scale (cycles over the range).
         mapping_size: Gaussian Fourier features.
         seeds: initialisations (and Gaussian B draws) averaged.
+        networks: names from :data:`NETWORKS`; default all of them.
         out: output folder.
         wandb: also log the picture and table to a W&B run.
         device: where the kernels are computed (``cpu``, ``cuda``, ...); default ``cuda`` when a GPU is visible.
@@ -62,7 +95,8 @@ def run_spectra(
     x = grids.grid((points,), periodic=True).to(resolve_device(device))
     folder = Path(out)
     profiles, spectra = {}, {}
-    for name, factory in models(width, depth, sigma, mapping_size).items():
+    chosen = list(NETWORKS) if networks is None else list(networks)
+    for name, factory in models(width, depth, sigma, mapping_size, chosen).items():
         kernel = averaged_ntk(factory, x, seeds=seeds, normalize=True).cpu()
         profiles[name] = stationary_profile(kernel)
         spectra[name] = spectrum(profiles[name])

@@ -21,11 +21,18 @@ Output = Literal["trace", "full"]
 
 
 def _jacobian_fn(model: nn.Module) -> Callable[[Tensor], dict[str, Tensor]]:
-    """Jacobian of ``model`` per point: coords [B, in_dim] -> {name: [B, c, *param.shape]}."""
+    """Jacobian of ``model`` per point: coords [B, in_dim] -> {name: [B, c, *param.shape]}.
+
+    A complex parameter (WIRE) counts as its real and imaginary parts, two real parameters each: its Jacobian is
+    taken w.r.t. ``view_as_real(param)``, [B, c, *param.shape, 2].
+    """
     params = {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}
+    complex_names = {name for name, p in params.items() if p.is_complex()}
+    params = {name: torch.view_as_real(p) if name in complex_names else p for name, p in params.items()}
     buffers = {name: b.detach() for name, b in model.named_buffers()}
 
     def single(theta: dict[str, Tensor], x: Tensor) -> Tensor:
+        theta = {name: torch.view_as_complex(p) if name in complex_names else p for name, p in theta.items()}
         out = functional_call(model, (theta, buffers), (x[None],))
         return out.reshape(-1)  # [c]
 
