@@ -20,19 +20,37 @@ from torch import Tensor, nn
 from inr import liveness
 
 
+def resolve_conjugate_gradients(parameters: Iterable[nn.Parameter]) -> None:
+    """Materialise gradients that autograd left as lazy conjugate views.
+
+    Complex parameters get them from a double backward (WIRE under derivative losses); optimizers and
+    :func:`all_reduce_gradients` view gradients as real, which a lazy conjugate refuses.
+    """
+    for parameter in parameters:
+        if parameter.grad is not None and parameter.grad.is_conj():
+            parameter.grad = parameter.grad.resolve_conj()
+
+
+def _as_real(grad: Tensor) -> Tensor:
+    """A real view of a gradient: a complex one as [..., 2] (real, imaginary), aliasing its storage."""
+    return torch.view_as_real(grad) if grad.is_complex() else grad
+
+
 def all_reduce_gradients(parameters: Iterable[nn.Parameter], points: int, terms: Tensor) -> Tensor:
     """Replace every gradient by the points-weighted mean over the ranks; return the loss terms averaged alike.
 
     Args:
         parameters: the model's parameters, in the same order on every rank. Those without a gradient (not used by
-            the losses: the same on every rank, since every rank holds at least one point) keep none.
+            the losses: the same on every rank, since every rank holds at least one point) keep none. A complex
+            gradient (no lazy conjugate: :func:`resolve_conjugate_gradients`) travels as its real and imaginary
+            parts.
         points: the number of points this rank's gradients and terms are means over (>= 1).
         terms: this rank's loss terms, means over its points, [T].
 
     Returns:
         The loss terms as means over all ranks' points, [T].
     """
-    grads = [parameter.grad for parameter in parameters if parameter.grad is not None]
+    grads = [_as_real(parameter.grad) for parameter in parameters if parameter.grad is not None]
     dtype = grads[0].dtype if grads else terms.dtype
     flat = torch.cat([grad.reshape(-1) for grad in grads] + [terms.to(dtype), terms.new_ones(1, dtype=dtype)])
     flat.mul_(points)

@@ -33,7 +33,7 @@ from inr.chunks import chunk_slices, evaluate_in_chunks
 from inr.encoders import Encoder, Identity
 from inr.errors import InputError, UnsupportedSetupError
 from inr.evaluation import Evaluation
-from inr.gradient_sync import all_reduce_gradients
+from inr.gradient_sync import all_reduce_gradients, resolve_conjugate_gradients
 from inr.lightning_private import compiler_failure, instantiated_by_cli
 from inr.loss_guard import NonFiniteLossGuard
 from inr.losses import Loss, ValueLoss
@@ -65,7 +65,8 @@ class INRModule(L.LightningModule):
             (:func:`inr.metrics.default_metrics`: PSNR and SSIM for images, PSNR and SNR for audio, Chamfer distance
             and normal consistency for shapes; aligned PSNR/SSIM and derivative errors for images fitted from
             derivatives).
-        optimizer: builds the optimizer from the parameters (default Adam, lr 1e-3).
+        optimizer: builds the optimizer from the parameters (default Adam, lr 1e-3); components that define
+            ``parameter_groups()`` (the hash grid's table) train in their own groups (:meth:`configure_optimizers`).
         lr_scheduler: optional scheduler, stepped once per optimisation step.
         chunk_size: most points evaluated at once, in training (gradient accumulation) and rendering.
         signal: the DataModule's :class:`inr.signal.SignalSpec` (or its ``to_dict()``, as checkpoints store it);
@@ -142,6 +143,7 @@ class INRModule(L.LightningModule):
         self._previous_matmul_precision: str | None = None
         # on the device with the model, so a step builds no weight tensor
         self.register_buffer("loss_weights", torch.tensor([loss.weight for loss in self.losses]), persistent=False)
+        self.has_complex_parameters = any(parameter.is_complex() for parameter in self.parameters())
         self.optimizer_factory = optimizer
         self.scheduler_factory = lr_scheduler
         self.automatic_optimization = False
@@ -229,6 +231,8 @@ class INRModule(L.LightningModule):
                 values = torch.stack([loss(step) for loss in self.losses])
                 self.manual_backward((self.loss_weights * values).sum() * share)
                 terms += values.detach() * share
+        if self.has_complex_parameters:
+            resolve_conjugate_gradients(self.parameters())
         if self.trainer.world_size > 1:
             terms = all_reduce_gradients(self.parameters(), count, terms)
         total = (terms * self.loss_weights).sum()
@@ -358,8 +362,21 @@ class INRModule(L.LightningModule):
             raise InputError(f"cannot resume on different data ({details}); use the run's own --data options")
 
     def configure_optimizers(self) -> Any:
-        """Build the optimizer (and scheduler) from the configured factories."""
-        optimizer = self.optimizer_factory(self.parameters())
+        """Build the optimizer (and scheduler) from the configured factories.
+
+        The encoder and the network may define ``parameter_groups()`` (e.g. :class:`inr.hash_grid.HashGrid`: its
+        table with Adam eps 1e-15 and no weight decay); the optimizer then gets a list of group dicts: first every
+        parameter in no such group, with the optimizer's own options (left out when empty), then those groups.
+        Without any, it gets ``self.parameters()`` as they are.
+        """
+        groups = [group for component in (self.encoder, self.network) if hasattr(component, "parameter_groups")
+                  for group in component.parameter_groups()]
+        if groups:
+            grouped = {id(parameter) for group in groups for parameter in group["params"]}
+            rest = [parameter for parameter in self.parameters() if id(parameter) not in grouped]
+            optimizer = self.optimizer_factory([{"params": rest}, *groups] if rest else groups)
+        else:
+            optimizer = self.optimizer_factory(self.parameters())
         if self.scheduler_factory is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer)}}

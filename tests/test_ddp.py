@@ -193,3 +193,26 @@ def test_full_batch_on_more_processes_than_points_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"^full-batch training on 4 processes needs at least 4 points; the signal "
                                          r"has 3 \(use fewer --trainer.devices\)$"):
         datamodule.sample(torch.device("cpu"), step=0, rank=3)
+
+
+@pytest.mark.slow
+def test_complex_network_under_derivative_losses_fits_on_two_processes_like_on_one(tmp_path):
+    # WIRE's complex hidden weights get lazily conjugated gradients from the double backward of a gradient loss;
+    # inr's all-reduce carries them as real and imaginary parts.
+    image = _cameraman_png(tmp_path / "image.png", 4, 5)
+    common = ["--config", "configs/poisson_gradient.yaml", "--data.path", str(image), "--data.size", "null",
+              "--model.network", '{"class_path": "inr.zoo.Wire", "init_args": {"hidden": 16, "layers": 1}}',
+              "--model.optimizer.init_args.lr", "5e-3", "--trainer.max_steps", "3",
+              "--trainer.val_check_interval", "3", "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar",
+              "false", "--trainer.logger", "false"]
+    _inr("fit", *common, "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.default_root_dir",
+         str(tmp_path / "two"))
+    one = build_cli([*common, "--trainer.devices", "1", "--trainer.default_root_dir", str(tmp_path / "one")],
+                    run=False)
+    initial = {key: value.clone() for key, value in one.model.state_dict().items()}
+    one.trainer.fit(one.model, one.datamodule)
+    two, single = _state(find_last_checkpoint(tmp_path / "two")), _state(find_last_checkpoint(tmp_path / "one"))
+    hidden = "network.net.1.linear.weight"
+    assert single[hidden].is_complex() and not torch.equal(single[hidden], initial[hidden])
+    for key in single:
+        assert torch.allclose(two[key], single[key], rtol=0, atol=1e-6), key
