@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 
 from inr.cli import main
 from inr.experiments.psweep import power_law_signal
@@ -42,6 +43,29 @@ def test_inr_ntk_2d_grid(tmp_path):
           "--network.layers", "0", "--points", "6", "--seeds", "1", "--out", str(tmp_path), "--wandb", "false"])
     assert_png(tmp_path / "ntk.png")
     assert len(read_csv(tmp_path / "ntk.csv")) == 36
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "configs" / "zoo").glob("*.yaml")))
+def test_inr_ntk_takes_every_zoo_preset(preset, tmp_path):
+    import json
+
+    import yaml
+
+    model = yaml.safe_load((ROOT / "configs" / "zoo" / f"{preset}.yaml").read_text())["model"]
+    small = {"hidden": 8, "layers": 1, "log2_table_size": 8, "levels": 4, "max_resolution": 32}
+
+    def option(spec) -> str:
+        if isinstance(spec, str):
+            return spec
+        arguments = {key: small.get(key, value) for key, value in spec.get("init_args", {}).items()}
+        return json.dumps({"class_path": spec["class_path"], "init_args": arguments})
+
+    main(["ntk", "--encoder", option(model["encoder"]), "--network", option(model["network"]), "--points", "12",
+          "--seeds", "1", "--name", preset, "--out", str(tmp_path), "--wandb", "false"])
+    rows = read_csv(tmp_path / f"{preset}.csv")
+    assert len(rows) == 12 and float(rows[6]["cross_section"]) == pytest.approx(1.0)
+    eigenvalues = [float(r["eigenvalue"]) for r in read_csv(tmp_path / f"{preset}_eigenvalues.csv")]
+    assert min(eigenvalues) > -1e-4 and sum(eigenvalues) == pytest.approx(12, rel=1e-4)
 
 
 def test_experiment_psweep_tiny(tmp_path):

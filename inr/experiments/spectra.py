@@ -20,6 +20,7 @@ from inr.devices import resolve_device
 from inr.encoders import Encoder, GaussianFourier, Identity, NerfPositionalEncoding
 from inr.errors import InputError
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
+from inr.hash_grid import HashGrid
 from inr.networks import MLP, Siren
 from inr.ntk import averaged_ntk, spectrum, stationary_profile
 from inr.zoo import Finer, Gauss, Wire
@@ -41,10 +42,13 @@ NETWORKS: dict[str, Builder] = {
         Identity(1), lambda n: Wire(n, 1, hidden=width, layers=depth - 1)),
     "gauss": lambda width, depth, sigma, size, seed: (
         Identity(1), lambda n: Gauss(n, 1, hidden=width, layers=depth - 1)),
+    # the preset's grid and its small MLP (2 hidden layers of 64), whatever width and depth
+    "hash_grid": lambda width, depth, sigma, size, seed: (
+        HashGrid(1, max_resolution=512, seed=seed), lambda n: MLP(n, 1, hidden=64, layers=1)),
 }
 #: legend names.
 LABELS = {"relu": "ReLU MLP", "siren": "SIREN", "gaussian_ff": "Gaussian FF + ReLU MLP", "pemlp": "PE-MLP",
-          "finer": "FINER", "wire": "WIRE", "gauss": "Gauss"}
+          "finer": "FINER", "wire": "WIRE", "gauss": "Gauss", "hash_grid": "hash grid + ReLU MLP"}
 
 
 def models(width: int, depth: int, sigma: float, mapping_size: int, names: list[str]) -> dict[str, Callable]:
