@@ -8,7 +8,9 @@ Each has the initialisation of its official code:
   PyTorch's default initialisation;
 - :class:`Wire` (Saragadam et al., CVPR 2023; vishwa91/wire ``modules/wire.py``): the complex Gabor wavelet
   exp(i w0 z - |s0 z|^2), a real first layer, complex hidden layers of width hidden / sqrt(2) and the real part of
-  a complex output layer.
+  a complex output layer;
+- :class:`Sinc` (Saratchandran et al., ICML 2024, "A sampling theory perspective on activations for implicit neural
+  representations"; no official code): sinc(w0 z) = sin(w0 z) / (w0 z), with SIREN's initialisation.
 
 All take ``features [..., in_dim] -> values [..., out_dim]`` like :class:`inr.networks.Siren`.
 """
@@ -194,3 +196,80 @@ class Wire(CoordinateMLP):
         super().__init__(in_dim, out_dim, hidden=width, layers=layers, layer=GaborLayer,
                          layer_options={"omega_0": hidden_omega_0, "sigma_0": sigma_0, "trainable": trainable},
                          first_options={"omega_0": first_omega_0, "trainable": False}, output=RealPart)
+
+
+#: Taylor coefficients of sin(u) / u in powers of u^2, (-1)^k / (2k + 1)!, up to u^6: the next term, u^8 / 9!, is
+#: below float64's rounding for |u| < 0.05 and below float32's for |u| < 0.5.
+_SINC_SERIES = tuple((-1) ** k / math.factorial(2 * k + 1) for k in range(4))
+#: |u| below which :func:`stable_sinc` uses the series, per dtype: above it, autograd's second derivative of
+#: sin(u) / u loses ~2 eps / |u|^3 to cancellation (float32 at 0.5 and float64 at 0.05: < 1e-5 relative).
+_SINC_SERIES_BELOW = {torch.float64: 0.05}
+_SINC_SERIES_BELOW_DEFAULT = 0.5
+
+
+def stable_sinc(u: Tensor) -> Tensor:
+    """sin(u) / u (1 at u = 0), elementwise; autograd's first and second derivatives are finite and accurate at 0.
+
+    ``torch.sinc`` has the right value and first derivative at 0 but a NaN second derivative there (and one 60% off
+    at 1e-8), which a Laplacian loss would meet; near 0 this evaluates the Taylor series instead.
+    """
+    small = u.abs() < _SINC_SERIES_BELOW.get(u.dtype, _SINC_SERIES_BELOW_DEFAULT)
+    safe = torch.where(small, torch.ones_like(u), u)  # keeps the unused branch's gradient finite at u = 0
+    square = u * u
+    series = _SINC_SERIES[-1] * square + _SINC_SERIES[-2]
+    for coefficient in reversed(_SINC_SERIES[:-2]):
+        series = series * square + coefficient
+    return torch.where(small, series, torch.sin(safe) / safe)
+
+
+class SincLayer(Layer):
+    """sinc(omega_0 * z) = sin(omega_0 z) / (omega_0 z) with z = W x + b, SIREN's weight initialisation.
+
+    Args:
+        in_dim: input features.
+        out_dim: output features.
+        is_first: the input layer (weights U(-1/n, 1/n), pre-activation in full float32).
+        omega_0: frequency factor w0 (the sinc's first zero is at z = pi / w0).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, is_first: bool, omega_0: float = SIREN_OMEGA_0) -> None:
+        super().__init__(in_dim, out_dim, is_first)
+        self.omega_0 = omega_0
+        siren_init_(self.linear.weight, omega_0, is_first)
+
+    def forward(self, features: Tensor) -> Tensor:
+        """[..., in_dim] -> [..., out_dim] in [-0.22, 1] (float32 for the input layer)."""
+        return stable_sinc(self.omega_0 * self.linear(features))
+
+
+class Sinc(CoordinateMLP):
+    """Sinc-activated network (Saratchandran et al., ICML 2024).
+
+    The paper defines the activation sinc(w0 z) = sin(w0 z) / (w0 z) and proves it optimal among the activations it
+    studies for sampling-based reconstruction; no official code was found. The choices the paper's definition leaves
+    open follow SIREN, whose frequency factor w0 plays the same role here: first layer U(-1/n, 1/n), later layers
+    and the output layer U(-sqrt(6/n)/w0, sqrt(6/n)/w0), PyTorch's default biases; w0 = 30 by default.
+
+    Args:
+        in_dim: input features.
+        out_dim: output channels.
+        hidden: width of every hidden layer.
+        layers: number of hidden-to-hidden layers.
+        first_omega_0: w0 of the input layer.
+        hidden_omega_0: w0 of the later layers (and of the output layer's initialisation).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, *, hidden: int = 256, layers: int = 3,
+                 first_omega_0: float = SIREN_OMEGA_0, hidden_omega_0: float = SIREN_OMEGA_0) -> None:
+        for option, value in (("first_omega_0", first_omega_0), ("hidden_omega_0", hidden_omega_0)):
+            if not value > 0:
+                raise InputError(f"Sinc {option} must be > 0, got {value}")
+
+        def output(hidden: int, out_dim: int) -> nn.Module:
+            last = nn.Linear(hidden, out_dim)
+            siren_init_(last.weight, hidden_omega_0, is_first=False)
+            return last
+
+        super().__init__(in_dim, out_dim, hidden=hidden, layers=layers, layer=SincLayer,
+                         layer_options={"omega_0": hidden_omega_0}, first_options={"omega_0": first_omega_0},
+                         output=output)

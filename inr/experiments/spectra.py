@@ -21,9 +21,10 @@ from inr.encoders import Encoder, GaussianFourier, Identity, NerfPositionalEncod
 from inr.errors import InputError
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
 from inr.hash_grid import HashGrid
+from inr.multiplicative_filters import FourierNet, GaborNet
 from inr.networks import MLP, Siren
 from inr.ntk import averaged_ntk, spectrum, stationary_profile
-from inr.zoo import Finer, Gauss, Wire
+from inr.zoo import Finer, Gauss, Sinc, Wire
 
 #: ``(width, depth, sigma, mapping_size, seed) -> (encoder, network builder)`` of every network compared, by name.
 Builder = Callable[[int, int, float, int, int], tuple[Encoder, Callable[[int], nn.Module]]]
@@ -42,13 +43,20 @@ NETWORKS: dict[str, Builder] = {
         Identity(1), lambda n: Wire(n, 1, hidden=width, layers=depth - 1)),
     "gauss": lambda width, depth, sigma, size, seed: (
         Identity(1), lambda n: Gauss(n, 1, hidden=width, layers=depth - 1)),
+    "sinc": lambda width, depth, sigma, size, seed: (
+        Identity(1), lambda n: Sinc(n, 1, hidden=width, layers=depth - 1)),
+    "fourier_net": lambda width, depth, sigma, size, seed: (
+        Identity(1), lambda n: FourierNet(n, 1, hidden=width, layers=depth - 1)),
+    "gabor_net": lambda width, depth, sigma, size, seed: (
+        Identity(1), lambda n: GaborNet(n, 1, hidden=width, layers=depth - 1)),
     # the preset's grid and its small MLP (2 hidden layers of 64), whatever width and depth
     "hash_grid": lambda width, depth, sigma, size, seed: (
         HashGrid(1, max_resolution=512, seed=seed), lambda n: MLP(n, 1, hidden=64, layers=1)),
 }
 #: legend names.
 LABELS = {"relu": "ReLU MLP", "siren": "SIREN", "gaussian_ff": "Gaussian FF + ReLU MLP", "pemlp": "PE-MLP",
-          "finer": "FINER", "wire": "WIRE", "gauss": "Gauss", "hash_grid": "hash grid + ReLU MLP"}
+          "finer": "FINER", "wire": "WIRE", "gauss": "Gauss", "sinc": "sinc",
+          "fourier_net": "FourierNet (MFN)", "gabor_net": "GaborNet (MFN)", "hash_grid": "hash grid + ReLU MLP"}
 
 
 def models(width: int, depth: int, sigma: float, mapping_size: int, names: list[str]) -> dict[str, Callable]:
