@@ -73,7 +73,7 @@ def test_wire_widths_dtypes_and_gabor_formula():
     functools.partial(Gauss, hidden=16, layers=1, scale=2.0),
     functools.partial(Wire, hidden=16, layers=1, first_omega_0=3.0, hidden_omega_0=3.0, sigma_0=1.0),
 ], ids=["finer", "gauss", "wire"])
-def test_input_gradients_match_finite_differences(make):
+def test_input_gradients_and_laplacians_match_finite_differences(make):
     torch.manual_seed(0)
     net = make(2, 2)
     net = net.to(torch.complex128) if isinstance(net, Wire) else net.double()
@@ -92,6 +92,17 @@ def test_input_gradients_match_finite_differences(make):
         with torch.no_grad():
             central = (net(coords + shift) - net(coords - shift)) / (2 * step)
         torch.testing.assert_close(gradient[:, :, axis], central, atol=1e-5, rtol=1e-5)
+    # Laplacian of channel 0: autograd's second derivatives against second differences
+    first = torch.autograd.grad(outputs[:, 0].sum(), coords, create_graph=True)[0]
+    laplacian = sum(torch.autograd.grad(first[:, axis].sum(), coords, retain_graph=True)[0][:, axis]
+                    for axis in range(2))
+    step, second = 1e-4, torch.zeros(5, dtype=torch.float64)
+    with torch.no_grad():
+        for axis in range(2):
+            shift = torch.zeros(2, dtype=torch.float64)
+            shift[axis] = step
+            second += (net(coords + shift)[:, 0] - 2 * net(coords)[:, 0] + net(coords - shift)[:, 0]) / step**2
+    torch.testing.assert_close(laplacian, second, atol=1e-4, rtol=1e-5)
 
 
 def test_finer_without_scale_gradient_is_refused_for_derivative_losses():

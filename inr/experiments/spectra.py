@@ -118,14 +118,16 @@ def run_spectra(
     ]
     files = {"spectra": write_csv(folder / "spectra.csv", rows)}
     plt = pyplot()
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    figure, axes = plt.subplots(1, 2, figsize=(14, 4.5))
     offsets = (torch.arange(points) - points // 2) / points
-    for name in profiles:
-        axes[0].plot(offsets, torch.roll(profiles[name], points // 2), label=name)
-        axes[1].semilogy(spectra[name].clamp_min(1e-8), label=name)
+    colours = plt.get_cmap("tab20").colors
+    for index, name in enumerate(profiles):
+        style = {"color": colours[index % len(colours)], "linestyle": ("-", "--", ":")[index % 3], "label": name}
+        axes[0].plot(offsets, torch.roll(profiles[name], points // 2), **style)
+        axes[1].semilogy(spectra[name].clamp_min(1e-8), **style)
     axes[0].set(title="normalised NTK, mean over x: K(x, x + d)", xlabel="d (unit domain)")
     axes[1].set(title="spectrum |FFT| (normalised)", xlabel="frequency (cycles over the range)")
-    axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     figure.tight_layout()
     figure.savefig(folder / "spectra.png", dpi=110)
     plt.close(figure)
