@@ -252,3 +252,27 @@ def test_chunked_gradients_equal_one_chunk():
     for small, whole in zip(gradients(16), gradients(100)):
         torch.testing.assert_close(small, whole, rtol=0, atol=1e-6)
     assert model.encoder.table.grad.abs().max() > 0
+
+
+def test_a_resumed_fit_equals_an_uninterrupted_one_with_the_tables_group(gray_png, tmp_path):
+    from inr.cli import build_cli, find_last_checkpoint
+
+    def fit(root, steps: int, *extra: str):
+        cli = build_cli(["--config", "configs/zoo/hash_grid.yaml", "--data.path", str(gray_png), "--data.size", "16",
+                         "--model.encoder.init_args.log2_table_size", "10", "--model.encoder.init_args.levels", "4",
+                         "--model.encoder.init_args.max_resolution", "16", "--model.network.init_args.hidden", "16",
+                         "--trainer.max_steps", str(steps), "--trainer.val_check_interval", "3",
+                         "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+                         "--trainer.default_root_dir", str(root)], run=False)
+        cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=extra[0] if extra else None)
+        return cli
+
+    fit(tmp_path / "straight", 6)
+    fit(tmp_path / "resumed", 3)
+    resumed = fit(tmp_path / "resumed", 6, str(find_last_checkpoint(tmp_path / "resumed")))
+    assert [group["eps"] for group in resumed.trainer.optimizers[0].param_groups] == [1e-15, 1e-15]
+    straight = torch.load(find_last_checkpoint(tmp_path / "straight"), weights_only=True)
+    after = torch.load(find_last_checkpoint(tmp_path / "resumed"), weights_only=True)
+    assert after["global_step"] == straight["global_step"] == 6
+    for key, value in straight["state_dict"].items():
+        assert torch.equal(value, after["state_dict"][key]), key
