@@ -98,11 +98,15 @@ def resize_longer_side(pixels: np.ndarray, size: int) -> np.ndarray:
     """Bilinear, antialiased resize of [H, W, C] so the longer side is ``size`` (aspect ratio kept)."""
     height, width = pixels.shape[:2]
     scale = size / max(height, width)
-    target = (max(1, round(height * scale)), max(1, round(width * scale)))
-    if target == (height, width):
+    return resize_to(pixels, (max(1, round(height * scale)), max(1, round(width * scale))))
+
+
+def resize_to(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear, antialiased resize of [H, W, C] to exactly ``size`` = (height, width)."""
+    if tuple(pixels.shape[:2]) == tuple(size):
         return pixels
     image = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]
-    resized = F.interpolate(image, size=target, mode="bilinear", antialias=True, align_corners=False)
+    resized = F.interpolate(image, size=tuple(size), mode="bilinear", antialias=True, align_corners=False)
     return resized[0].permute(1, 2, 0).clamp(0, 1).numpy()
 
 

@@ -67,7 +67,8 @@ def laplacian(outputs: Tensor, coords: Tensor, grad: Tensor | None = None, creat
 
 
 def evaluate_with_derivatives(
-    function: Callable[[Tensor], Tensor], coords: Tensor, chunk_size: int, with_laplacian: bool = True
+    function: Callable[[Tensor], Tensor], coords: Tensor, chunk_size: int, with_laplacian: bool = True,
+    members: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Values, gradients and (optionally) Laplacians of ``function`` at ``coords``, in chunks, without training graph.
 
@@ -79,6 +80,7 @@ def evaluate_with_derivatives(
         coords: all coordinates [N, d].
         chunk_size: most points differentiated at once.
         with_laplacian: also compute the Laplacian (c * d more backward passes).
+        members: coords [K, N, d] of K members, outputs with the same leading axis (chunks split the points).
 
     Returns:
         ``values [N, c]``, ``gradient [N, c, d]`` and ``laplacian [N, c]`` (None unless ``with_laplacian``).
@@ -96,5 +98,5 @@ def evaluate_with_derivatives(
         return outputs.detach(), grad.detach(), laplacian(outputs, chunk, grad=grad, create_graph=False).detach()
 
     with torch.enable_grad():
-        results = evaluate_in_chunks(derivatives, coords, chunk_size)
+        results = evaluate_in_chunks(derivatives, coords, chunk_size, members=members)
     return (*results, None) if not with_laplacian else results

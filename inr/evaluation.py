@@ -38,6 +38,26 @@ class Evaluation:
     step: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def member(self, index: int) -> Evaluation:
+        """Member ``index``'s own evaluation (a single signal) when the spec is batched; itself otherwise.
+
+        A batched evaluation holds ``batch`` entries, ``prediction`` and derivatives with a leading member axis
+        [K, ...] and ``predict`` maps coords [n, d] to [K, n, c].
+        """
+        if not self.spec.batched:
+            self.spec.member(index)  # refuses any index but 0
+            return self
+
+        def predict(coords: Tensor) -> Tensor:
+            return self.predict(coords)[index]
+
+        def pick(value: Tensor | None) -> Tensor | None:
+            return None if value is None else value[index]
+
+        return Evaluation(spec=self.spec.member(index), batch={key: value[index] for key, value in self.batch.items()},
+                          prediction=self.prediction[index], predict=predict, gradient=pick(self.gradient),
+                          laplacian=pick(self.laplacian), step=self.step)
+
     def target(self, key: str) -> Tensor:
         """The batch entry ``key``, with a clear error when the DataModule does not provide it."""
         if key not in self.batch:

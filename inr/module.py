@@ -38,6 +38,8 @@ from inr.lightning_private import compiler_failure, instantiated_by_cli
 from inr.loss_guard import NonFiniteLossGuard
 from inr.losses import Loss, ValueLoss
 from inr.media import MediaLogger
+from inr.member_metrics import log_member_table, summarise_members
+from inr.members import build_members, member_seeds
 from inr.metrics import SignalMetric, default_metrics
 from inr.networks import Siren
 from inr.signal import SignalSpec
@@ -48,10 +50,19 @@ _NOT_PRIMITIVE = ["encoder", "network", "losses", "metrics", "optimizer", "lr_sc
 BEST_METRICS_KEY = "inr_best_metrics"
 
 
-def chunks(batch: dict[str, Tensor], size: int) -> Iterator[dict[str, Tensor]]:
-    """Split every [N, ...] tensor of ``batch`` into consecutive pieces of at most ``size`` points."""
-    for piece in chunk_slices(batch["coords"].shape[0], size):
-        yield {key: value[piece] for key, value in batch.items()}
+def chunks(batch: dict[str, Tensor], size: int, members: bool = False) -> Iterator[dict[str, Tensor]]:
+    """Split every [N, ...] tensor of ``batch`` into consecutive pieces of at most ``size`` points.
+
+    With ``members`` the tensors are [K, N, ...] and each piece holds at most ``size`` points over all members
+    (``size // K`` per member, at least 1).
+    """
+    if not members:
+        for piece in chunk_slices(batch["coords"].shape[0], size):
+            yield {key: value[piece] for key, value in batch.items()}
+        return
+    count, per_member = batch["coords"].shape[1], max(1, size // batch["coords"].shape[0])
+    for piece in chunk_slices(count, per_member):
+        yield {key: value[:, piece] for key, value in batch.items()}
 
 
 class INRModule(L.LightningModule):
@@ -107,8 +118,16 @@ class INRModule(L.LightningModule):
         if chunk_size < 1:
             raise InputError(f"model chunk_size must be >= 1 point, got {chunk_size}")
         self.chunk_size = chunk_size
-        self.encoder = encoder(self.signal.in_dim)
-        self.network = network(self.encoder.out_dim, self.signal.out_dim)
+        if self.signal.batched:
+            # member k starts as the single run seeded with (the run's seed + k) would (inr.members)
+            def representation() -> tuple[nn.Module, nn.Module]:
+                built = encoder(self.signal.in_dim)
+                return built, network(built.out_dim, self.signal.out_dim)
+
+            self.encoder, self.network = build_members(representation, member_seeds(self.signal.members))
+        else:
+            self.encoder = encoder(self.signal.in_dim)
+            self.network = network(self.encoder.out_dim, self.signal.out_dim)
         self.losses = nn.ModuleList(losses if losses is not None else [ValueLoss()])
         if len(self.losses) == 0:
             raise InputError("model losses is empty: give at least one loss (e.g. inr.losses.ValueLoss)")
@@ -125,6 +144,7 @@ class INRModule(L.LightningModule):
             raise InputError(f"model metrics log repeated names {metric_names}; each value is logged under its name")
         self.validation_targets = sorted({"values", *(target for metric in self.metrics for target in metric.targets)})
         self.best_metrics: dict[str, float] = {}
+        self.member_metrics: list[dict[str, Tensor]] = []  # the last validation's values per member
         self.last_evaluation: Evaluation | None = None  # for the media callback, right after validation_step
         self._throughput_mark: tuple[float, int] | None = None  # (host time, global step) of the last logging step
         needing = [loss.name for loss in self.losses if loss.needs_derivatives]
@@ -202,10 +222,18 @@ class INRModule(L.LightningModule):
 
     @torch.no_grad()
     def predict_values(self, coords: Tensor, progress: bool = False) -> Tensor:
-        """Evaluate coords [N, in_dim] in chunks of ``chunk_size`` (bounded memory) -> values [N, out_dim]."""
+        """Evaluate coords [N, in_dim] in chunks of ``chunk_size`` (bounded memory) -> values [N, out_dim].
+
+        Members (a batched signal): coords [K, N, in_dim], or [N, in_dim] for every member, -> [K, N, out_dim].
+        """
         coords = coords.to(self.device)
-        return evaluate_in_chunks(self, coords, self.chunk_size, empty=coords.new_empty((0, self.signal.out_dim)),
-                                  progress=progress)
+        if not self.signal.batched:
+            return evaluate_in_chunks(self, coords, self.chunk_size,
+                                      empty=coords.new_empty((0, self.signal.out_dim)), progress=progress)
+        if coords.dim() == 2:
+            coords = coords.expand(self.signal.members, *coords.shape)
+        empty = coords.new_empty((self.signal.members, 0, self.signal.out_dim))
+        return evaluate_in_chunks(self, coords, self.chunk_size, empty=empty, progress=progress, members=True)
 
     def evaluate(self, batch: dict[str, Tensor]) -> Step:
         """Run the model on one chunk and wrap the result for the losses."""
@@ -218,18 +246,23 @@ class INRModule(L.LightningModule):
         """One optimisation step over the whole batch, accumulated over chunks; no host sync but at logging steps.
 
         Under DDP the gradients are all-reduced once, after the last chunk, weighted by each rank's points.
+        Members (tensors [K, N, ...]): each loss is the mean over all members' points, so the objective is it
+        times K, the sum over members of each member's own mean loss (what each would minimise alone); the
+        logged terms are the means over members.
         """
         optimizer = self.optimizers()
         optimizer.zero_grad(set_to_none=True)
-        count = batch["coords"].shape[0]
+        batched = self.signal.batched
+        count = batch["coords"].shape[1 if batched else 0]
+        scale = self.signal.members if batched else 1
         terms = torch.zeros(len(self.losses), device=self.device)
         with self._without_gradient_reducer():
-            for chunk in chunks(batch, self.chunk_size):
+            for chunk in chunks(batch, self.chunk_size, members=batched):
                 liveness.note_progress()
                 step = self.evaluate(chunk)
-                share = chunk["coords"].shape[0] / count
+                share = chunk["coords"].shape[1 if batched else 0] / count
                 values = torch.stack([loss(step) for loss in self.losses])
-                self.manual_backward((self.loss_weights * values).sum() * share)
+                self.manual_backward((self.loss_weights * values).sum() * (share * scale))
                 terms += values.detach() * share
         if self.has_complex_parameters:
             resolve_conjugate_gradients(self.parameters())
@@ -249,7 +282,7 @@ class INRModule(L.LightningModule):
             metrics = {f"train/loss/{loss.name}": value for loss, value in zip(self.losses, terms.tolist())}
             metrics["train/loss"] = float(total)
             metrics["train/lr"] = learning_rate
-            metrics.update(self._throughput(count * self.trainer.world_size))
+            metrics.update(self._throughput(batch["coords"].shape[:-1].numel() * self.trainer.world_size))
             self.progress_metrics["train/loss"] = metrics["train/loss"]  # shown by inr.progress.ProgressBar
             self.log("train/loss", total, logger=False)  # callback_metrics; prog_bar would read it every step
             self.log_at_global_step(metrics)
@@ -302,17 +335,29 @@ class INRModule(L.LightningModule):
         Every rank evaluates the whole signal, so the metrics are the same number whatever the number of ranks.
         """
         evaluation = self.evaluate_signal(batch, media=self._logs_media())
+        if self.signal.batched:
+            self.member_metrics = [self._metric_values(evaluation.member(index))
+                                   for index in range(self.signal.members)]
+            values = summarise_members(self.member_metrics)
+        else:
+            values = self._metric_values(evaluation)
+        for name, value in values.items():
+            self.log(f"val/{name}", value, prog_bar=name == "psnr", logger=False)
+        if not self.trainer.sanity_checking:
+            self.log_at_global_step({f"val/{name}": value for name, value in values.items()})
+            if self.signal.batched and self.trainer.is_global_zero:
+                log_member_table(self.loggers, self.signal, self.member_metrics, self.global_step)
+            self._note_best({f"val/{name}": float(value) for name, value in values.items()})
+        self.last_evaluation = evaluation
+
+    def _metric_values(self, evaluation: Evaluation) -> dict[str, Tensor]:
+        """Every metric's values on one (single-signal) evaluation, by name."""
         values: dict[str, Tensor] = {}
         for metric in self.metrics:
             metric.update(evaluation)
             values.update(metric.compute())
             metric.reset()
-        for name, value in values.items():
-            self.log(f"val/{name}", value, prog_bar=name == "psnr", logger=False)
-        if not self.trainer.sanity_checking:
-            self.log_at_global_step({f"val/{name}": value for name, value in values.items()})
-            self._note_best({f"val/{name}": float(value) for name, value in values.items()})
-        self.last_evaluation = evaluation
+        return values
 
     def evaluate_signal(self, batch: dict[str, Tensor], media: bool = False) -> Evaluation:
         """The representation on the validation batch, with the derivatives the metrics need.
@@ -324,7 +369,7 @@ class INRModule(L.LightningModule):
         if needs:
             with_laplacian = "laplacian" in needs or media
             prediction, gradient, laplacian = diff.evaluate_with_derivatives(
-                self, batch["coords"], self.chunk_size, with_laplacian=with_laplacian)
+                self, batch["coords"], self.chunk_size, with_laplacian=with_laplacian, members=self.signal.batched)
         else:
             prediction = self.predict_values(batch["coords"])
         return Evaluation(spec=self.signal, batch=batch, prediction=prediction, predict=self.predict_values,
@@ -340,6 +385,8 @@ class INRModule(L.LightningModule):
         better = {f"val/{name}": metric for metric in self.metrics for name in metric.names}
         improved = {}
         for key, value in values.items():
+            if key not in better:  # the spread over members (val/psnr_std, ...) has no best
+                continue
             previous = self.best_metrics.get(key, float("nan"))
             if better[key].is_better(key[len("val/"):], value, previous):
                 self.best_metrics[key] = improved[f"best/{key}"] = value

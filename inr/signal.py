@@ -7,14 +7,15 @@ module, the metrics and the renderers read it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from inr.errors import InputError
 
 #: keys of checkpoints written before the spec had ``shape``: the natural shape was stored per modality.
 _LEGACY_SHAPE_KEYS = {"image": ("height", "width"), "audio": ("num_samples",)}
-_CORE_KEYS = ("kind", "datamodule", "in_dim", "out_dim", "value_range", "shape", "source")
+_CORE_KEYS = ("kind", "datamodule", "in_dim", "out_dim", "value_range", "shape", "source", "members",
+              "member_sources")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class SignalSpec:
         source: the file the signal was read from, or the name of the built-in sample.
         meta: the rest of the modality's description, primitives only (bit depth, sample rate, the transform
             that normalised a shape, ...).
+        members: None for a single signal; else the K signals of this description fitted at once (K independent
+            networks, one per signal), whose tensors carry a leading member axis [K, ...] (K may be 1).
+        member_sources: the file of each member, when ``members`` is set.
     """
 
     in_dim: int
@@ -42,6 +46,8 @@ class SignalSpec:
     shape: tuple[int, ...] = ()
     source: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    members: int | None = None
+    member_sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("in_dim", "out_dim"):
@@ -52,6 +58,27 @@ class SignalSpec:
             raise InputError(f"signal value_range must be (low, high) with low < high, got {self.value_range}")
         object.__setattr__(self, "value_range", (low, high))
         object.__setattr__(self, "shape", tuple(int(size) for size in self.shape))
+        if self.members is not None and self.members < 1:
+            raise InputError(f"signal members must be >= 1, got {self.members}")
+        object.__setattr__(self, "member_sources", tuple(str(source) for source in self.member_sources))
+        if self.member_sources and len(self.member_sources) != (self.members or 1):
+            raise InputError(f"signal member_sources names {len(self.member_sources)} files for {self.members} "
+                             "members")
+
+    @property
+    def batched(self) -> bool:
+        """Whether signals are fitted as members (tensors carry a leading member axis)."""
+        return self.members is not None
+
+    def member(self, index: int) -> SignalSpec:
+        """The description of member ``index`` alone: a single signal, its own source."""
+        count = self.members or 1
+        if not 0 <= index < count:
+            raise InputError(f"member {index} does not exist: the signal has {count} member(s) (0..{count - 1})")
+        if not self.batched:
+            return self
+        source = self.member_sources[index] if self.member_sources else self.source
+        return replace(self, members=None, member_sources=(), source=source)
 
     @property
     def points(self) -> int | None:
@@ -68,6 +95,7 @@ class SignalSpec:
         return {
             "kind": self.kind, "datamodule": self.datamodule, "in_dim": self.in_dim, "out_dim": self.out_dim,
             "value_range": list(self.value_range), "shape": list(self.shape), "source": self.source, **self.meta,
+            **({"members": self.members, "member_sources": list(self.member_sources)} if self.batched else {}),
         }
 
     @classmethod
@@ -87,6 +115,8 @@ class SignalSpec:
             in_dim=int(data["in_dim"]), out_dim=int(data["out_dim"]),
             value_range=tuple(data.get("value_range", (-1.0, 1.0))), kind=data.get("kind", "signal"),
             datamodule=data.get("datamodule", ""), shape=tuple(shape), source=data.get("source", ""), meta=meta,
+            members=None if data.get("members") is None else int(data["members"]),
+            member_sources=tuple(data.get("member_sources", ())),
         )
 
     def differences(self, other: SignalSpec) -> list[tuple[str, Any, Any]]:
