@@ -74,8 +74,11 @@ class MembersDataModule(SignalDataModule):
         self.files: list[Path] = []
         self.source = ""
 
+    #: description entries (``meta``) every member must share, e.g. the sample rate of audio.
+    shared_meta: tuple[str, ...] = ()
+
     def check_members(self) -> None:
-        """Refuse members that differ in shape or channels from the first, naming the file."""
+        """Refuse members that differ in shape, channels or ``shared_meta`` from the first, naming the file."""
         first = self.members[0].signal_spec
         for file, member in zip(self.files, self.members):
             spec = member.signal_spec
@@ -83,6 +86,10 @@ class MembersDataModule(SignalDataModule):
                 raise InputError(f"{file} has shape {list(spec.shape)} with {spec.out_dim} channel(s), but "
                                  f"{self.files[0]} has {list(first.shape)} with {first.out_dim}: the signals of a "
                                  "dataset share one shape (resize them first, or see the DataModule's options)")
+            for key in self.shared_meta:
+                if spec.meta.get(key) != first.meta.get(key):
+                    raise InputError(f"{file} has {key} {spec.meta.get(key)}, but {self.files[0]} has "
+                                     f"{first.meta.get(key)}: the signals of a dataset share it")
 
     @property
     def available_targets(self) -> tuple[str, ...]:  # type: ignore[override]

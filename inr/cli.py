@@ -31,6 +31,7 @@ from inr.watchdog import HangWatchdog
 #: commands beside LightningCLI's, each ``module:function`` taking the remaining arguments.
 COMMANDS = {
     "render": "inr.render:main",
+    "export": "inr.export:main",  # the members of a batched checkpoint: one stacked file, or one checkpoint each
     "ntk": "inr.experiments.ntk_command:main",  # NTK report of any encoder + network (docs/ntk.md)
     "experiment": "inr.experiments.cli:main",  # spectral-bias experiments: psweep, table, spectra
 }
@@ -38,6 +39,7 @@ COMMANDS = {
 EPILOG = (
     "other commands:\n"
     "  inr render CKPT --out FILE [--resolution N]   write the signal a checkpoint represents (see inr render --help)\n"
+    "  inr export CKPT --out members.pt               the members of a fit of a folder: stacked, or --checkpoints DIR\n"
     "  inr ntk --config configs/ntk/siren.yaml        neural tangent kernel, spectrum, eigenvalues of a model\n"
     "  inr experiment {psweep,table,spectra} ...      the spectral-bias experiments (see docs/ntk.md)"
 )

@@ -11,6 +11,7 @@ import torch
 
 from inr.checkpoints import read_checkpoint
 from inr.errors import InputError, InrError, MissingFileError
+from inr.export import load_member_model
 from inr.module import INRModule
 
 
@@ -26,9 +27,22 @@ def load_model(checkpoint: str | Path, device: str = "cpu") -> INRModule:
     return model.eval()
 
 
-def render_checkpoint(checkpoint: str | Path, out: str, resolution: int | None = None, device: str = "cpu") -> str:
-    """Write what ``checkpoint`` represents to ``out`` (an image PNG, ...); returns a one-line summary."""
+def render_checkpoint(checkpoint: str | Path, out: str, resolution: int | None = None, device: str = "cpu",
+                      member: int | None = None) -> str:
+    """Write what ``checkpoint`` represents to ``out`` (an image PNG, ...); returns a one-line summary.
+
+    A checkpoint of members (a fit of a folder) renders one of them: ``member`` is required there and refused
+    elsewhere.
+    """
     model = load_model(checkpoint, device)
+    if model.signal.batched:
+        if member is None:
+            raise InputError(f"{checkpoint} holds {model.signal.members} members: choose one with --member INDEX "
+                             f"(0..{model.signal.members - 1})")
+        model.signal.member(member)  # a clear error for an index out of range
+        model = load_member_model(checkpoint, member, device)
+    elif member is not None:
+        raise InputError(f"--member {member}: {checkpoint} holds a single signal, not members")
     spec = model.signal
     module_name, class_name = spec.datamodule.rsplit(".", 1)
     datamodule_class = getattr(importlib.import_module(module_name), class_name)
@@ -49,10 +63,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="image: longer side in pixels (default: the training size); audio: sample rate in Hz "
                              "(default: the clip's, same duration); SDF: grid points per axis of the mesh extraction "
                              "(default 256)")
+    parser.add_argument("--member", type=int, default=None,
+                        help="the member to render, for a checkpoint of a fit of several signals (0-based)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device")
     options = parser.parse_args(argv)
     try:
-        print(render_checkpoint(options.checkpoint, options.out, options.resolution, options.device))
+        print(render_checkpoint(options.checkpoint, options.out, options.resolution, options.device, options.member))
     except InrError as error:
         print(f"inr render: error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -151,3 +151,26 @@ def test_a_batched_poisson_gradient_fit_equals_single_fits(tmp_path):
         ["--data", "datamodules.image_folder.ImageFolderDataModule", "--data.path", str(tmp_path / "images"),
          "--data.size", "null"],
         ["--data.size", "null"], files, tmp_path, metric="psnr_aligned")
+
+
+def _clips(folder: Path, count: int, samples: int = 400, rate: int = 8000) -> list[Path]:
+    """``count`` different mono WAV clips (tones plus noise), written with soundfile."""
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    t = np.arange(samples) / rate
+    paths = []
+    for k in range(count):
+        clip = 0.5 * np.sin(2 * np.pi * (200 + 150 * k) * t) + 0.05 * rng.standard_normal(samples)
+        paths.append(folder / f"clip{k}.wav")
+        sf.write(paths[-1], clip.clip(-1, 1), rate, subtype="PCM_16")
+    return paths
+
+
+def test_a_batched_audio_fit_equals_single_fits(tmp_path):
+    files = _clips(tmp_path / "clips", 3)
+    _assert_members_equal_single_runs(
+        "configs/audio_siren.yaml",
+        ["--data", "datamodules.audio_folder.AudioFolderDataModule", "--data.path", str(tmp_path / "clips")],
+        [], files, tmp_path)
