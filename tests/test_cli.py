@@ -11,7 +11,8 @@ import pytest
 import yaml
 from conftest import ROOT, SURFACE_METRIC_24, TINY_MODEL, child_env, run_fit
 
-CONFIGS = sorted([*(ROOT / "configs").glob("*.yaml"), *(ROOT / "configs" / "zoo").glob("*.yaml")])
+CONFIGS = sorted([*(ROOT / "configs").glob("*.yaml"), *(ROOT / "configs" / "zoo").glob("*.yaml"),
+                  *(ROOT / "configs" / "many").glob("*.yaml")])
 
 
 def inr(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -40,7 +41,7 @@ def test_help_lists_subcommands_and_documented_options():
 
 def _tiny_data_args(data_class: str, gray_png: Path, tmp_path: Path) -> tuple[list[str], str]:
     """Data options for a 2-step run of a config of this DataModule, and the metric it must report."""
-    if data_class.endswith(("ImageDataModule", "BlendDataModule")):
+    if data_class.endswith(("ImageDataModule", "BlendDataModule", "ImageFolderDataModule")):
         return ["--data.path", str(gray_png), "--data.size", "32"], "psnr"
     if data_class.endswith("AudioDataModule"):
         return ["--data.crop_seconds", "0.02"], "psnr"  # the synthetic test signal
