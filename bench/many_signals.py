@@ -162,7 +162,8 @@ def inr_loop(paths: list[Path], steps: int, warmup: int, root: str) -> float:
 
     total = warmup + steps
     cli = build_cli([
-        "--config", str(ROOT / "configs" / "image_siren.yaml"), "--data", "datamodules.image_folder.ImageFolderDataModule",
+        "--config", str(ROOT / "configs" / "image_siren.yaml"),
+        "--data", "datamodules.image_folder.ImageFolderDataModule",
         "--data.path", str(paths[0].parent), "--data.size", "null", "--model.network.init_args.hidden", str(HIDDEN),
         "--model.network.init_args.layers", str(LAYERS), "--model.chunk_size", str(len(paths) * CROP * CROP),
         "--trainer.max_steps", str(total), "--trainer.val_check_interval", str(total), "--trainer.logger", "false",
@@ -221,7 +222,8 @@ def main() -> None:
     sequential = rows[0]["samples_per_second"]
     print(f"\nthreads {torch.get_num_threads()}; sequential loop (K = {options.sequential_count}): "
           f"{sequential:,.0f} samples/s\n")
-    print("| K | inr samples/s | bmm samples/s | inr / sequential | inr / bmm | inr peak RSS (MiB) | bmm peak RSS (MiB) |")
+    print("| K | inr samples/s | bmm samples/s | inr / sequential | inr / bmm | inr peak RSS (MiB) "
+          "| bmm peak RSS (MiB) |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for count in options.counts:
         mine = next(row for row in rows if row["loop"] == "inr" and row["K"] == count)
