@@ -5,7 +5,10 @@ a single fit) and stacks their tensors: ``coords [N, d]`` shared by all members,
 carry the member axis: ``coords [K, B, d]``, ``values [K, B, c]``.
 
 Member k samples as the single run seeded ``seed + k`` would: full batch, or ``batch_size`` random points from a
-generator seeded by (seed + k, step, rank). So a batched fit of K files is, member by member, the K single fits.
+generator seeded by (seed + k, step). So a batched fit of K files is, member by member, the K single fits.
+
+On several processes each rank holds, samples and validates only its shard of the members
+(:func:`inr.member_shards.shard_range`, the module's shard); a member's draws do not depend on which rank holds it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from datamodules.base import SignalDataModule, sampling_seed
 from inr.errors import InputError, MissingFileError
 from inr.evaluation import Evaluation
 from inr.media import Media
+from inr.member_shards import shard_range
 from inr.signal import SignalSpec
 
 #: members whose media a validation logs (the first ones).
@@ -114,26 +118,39 @@ class MembersDataModule(SignalDataModule):
         return replace(self.members[0].signal_spec, members=len(self.members), source=self.source,
                        member_sources=tuple(str(file) for file in self.files))
 
-    def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
-        """A training batch: ``coords [K, B, d]`` and the training targets ``[K, B, ...]``.
+    @property
+    def shard(self) -> slice:
+        """The members this process holds: all of them, or its rank's shard under multi-process fitting."""
+        trainer = self.trainer
+        if trainer is None or trainer.world_size == 1 or trainer.state.fn != "fit":
+            return slice(0, len(self.members))
+        return shard_range(len(self.members), trainer.world_size, trainer.global_rank)
 
-        Full batch (each DDP rank every world-th point), or per member k ``batch_size`` points drawn with
-        replacement from a generator seeded by (seed + k, step, rank): the single run's draws.
+    def on_device(self, device: torch.device) -> dict[str, Tensor]:
+        """This process's members on ``device`` (``coords [N, d]``, targets ``[K_shard, N, ...]``), cached."""
+        shard = self.shard
+        if getattr(self, "_cached_shard", None) != (shard, device) or not self._on_device:
+            signal = self.signal_tensors()
+            self._on_device = {key: (value if key == "coords" else value[shard]).to(device)
+                               for key, value in signal.items()}
+            self._cached_shard = (shard, device)
+        return self._on_device
+
+    def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
+        """A training batch of this process's members: ``coords [K, B, d]`` and the training targets ``[K, B, ...]``.
+
+        Full batch, or per member k ``batch_size`` points drawn with replacement from a generator seeded by
+        (seed + k, step): the single run's draws, whichever rank holds the member.
         """
         signal = self.on_device(device)
-        coords, members = signal["coords"], len(self.members)
+        shard = self.shard
+        coords, members = signal["coords"], len(range(len(self.members))[shard])
         targets = {key: signal[key] for key in self.training_targets}
         if self.batch_size is None:
-            world = self.trainer.world_size if self.trainer is not None else 1
-            if world > 1:
-                if coords.shape[0] < world:
-                    raise InputError(f"full-batch training on {world} processes needs at least {world} points; each "
-                                     f"signal has {coords.shape[0]} (use fewer --trainer.devices)")
-                coords, targets = coords[rank::world], {key: value[:, rank::world] for key, value in targets.items()}
             return {"coords": coords.expand(members, *coords.shape), **targets}
         count = coords.shape[0]
-        generators = [torch.Generator(device=device).manual_seed(sampling_seed(self.seed + k, step, rank))
-                      for k in range(members)]
+        generators = [torch.Generator(device=device).manual_seed(sampling_seed(self.seed + k, step, 0))
+                      for k in range(len(self.members))[shard]]
         index = torch.stack([torch.randint(count, (self.batch_size,), generator=generator, device=device)
                              for generator in generators])
         rows = torch.arange(members, device=device)[:, None]
@@ -144,7 +161,8 @@ class MembersDataModule(SignalDataModule):
         signal = self.on_device(device)
         coords = signal["coords"]
         targets = {key: signal[key] for key in self.validation_targets if key != "coords"}
-        return {"coords": coords.expand(len(self.members), *coords.shape), **targets}
+        members = next(iter(targets.values())).shape[0]
+        return {"coords": coords.expand(members, *coords.shape), **targets}
 
     def media_coords(self) -> dict[str, Tensor]:
         """The first member's extra coordinates (shared by all: the members have one shape)."""
@@ -153,7 +171,7 @@ class MembersDataModule(SignalDataModule):
     def media(self, evaluation: Evaluation, extra: dict[str, Tensor]) -> list[Media]:
         """The first :data:`MEDIA_MEMBERS` members' media, each under ``<key>/<member index>``."""
         items: list[Media] = []
-        for index, member in enumerate(self.members[:MEDIA_MEMBERS]):
+        for index, member in enumerate(self.members[:min(MEDIA_MEMBERS, evaluation.spec.members)]):
             own = {name: value[index] for name, value in extra.items()}
             for item in member.media(evaluation.member(index), own):
                 items.append(replace(item, key=f"{item.key}/{index}"))

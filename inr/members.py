@@ -62,6 +62,13 @@ class Members(nn.Module):
             owner.register_buffer(leaf, stacked, persistent=leaf not in owner._non_persistent_buffers_set)
         self.module = template
         self.count = len(copies)
+        #: the members the forward pass evaluates (a process's shard under multi-process fitting).
+        self.active = slice(0, self.count)
+
+    @property
+    def active_count(self) -> int:
+        """How many members the forward pass evaluates."""
+        return len(range(self.count)[self.active])
 
     def __getattr__(self, name: str) -> Any:
         """Tensors and submodules of this wrapper, else the wrapped module's attribute (``out_dim``, ...)."""
@@ -71,11 +78,12 @@ class Members(nn.Module):
             return getattr(self._modules["module"], name)
 
     def forward(self, inputs: Tensor) -> Tensor:
-        """Member k's module on ``inputs[k]``: inputs [K, ...] -> outputs [K, ...]."""
-        if inputs.shape[0] != self.count:
-            raise InputError(f"Members of {self.count} got inputs for {inputs.shape[0]} members (shape "
+        """Member k's module on ``inputs[k]``: inputs [K, ...] -> outputs [K, ...] (K: the active members)."""
+        if inputs.shape[0] != self.active_count:
+            raise InputError(f"Members of {self.active_count} got inputs for {inputs.shape[0]} members (shape "
                              f"{tuple(inputs.shape)}); the leading axis is the member")
-        state = {**dict(self.module.named_parameters()), **dict(self.module.named_buffers())}
+        state = {name: value[self.active] for name, value in
+                 [*self.module.named_parameters(), *self.module.named_buffers()]}
 
         def one(member_state: dict[str, Tensor], member_inputs: Tensor) -> Tensor:
             return torch.func.functional_call(self.module, member_state, (member_inputs,))

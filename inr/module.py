@@ -18,6 +18,7 @@ Validation evaluates the whole signal once (with derivatives when a metric needs
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -39,6 +40,7 @@ from inr.loss_guard import NonFiniteLossGuard
 from inr.losses import Loss, ValueLoss
 from inr.media import MediaLogger
 from inr.member_metrics import log_member_table, summarise_members
+from inr.member_shards import all_reduce_terms, gather_members, gather_rows, shard_range
 from inr.members import build_members, member_seeds
 from inr.metrics import SignalMetric, default_metrics
 from inr.networks import Siren
@@ -145,6 +147,7 @@ class INRModule(L.LightningModule):
         self.validation_targets = sorted({"values", *(target for metric in self.metrics for target in metric.targets)})
         self.best_metrics: dict[str, float] = {}
         self.member_metrics: list[dict[str, Tensor]] = []  # the last validation's values per member
+        self.shard: slice | None = None  # this process's members while fitting on several processes
         self.last_evaluation: Evaluation | None = None  # for the media callback, right after validation_step
         self._throughput_mark: tuple[float, int] | None = None  # (host time, global step) of the last logging step
         needing = [loss.name for loss in self.losses if loss.needs_derivatives]
@@ -187,6 +190,22 @@ class INRModule(L.LightningModule):
     def _represent(self, coords: Tensor) -> Tensor:
         return self.network(self.encoder(coords))
 
+    @property
+    def active_spec(self) -> SignalSpec:
+        """The signal this process evaluates: all of it, or its shard of the members."""
+        return self.signal if self.shard is None else self.signal.shard(self.shard)
+
+    def _set_shard(self, shard: slice | None) -> None:
+        """Evaluate and train only the members in ``shard`` (None: all)."""
+        self.shard = shard
+        for component in (self.encoder, self.network):
+            component.active = shard if shard is not None else slice(0, self.signal.members)
+
+    @property
+    def sharded(self) -> bool:
+        """Whether this process fits a shard of the members (a batched fit on several processes)."""
+        return self.shard is not None
+
     def setup(self, stage: str) -> None:
         """Refuse multi-process strategies other than DDP; apply ``matmul_precision`` for the run."""
         trainer = self._trainer
@@ -195,6 +214,10 @@ class INRModule(L.LightningModule):
         ):
             raise InputError(f"trainer strategy {type(trainer.strategy).__name__} is not supported on several "
                              "processes: inr fits with DDP (--trainer.strategy ddp), whose gradients it reduces itself")
+        if stage == "fit" and trainer is not None and trainer.world_size > 1 and self.signal.batched:
+            self._set_shard(shard_range(self.signal.members, trainer.world_size, trainer.global_rank))
+            print(f"inr: rank {trainer.global_rank} fits members {self.shard.start}..{self.shard.stop - 1} of "
+                  f"{self.signal.members}", file=sys.stderr, flush=True)
         if self.matmul_precision is not None:
             self._previous_matmul_precision = torch.get_float32_matmul_precision()
             torch.set_float32_matmul_precision(self.matmul_precision)
@@ -215,7 +238,9 @@ class INRModule(L.LightningModule):
             logger.log_hyperparams({"parameters": count})
 
     def teardown(self, stage: str) -> None:
-        """Restore the process's matmul precision."""
+        """Evaluate every member again; restore the process's matmul precision."""
+        if self.sharded:
+            self._set_shard(None)
         if self._previous_matmul_precision is not None:
             torch.set_float32_matmul_precision(self._previous_matmul_precision)
             self._previous_matmul_precision = None
@@ -230,9 +255,10 @@ class INRModule(L.LightningModule):
         if not self.signal.batched:
             return evaluate_in_chunks(self, coords, self.chunk_size,
                                       empty=coords.new_empty((0, self.signal.out_dim)), progress=progress)
+        members = self.active_spec.members
         if coords.dim() == 2:
-            coords = coords.expand(self.signal.members, *coords.shape)
-        empty = coords.new_empty((self.signal.members, 0, self.signal.out_dim))
+            coords = coords.expand(members, *coords.shape)
+        empty = coords.new_empty((members, 0, self.signal.out_dim))
         return evaluate_in_chunks(self, coords, self.chunk_size, empty=empty, progress=progress, members=True)
 
     def evaluate(self, batch: dict[str, Tensor]) -> Step:
@@ -254,7 +280,7 @@ class INRModule(L.LightningModule):
         optimizer.zero_grad(set_to_none=True)
         batched = self.signal.batched
         count = batch["coords"].shape[1 if batched else 0]
-        scale = self.signal.members if batched else 1
+        scale = self.active_spec.members if batched else 1
         terms = torch.zeros(len(self.losses), device=self.device)
         with self._without_gradient_reducer():
             for chunk in chunks(batch, self.chunk_size, members=batched):
@@ -266,7 +292,9 @@ class INRModule(L.LightningModule):
                 terms += values.detach() * share
         if self.has_complex_parameters:
             resolve_conjugate_gradients(self.parameters())
-        if self.trainer.world_size > 1:
+        if self.sharded:  # members share nothing: no gradient crosses processes
+            terms = all_reduce_terms(terms, scale)
+        elif self.trainer.world_size > 1:
             terms = all_reduce_gradients(self.parameters(), count, terms)
         total = (terms * self.loss_weights).sum()
         self.loss_guard.observe(self.global_step, total, terms)
@@ -306,10 +334,20 @@ class INRModule(L.LightningModule):
         return contextlib.nullcontext()
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse to write weights updated from a non-finite loss."""
+        """Refuse to write weights updated from a non-finite loss; a sharded fit writes every member."""
         if self._trainer is not None and self.trainer.state.fn == "fit":
             self.loss_guard.check(self.global_step)
         checkpoint[BEST_METRICS_KEY] = dict(self.best_metrics)
+        if self.sharded:  # every rank saves (Lightning calls this hook on all): gather, then rewrite what was taken
+            self._gather_members()
+            state = self.state_dict()
+            checkpoint["state_dict"] = {key: state.get(key, value) for key, value in checkpoint["state_dict"].items()}
+            if "optimizer_states" in checkpoint:
+                checkpoint["optimizer_states"] = [optimizer.state_dict() for optimizer in self.trainer.optimizers]
+
+    def _gather_members(self) -> None:
+        """Every rank gets every member's parameters and optimizer state (see :mod:`inr.member_shards`)."""
+        gather_members(self.parameters(), self.trainer.optimizers, self.signal.members, self.shard)
 
     def on_validation_start(self) -> None:
         """Stop before validating weights updated from a non-finite loss."""
@@ -317,8 +355,10 @@ class INRModule(L.LightningModule):
             self.loss_guard.check(self.global_step)
 
     def on_train_end(self) -> None:
-        """A fit does not end normally on weights updated from a non-finite loss."""
+        """A fit does not end normally on weights updated from a non-finite loss; every rank ends with all members."""
         self.loss_guard.check(self.global_step)
+        if self.sharded:
+            self._gather_members()
 
     def log_at_global_step(self, metrics: dict[str, Tensor | float]) -> None:
         """Send metrics to every logger at x = global_step (optimiser steps taken), the axis users read.
@@ -336,9 +376,12 @@ class INRModule(L.LightningModule):
         """
         evaluation = self.evaluate_signal(batch, media=self._logs_media())
         if self.signal.batched:
-            self.member_metrics = [self._metric_values(evaluation.member(index))
-                                   for index in range(self.signal.members)]
-            values = summarise_members(self.member_metrics)
+            rows = [self._metric_values(evaluation.member(index)) for index in range(evaluation.spec.members)]
+            if self.sharded:
+                floats = [{name: float(value) for name, value in row.items()} for row in rows]
+                rows = [{name: torch.tensor(value) for name, value in row.items()} for row in gather_rows(floats)]
+            self.member_metrics = rows
+            values = summarise_members(rows)
         else:
             values = self._metric_values(evaluation)
         for name, value in values.items():
@@ -372,7 +415,7 @@ class INRModule(L.LightningModule):
                 self, batch["coords"], self.chunk_size, with_laplacian=with_laplacian, members=self.signal.batched)
         else:
             prediction = self.predict_values(batch["coords"])
-        return Evaluation(spec=self.signal, batch=batch, prediction=prediction, predict=self.predict_values,
+        return Evaluation(spec=self.active_spec, batch=batch, prediction=prediction, predict=self.predict_values,
                           gradient=gradient, laplacian=laplacian, step=self.global_step)
 
     def _logs_media(self) -> bool:

@@ -80,6 +80,12 @@ class SignalSpec:
         source = self.member_sources[index] if self.member_sources else self.source
         return replace(self, members=None, member_sources=(), source=source)
 
+    def shard(self, members: slice) -> SignalSpec:
+        """The description of the members in ``members`` (a process's shard), still batched."""
+        indices = range(self.members or 1)[members]
+        sources = self.member_sources[members] if self.member_sources else ()
+        return replace(self, members=len(indices), member_sources=sources)
+
     @property
     def points(self) -> int | None:
         """Number of points of the natural grid (its product), or None for a set of points."""

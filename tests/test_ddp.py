@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 from conftest import ROOT, SURFACE_METRIC_24, TINY_MODEL, child_env
-from wandb_reader import find_offline_runs, metric_values, wait_until_finished
+from wandb_reader import find_offline_runs, metric_values, read_history, wait_until_finished
 
 from inr.cli import build_cli, find_last_checkpoint
 
@@ -216,3 +216,47 @@ def test_complex_network_under_derivative_losses_fits_on_two_processes_like_on_o
     assert single[hidden].is_complex() and not torch.equal(single[hidden], initial[hidden])
     for key in single:
         assert torch.allclose(two[key], single[key], rtol=0, atol=1e-6), key
+
+
+def _members_fit(root, images, steps: int, devices: int, *extra: str) -> subprocess.CompletedProcess:
+    return _inr("fit", "--config", "configs/image_siren.yaml", "--data",
+                "datamodules.image_folder.ImageFolderDataModule", "--data.path", str(images), "--data.size", "null",
+                "--data.batch_size", "64", "--trainer.default_root_dir", str(root), "--trainer.max_steps", str(steps),
+                "--trainer.val_check_interval", "10", "--checkpoint.every_n_train_steps", "10",
+                "--trainer.enable_progress_bar", "false", "--trainer.accelerator", "cpu", "--trainer.strategy", "ddp",
+                "--trainer.devices", str(devices), "--model.optimizer.init_args.lr", "1e-3", *TINY_MODEL, *extra)
+
+
+def _state(root):
+    return torch.load(find_last_checkpoint(root), weights_only=True)
+
+
+@pytest.mark.slow
+def test_members_sharded_over_two_processes_fit_as_on_one_and_resume_on_one(tmp_path):
+    from test_members import _images
+
+    images = tmp_path / "images"
+    files = _images(images, 5)
+    two = _members_fit(tmp_path / "two", images, 10, 2)
+    assert "rank 0 fits members 0..2 of 5" in two.stderr and "rank 1 fits members 3..4 of 5" in two.stderr
+    one = _members_fit(tmp_path / "one", images, 10, 1)
+    assert "fits members" not in one.stderr
+    wait_until_finished(tmp_path)
+    sharded, single = _state(tmp_path / "two"), _state(tmp_path / "one")
+    # every member equals its 1-process trajectory: no rank saw another rank's gradients (averaging would halve them)
+    for key, value in single["state_dict"].items():
+        torch.testing.assert_close(sharded["state_dict"][key], value, rtol=0, atol=1e-5, msg=key)
+    (run,) = find_offline_runs(tmp_path / "two")
+    (reference,) = find_offline_runs(tmp_path / "one")
+    [(_, psnr)] = metric_values(run, "val/psnr")
+    assert psnr == pytest.approx(metric_values(reference, "val/psnr")[0][1], abs=1e-3)
+    tables = [row for row in read_history(run) if row.get("val/members/_type") == "table-file"]
+    table = json.loads((run / "files" / tables[-1]["val/members/path"]).read_text())
+    assert [row[:2] for row in table["data"]] == [[k, str(file)] for k, file in enumerate(files)]
+    # the 2-process checkpoint resumes on 1 process and ends where 20 steps on 1 process end
+    _members_fit(tmp_path / "two", images, 20, 1, "--ckpt_path", "last")
+    _members_fit(tmp_path / "whole", images, 20, 1)
+    resumed, whole = _state(tmp_path / "two"), _state(tmp_path / "whole")
+    assert resumed["global_step"] == whole["global_step"] == 20
+    for key, value in whole["state_dict"].items():
+        torch.testing.assert_close(resumed["state_dict"][key], value, rtol=0, atol=1e-5, msg=key)
