@@ -32,6 +32,7 @@ from inr.watchdog import HangWatchdog
 COMMANDS = {
     "render": "inr.render:main",
     "export": "inr.export:main",  # the members of a batched checkpoint: one stacked file, or one checkpoint each
+    "benchmark": "inr.benchmark:main",  # configs over a folder of signals: the paper-style table
     "ntk": "inr.experiments.ntk_command:main",  # NTK report of any encoder + network (docs/ntk.md)
     "experiment": "inr.experiments.cli:main",  # spectral-bias experiments: psweep, table, spectra
 }
@@ -40,6 +41,7 @@ EPILOG = (
     "other commands:\n"
     "  inr render CKPT --out FILE [--resolution N]   write the signal a checkpoint represents (see inr render --help)\n"
     "  inr export CKPT --out members.pt               the members of a fit of a folder: stacked, or --checkpoints DIR\n"
+    "  inr benchmark CONFIGS --data FOLDER            configs over a folder of signals: mean +- std table\n"
     "  inr ntk --config configs/ntk/siren.yaml        neural tangent kernel, spectrum, eigenvalues of a model\n"
     "  inr experiment {psweep,table,spectra} ...      the spectral-bias experiments (see docs/ntk.md)"
 )
