@@ -114,8 +114,16 @@ class MembersDataModule(SignalDataModule):
 
     @property
     def signal_spec(self) -> SignalSpec:
-        """The members' description (of the single-signal DataModule, which renders each), with K and the files."""
-        return replace(self.members[0].signal_spec, members=len(self.members), source=self.source,
+        """The members' description (of the single-signal DataModule, which renders each), with K and the files.
+
+        Description entries that differ between members (a shape's normalising transform, an image's bit depth)
+        are kept per member in ``member_meta``.
+        """
+        specs = [member.signal_spec for member in self.members]
+        keys = sorted({key for spec in specs for key in spec.meta})
+        differing = [key for key in keys if any(spec.meta.get(key) != specs[0].meta.get(key) for spec in specs)]
+        member_meta = tuple({key: spec.meta.get(key) for key in differing} for spec in specs) if differing else ()
+        return replace(specs[0], members=len(self.members), source=self.source, member_meta=member_meta,
                        member_sources=tuple(str(file) for file in self.files))
 
     @property

@@ -26,6 +26,8 @@ class Evaluation:
         gradient: d prediction / d coords [N, c, d] when a metric asked for it, else None.
         laplacian: Laplacian of each channel [N, c] when a metric asked for it, else None.
         step: the optimiser steps taken (the x axis of the logged values).
+        predict_member: for members, (member index, coords [n, d]) -> that member's values [n, c], evaluating it
+            alone; None evaluates every member and picks one.
         extras: what metrics computed and media may show (e.g. ``aligned`` [N, c], ``mesh``).
     """
 
@@ -37,6 +39,7 @@ class Evaluation:
     laplacian: Tensor | None = None
     step: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
+    predict_member: Callable[[int, Tensor], Tensor] | None = None
 
     def member(self, index: int) -> Evaluation:
         """Member ``index``'s own evaluation (a single signal) when the spec is batched; itself otherwise.
@@ -49,6 +52,8 @@ class Evaluation:
             return self
 
         def predict(coords: Tensor) -> Tensor:
+            if self.predict_member is not None:
+                return self.predict_member(index, coords)
             return self.predict(coords)[index]
 
         def pick(value: Tensor | None) -> Tensor | None:

@@ -261,6 +261,21 @@ class INRModule(L.LightningModule):
         empty = coords.new_empty((members, 0, self.signal.out_dim))
         return evaluate_in_chunks(self, coords, self.chunk_size, empty=empty, progress=progress, members=True)
 
+    @torch.no_grad()
+    def predict_member(self, index: int, coords: Tensor, progress: bool = False) -> Tensor:
+        """Member ``index`` alone at coords [N, in_dim] -> values [N, out_dim] (in chunks; the others not evaluated)."""
+        self.signal.member(index)  # a clear error for an index out of range
+        active = self.encoder.active
+        try:
+            for component in (self.encoder, self.network):
+                component.active = slice(index, index + 1)
+            coords = coords.to(self.device)[None]
+            empty = coords.new_empty((1, 0, self.signal.out_dim))
+            return evaluate_in_chunks(self, coords, self.chunk_size, empty=empty, progress=progress, members=True)[0]
+        finally:
+            for component in (self.encoder, self.network):
+                component.active = active
+
     def evaluate(self, batch: dict[str, Tensor]) -> Step:
         """Run the model on one chunk and wrap the result for the losses."""
         coords = batch["coords"]
@@ -415,7 +430,13 @@ class INRModule(L.LightningModule):
                 self, batch["coords"], self.chunk_size, with_laplacian=with_laplacian, members=self.signal.batched)
         else:
             prediction = self.predict_values(batch["coords"])
+        offset = self.shard.start if self.sharded else 0
+
+        def predict_member(index: int, coords: Tensor) -> Tensor:
+            return self.predict_member(offset + index, coords)
+
         return Evaluation(spec=self.active_spec, batch=batch, prediction=prediction, predict=self.predict_values,
+                          predict_member=predict_member if self.signal.batched else None,
                           gradient=gradient, laplacian=laplacian, step=self.global_step)
 
     def _logs_media(self) -> bool:

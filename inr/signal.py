@@ -15,7 +15,7 @@ from inr.errors import InputError
 #: keys of checkpoints written before the spec had ``shape``: the natural shape was stored per modality.
 _LEGACY_SHAPE_KEYS = {"image": ("height", "width"), "audio": ("num_samples",)}
 _CORE_KEYS = ("kind", "datamodule", "in_dim", "out_dim", "value_range", "shape", "source", "members",
-              "member_sources")
+              "member_sources", "member_meta")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class SignalSpec:
         members: None for a single signal; else the K signals of this description fitted at once (K independent
             networks, one per signal), whose tensors carry a leading member axis [K, ...] (K may be 1).
         member_sources: the file of each member, when ``members`` is set.
+        member_meta: what differs between members' descriptions (e.g. each shape's normalising transform), one
+            dict per member, merged over ``meta`` by :meth:`member`.
     """
 
     in_dim: int
@@ -48,6 +50,7 @@ class SignalSpec:
     meta: dict[str, Any] = field(default_factory=dict)
     members: int | None = None
     member_sources: tuple[str, ...] = ()
+    member_meta: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("in_dim", "out_dim"):
@@ -64,6 +67,9 @@ class SignalSpec:
         if self.member_sources and len(self.member_sources) != (self.members or 1):
             raise InputError(f"signal member_sources names {len(self.member_sources)} files for {self.members} "
                              "members")
+        object.__setattr__(self, "member_meta", tuple(dict(meta) for meta in self.member_meta))
+        if self.member_meta and len(self.member_meta) != (self.members or 1):
+            raise InputError(f"signal member_meta has {len(self.member_meta)} entries for {self.members} members")
 
     @property
     def batched(self) -> bool:
@@ -78,13 +84,15 @@ class SignalSpec:
         if not self.batched:
             return self
         source = self.member_sources[index] if self.member_sources else self.source
-        return replace(self, members=None, member_sources=(), source=source)
+        meta = {**self.meta, **(self.member_meta[index] if self.member_meta else {})}
+        return replace(self, members=None, member_sources=(), member_meta=(), source=source, meta=meta)
 
     def shard(self, members: slice) -> SignalSpec:
         """The description of the members in ``members`` (a process's shard), still batched."""
         indices = range(self.members or 1)[members]
         sources = self.member_sources[members] if self.member_sources else ()
-        return replace(self, members=len(indices), member_sources=sources)
+        metas = self.member_meta[members] if self.member_meta else ()
+        return replace(self, members=len(indices), member_sources=sources, member_meta=metas)
 
     @property
     def points(self) -> int | None:
@@ -101,7 +109,8 @@ class SignalSpec:
         return {
             "kind": self.kind, "datamodule": self.datamodule, "in_dim": self.in_dim, "out_dim": self.out_dim,
             "value_range": list(self.value_range), "shape": list(self.shape), "source": self.source, **self.meta,
-            **({"members": self.members, "member_sources": list(self.member_sources)} if self.batched else {}),
+            **({"members": self.members, "member_sources": list(self.member_sources),
+                "member_meta": [dict(meta) for meta in self.member_meta]} if self.batched else {}),
         }
 
     @classmethod
@@ -122,7 +131,7 @@ class SignalSpec:
             value_range=tuple(data.get("value_range", (-1.0, 1.0))), kind=data.get("kind", "signal"),
             datamodule=data.get("datamodule", ""), shape=tuple(shape), source=data.get("source", ""), meta=meta,
             members=None if data.get("members") is None else int(data["members"]),
-            member_sources=tuple(data.get("member_sources", ())),
+            member_sources=tuple(data.get("member_sources", ())), member_meta=tuple(data.get("member_meta", ())),
         )
 
     def differences(self, other: SignalSpec) -> list[tuple[str, Any, Any]]:

@@ -174,3 +174,21 @@ def test_a_batched_audio_fit_equals_single_fits(tmp_path):
         "configs/audio_siren.yaml",
         ["--data", "datamodules.audio_folder.AudioFolderDataModule", "--data.path", str(tmp_path / "clips")],
         [], files, tmp_path)
+
+
+def test_a_batched_sdf_fit_of_two_shapes_equals_single_fits(tmp_path):
+    import trimesh
+
+    folder = tmp_path / "shapes"
+    folder.mkdir()
+    files = [folder / "a_box.ply", folder / "b_sphere.ply"]
+    trimesh.creation.box(extents=(1.0, 0.6, 0.4)).export(files[0])
+    trimesh.creation.icosphere(subdivisions=2, radius=0.7).export(files[1])
+    surface = ["--data.batch_size", "128", "--data.surface_points", "2000", "--data.val_points", "500",
+               "--model.metrics", '[{"class_path": "inr.metrics.SurfaceDistance", "init_args": {"resolution": 16}}]']
+    batched = _assert_members_equal_single_runs(
+        "configs/sdf_siren.yaml",
+        ["--data", "datamodules.shape_folder.ShapeFolderDataModule", "--data.path", str(folder), *surface],
+        surface, files, tmp_path, metric="chamfer")
+    spec = batched.model.signal
+    assert spec.member(0).meta["scale"] != spec.member(1).meta["scale"]  # each shape keeps its own transform

@@ -1,0 +1,73 @@
+"""A folder of shapes (meshes or oriented point clouds) as K signed distance functions fitted at once.
+
+Every shape is read, normalised and sampled as :class:`datamodules.pointcloud.PointCloudDataModule` reads one;
+each keeps its own normalising transform (``member_meta``), so a member's mesh renders in its own coordinates.
+Unlike images, the members' points differ: batches hold ``coords [K, 2B, 3]`` (B on each surface, B uniform in
+the cube), member k drawn as the single run seeded ``seed + k`` draws them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from datamodules.members import MembersDataModule, signal_files
+from datamodules.pointcloud import SUPPORTED, PointCloudDataModule
+from inr.errors import InputError
+
+
+class ShapeFolderDataModule(MembersDataModule):
+    """Shapes, each fitted by its own SDF network, all in one batched pass.
+
+    Args:
+        path: a folder (its mesh / point-cloud files, sorted by name), a glob pattern or a list of files.
+        limit: use only the first this many files (sorted by name); ``None`` uses all.
+        batch_size: on-surface points per shape per training step; as many off-surface points are added.
+        surface_points: points sampled once on each mesh's faces.
+        scale_to: half-size of the box each shape's longest side is scaled into.
+        val_points: reference points per shape for the Chamfer distance / normal consistency.
+        seed: seed of the batch sampler (shape k uses seed + k); ``None`` takes the run's ``seed_everything``.
+    """
+
+    kind = "sdf"
+
+    def __init__(
+        self,
+        path: str | list[str],
+        limit: int | None = None,
+        batch_size: int = 10000,
+        surface_points: int = 1_000_000,
+        scale_to: float = 0.9,
+        val_points: int = 20000,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(batch_size=batch_size, seed=seed)
+        self.files = signal_files(path, SUPPORTED, "shape files", limit)
+        self.source = path if isinstance(path, str) else f"{len(self.files)} listed files"
+        # seeded as the single runs (surface samples too): shape k as the run seeded seed + k
+        self.members = [PointCloudDataModule(str(file), batch_size=batch_size, surface_points=surface_points,
+                                             scale_to=scale_to, val_points=val_points, seed=self.seed + index)
+                        for index, file in enumerate(self.files)]
+        for file, member in zip(self.files, self.members):
+            if member.mesh is None and len(member.points) < val_points:
+                raise InputError(f"{file} is a point cloud of {len(member.points)} points, fewer than data "
+                                 f"val_points {val_points}: set val_points to at most the smallest cloud's size")
+        self.check_members()
+
+    def _shard_members(self) -> list[PointCloudDataModule]:
+        """The members of this process's shard."""
+        return self.members[self.shard]
+
+    def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
+        """Each member's own batch (its surface points and uniform points), stacked: ``[K, 2B, ...]``."""
+        batches = [member.sample(device, step, 0) for member in self._shard_members()]
+        return {key: torch.stack([batch[key] for batch in batches]) for key in batches[0]}
+
+    def validation_batch(self, device: torch.device) -> dict[str, Tensor]:
+        """Each member's reference surface, stacked: ``coords [K, M, 3]``, ``normals``, ``values``."""
+        batches = [member.validation_batch(device) for member in self._shard_members()]
+        return {key: torch.stack([batch[key] for batch in batches]) for key in batches[0]}
+
+    def signal_tensors(self) -> dict[str, Tensor]:
+        """Not used: each member samples its own points (see ``sample``)."""
+        raise NotImplementedError("ShapeFolderDataModule samples each member's own points")
