@@ -4,8 +4,9 @@ K crops of 32 x 32 pixels are cut from the shared natural and text images (``../
 from a fixed seed) and written as PNGs; each is fitted by its own SIREN 3 x 64 (hidden 64, 3 hidden layers, w0 30,
 Adam 1e-4, full batch). Measured in samples (pixels x steps) per second of training:
 
-- ``inr``: ``inr fit`` on the folder (:class:`datamodules.image_folder.ImageFolderDataModule`), every member in one
-  vmapped pass (``chunk_size`` = all points, logging every 50 steps, no validation during the timed steps);
+- ``inr``: ``inr fit`` on the folder (:class:`datamodules.image_folder.ImageFolderDataModule`), the members vmapped
+  in groups of ``chunk_size`` points (``--chunk-size``, inr's default 16384: 16 crops per piece), logging every 50
+  steps, no validation during the timed steps;
 - ``sequential``: a plain PyTorch loop fitting the members one after another in one process, each with its own
   ``nn.Module`` SIREN and Adam (what a script without batching does);
 - ``bmm``: a plain PyTorch loop over stacked weights [K, in, out] with ``torch.baddbmm`` and one Adam: the best a
@@ -148,7 +149,7 @@ def sequential_loop(paths: list[Path], steps: int, warmup: int) -> float:
     return total / steps
 
 
-def inr_loop(paths: list[Path], steps: int, warmup: int, root: str) -> float:
+def inr_loop(paths: list[Path], steps: int, warmup: int, root: str, chunk_size: int) -> float:
     """Seconds per step of ``inr fit`` on the folder of crops (timed from the end of the warm-up steps)."""
     from lightning.pytorch.callbacks import Callback
 
@@ -165,7 +166,7 @@ def inr_loop(paths: list[Path], steps: int, warmup: int, root: str) -> float:
         "--config", str(ROOT / "configs" / "image_siren.yaml"),
         "--data", "datamodules.image_folder.ImageFolderDataModule",
         "--data.path", str(paths[0].parent), "--data.size", "null", "--model.network.init_args.hidden", str(HIDDEN),
-        "--model.network.init_args.layers", str(LAYERS), "--model.chunk_size", str(len(paths) * CROP * CROP),
+        "--model.network.init_args.layers", str(LAYERS), "--model.chunk_size", str(chunk_size),
         "--trainer.max_steps", str(total), "--trainer.val_check_interval", str(total), "--trainer.logger", "false",
         "--trainer.log_every_n_steps", "50", "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir",
         root, "--checkpoint.save_top_k", "0", "--checkpoint.save_last", "false", "--trainer.limit_val_batches", "0",
@@ -175,12 +176,12 @@ def inr_loop(paths: list[Path], steps: int, warmup: int, root: str) -> float:
     return (marks[total] - marks[warmup]) / steps
 
 
-def measure(loop: str, count: int, steps: int, warmup: int) -> dict[str, float]:
+def measure(loop: str, count: int, steps: int, warmup: int, chunk_size: int) -> dict[str, float]:
     """Run one (loop, K) in this process: seconds per step, samples per second, peak RSS in MiB."""
     with tempfile.TemporaryDirectory() as folder:
         paths = write_crops(count, Path(folder) / "crops")
         if loop == "inr":
-            seconds = inr_loop(paths, steps, warmup, folder)
+            seconds = inr_loop(paths, steps, warmup, folder, chunk_size)
         elif loop == "bmm":
             seconds = bmm_loop(paths, steps, warmup)
         else:
@@ -195,19 +196,22 @@ def main() -> None:
     parser.add_argument("--sequential-count", type=int, default=256, help="K of the one-after-another loop")
     parser.add_argument("--steps", type=int, default=10, help="timed steps")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    parser.add_argument("--chunk-size", type=int, default=16384, help="inr's model.chunk_size (points per piece)")
+    parser.add_argument("--loops", nargs="+", default=["sequential", "bmm", "inr"], help="the loops to run")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--one", nargs=2, metavar=("LOOP", "K"), help=argparse.SUPPRESS)  # a child's measurement
     options = parser.parse_args()
     if options.one:
         loop, count = options.one[0], int(options.one[1])
-        print(json.dumps(measure(loop, count, options.steps, options.warmup)))
+        print(json.dumps(measure(loop, count, options.steps, options.warmup, options.chunk_size)))
         return
-    runs = [("sequential", options.sequential_count)] + [(loop, count) for count in options.counts
-                                                         for loop in ("bmm", "inr")]
+    runs = [("sequential", options.sequential_count)] if "sequential" in options.loops else []
+    runs += [(loop, count) for count in options.counts for loop in ("bmm", "inr") if loop in options.loops]
     rows = []
     for loop, count in runs:
         child = subprocess.run([sys.executable, "-m", "bench.many_signals", "--one", loop, str(count), "--steps",
-                                str(options.steps), "--warmup", str(options.warmup)], capture_output=True, text=True,
+                                str(options.steps), "--warmup", str(options.warmup), "--chunk-size",
+                                str(options.chunk_size)], capture_output=True, text=True,
                                cwd=ROOT, env={**os.environ, "WANDB_MODE": "offline"})
         if child.returncode != 0:
             raise SystemExit(f"{loop} K={count} failed:\n{child.stderr[-3000:]}")

@@ -52,19 +52,25 @@ _NOT_PRIMITIVE = ["encoder", "network", "losses", "metrics", "optimizer", "lr_sc
 BEST_METRICS_KEY = "inr_best_metrics"
 
 
-def chunks(batch: dict[str, Tensor], size: int, members: bool = False) -> Iterator[dict[str, Tensor]]:
-    """Split every [N, ...] tensor of ``batch`` into consecutive pieces of at most ``size`` points.
+def chunks(batch: dict[str, Tensor], size: int) -> Iterator[dict[str, Tensor]]:
+    """Split every [N, ...] tensor of ``batch`` into consecutive pieces of at most ``size`` points."""
+    for piece in chunk_slices(batch["coords"].shape[0], size):
+        yield {key: value[piece] for key, value in batch.items()}
 
-    With ``members`` the tensors are [K, N, ...] and each piece holds at most ``size`` points over all members
-    (``size // K`` per member, at least 1).
+
+def member_chunks(batch: dict[str, Tensor], size: int) -> Iterator[tuple[slice, dict[str, Tensor]]]:
+    """Split every [K, N, ...] tensor of ``batch`` into pieces of at most ``size`` points over their members.
+
+    A piece holds whole groups of members with all their points while a member's points fit (groups of
+    ``size // N``), else one member's points in pieces of ``size``: each member's working set stays small and
+    contiguous (on a CPU, groups that fit the caches run faster than all members at once). Yields (the members of
+    the piece, the piece).
     """
-    if not members:
-        for piece in chunk_slices(batch["coords"].shape[0], size):
-            yield {key: value[piece] for key, value in batch.items()}
-        return
-    count, per_member = batch["coords"].shape[1], max(1, size // batch["coords"].shape[0])
-    for piece in chunk_slices(count, per_member):
-        yield {key: value[:, piece] for key, value in batch.items()}
+    members, count = batch["coords"].shape[:2]
+    per_member = min(count, size)
+    for group in chunk_slices(members, max(1, size // max(per_member, 1))):
+        for piece in chunk_slices(count, per_member):
+            yield group, {key: value[group, piece] for key, value in batch.items()}
 
 
 class INRModule(L.LightningModule):
@@ -201,6 +207,15 @@ class INRModule(L.LightningModule):
         for component in (self.encoder, self.network):
             component.active = shard if shard is not None else slice(0, self.signal.members)
 
+    def _activate(self, group: slice | None) -> None:
+        """Evaluate the members ``group`` of this process's shard (None: the whole shard)."""
+        if group is None:
+            self._set_shard(self.shard)
+            return
+        offset = self.shard.start if self.sharded else 0
+        for component in (self.encoder, self.network):
+            component.active = slice(offset + group.start, offset + group.stop)
+
     @property
     def sharded(self) -> bool:
         """Whether this process fits a shard of the members (a batched fit on several processes)."""
@@ -298,13 +313,20 @@ class INRModule(L.LightningModule):
         scale = self.active_spec.members if batched else 1
         terms = torch.zeros(len(self.losses), device=self.device)
         with self._without_gradient_reducer():
-            for chunk in chunks(batch, self.chunk_size, members=batched):
+            pieces = (member_chunks(batch, self.chunk_size) if batched
+                      else ((None, chunk) for chunk in chunks(batch, self.chunk_size)))
+            for group, chunk in pieces:
                 liveness.note_progress()
+                if group is not None:
+                    self._activate(group)
                 step = self.evaluate(chunk)
-                share = chunk["coords"].shape[1 if batched else 0] / count
+                # share of the batch's points; for members, this piece's members' share of the summed objective
+                share = chunk["coords"].shape[:-1].numel() / (count * (scale if batched else 1))
                 values = torch.stack([loss(step) for loss in self.losses])
                 self.manual_backward((self.loss_weights * values).sum() * (share * scale))
                 terms += values.detach() * share
+        if batched:
+            self._activate(None)
         if self.has_complex_parameters:
             resolve_conjugate_gradients(self.parameters())
         if self.sharded:  # members share nothing: no gradient crosses processes

@@ -192,3 +192,18 @@ def test_a_batched_sdf_fit_of_two_shapes_equals_single_fits(tmp_path):
         surface, files, tmp_path, metric="chamfer")
     spec = batched.model.signal
     assert spec.member(0).meta["scale"] != spec.member(1).meta["scale"]  # each shape keeps its own transform
+
+
+@pytest.mark.parametrize("chunk_size", ["30", "300"], ids=["points-of-one-member", "groups-of-members"])
+def test_members_chunked_in_pieces_train_as_in_one_piece(chunk_size, tmp_path):
+    _images(tmp_path / "images", 3)
+    data = ["--data", "datamodules.image_folder.ImageFolderDataModule", "--data.path", str(tmp_path / "images"),
+            "--data.size", "null"]
+    whole = _fit("configs/image_siren.yaml", data, tmp_path / "whole", 3, 20)
+    pieces = _fit("configs/image_siren.yaml", data, tmp_path / "pieces", 3, 20, ["--model.chunk_size", chunk_size])
+    state = pieces.model.state_dict()
+    for name, value in whole.model.state_dict().items():
+        torch.testing.assert_close(state[name], value, rtol=0, atol=1e-5, msg=name)
+    assert pieces.model.network.active == slice(0, 3)  # every member active again after the step
+    assert float(pieces.trainer.callback_metrics["val/psnr"]) == pytest.approx(
+        float(whole.trainer.callback_metrics["val/psnr"]), abs=1e-3)
