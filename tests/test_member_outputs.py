@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -123,27 +125,45 @@ def test_export_refuses_single_signal_checkpoints_and_missing_options(members_ru
         read_members(tmp_path / "other.pt")
 
 
-def _fit_process(root: Path, images: Path, steps: int, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "inr.cli", "fit", "--config", "configs/image_siren.yaml", "--data",
-         "datamodules.image_folder.ImageFolderDataModule", "--data.path", str(images), "--data.size", "null",
-         "--data.batch_size", "64", "--trainer.max_steps", str(steps), "--trainer.val_check_interval", "10",
-         "--checkpoint.every_n_train_steps", "10", "--trainer.default_root_dir", str(root), "--trainer.logger", "false",
-         "--trainer.enable_progress_bar", "false", *TINY_MODEL, *extra],
-        capture_output=True, text=True, cwd=ROOT, env=child_env())
+def _fit_command(root: Path, images: Path, steps: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "inr.cli", "fit", "--config", "configs/image_siren.yaml", "--data",
+            "datamodules.image_folder.ImageFolderDataModule", "--data.path", str(images), "--data.size", "null",
+            "--data.batch_size", "64", "--trainer.max_steps", str(steps), "--trainer.val_check_interval", "100",
+            "--checkpoint.every_n_train_steps", "4", "--trainer.default_root_dir", str(root),
+            "--trainer.logger", "false", "--trainer.enable_progress_bar", "false", *TINY_MODEL, *extra]
 
 
-def test_a_batched_run_resumed_in_a_new_process_equals_the_uninterrupted_run(tmp_path):
+def test_a_batched_run_killed_mid_way_resumes_bitwise_to_the_uninterrupted_run(tmp_path):
+    from test_reliability import _checkpoint_step
+
+    from inr.cli import find_last_checkpoint
+
+    steps = 300  # long enough that the kill lands mid-run
     _images(tmp_path / "images", 3)
-    whole = _fit_process(tmp_path / "whole", tmp_path / "images", 20)
-    assert whole.returncode == 0, whole.stderr
-    first = _fit_process(tmp_path / "parts", tmp_path / "images", 10)
-    assert first.returncode == 0, first.stderr
-    second = _fit_process(tmp_path / "parts", tmp_path / "images", 20, "--ckpt_path", "last")
-    assert second.returncode == 0, second.stderr
-    a = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
-    b = torch.load(tmp_path / "parts" / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
-    assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+    straight = subprocess.run(_fit_command(tmp_path / "straight", tmp_path / "images", steps), capture_output=True,
+                              text=True, cwd=ROOT, env=child_env(), timeout=300)
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    victim = subprocess.Popen(_fit_command(tmp_path / "crashed", tmp_path / "images", steps), cwd=ROOT,
+                              env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        last = find_last_checkpoint(tmp_path / "crashed")
+        if last is not None and _checkpoint_step(last) >= 12:
+            break
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    killed_at = _checkpoint_step(find_last_checkpoint(tmp_path / "crashed"))
+    assert 12 <= killed_at < steps, "the run must be killed mid-way"
+    resumed = subprocess.run(_fit_command(tmp_path / "crashed", tmp_path / "images", steps, "--ckpt_path", "last"),
+                             capture_output=True, text=True, cwd=ROOT, env=child_env(), timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    expected = torch.load(find_last_checkpoint(tmp_path / "straight"), weights_only=True)
+    actual = torch.load(find_last_checkpoint(tmp_path / "crashed"), weights_only=True)
+    assert actual["global_step"] == expected["global_step"] == steps
+    assert expected["state_dict"].keys() == actual["state_dict"].keys()
+    for key, value in expected["state_dict"].items():
+        assert torch.equal(value, actual["state_dict"][key]), key
 
 
 def test_dataset_inputs_are_refused_with_the_file_and_the_reason(tmp_path):
