@@ -211,6 +211,23 @@ def siren_init_(weight: Tensor, omega_0: float, is_first: bool) -> Tensor:
     return weight.uniform_(-bound, bound)
 
 
+def check_omegas(owner: str, **omegas: float) -> None:
+    """Refuse a frequency factor w0 that is not > 0, naming ``owner`` and the option."""
+    for option, value in omegas.items():
+        if not value > 0:
+            raise InputError(f"{owner} {option} must be > 0, got {value}")
+
+
+def siren_output(omega_0: float) -> Callable[[int, int], nn.Module]:
+    """An output-layer factory: ``nn.Linear`` with SIREN's hidden-layer initialisation for ``omega_0``."""
+    def output(hidden: int, out_dim: int) -> nn.Module:
+        last = nn.Linear(hidden, out_dim)
+        siren_init_(last.weight, omega_0, is_first=False)
+        return last
+
+    return output
+
+
 class SineLayer(Layer):
     """sin(omega_0 * (W x + b)), the SIREN layer, with SIREN's initialisation.
 
@@ -247,15 +264,12 @@ class Siren(CoordinateMLP):
     def __init__(self, in_dim: int, out_dim: int, *, hidden: int = 256, layers: int = 3,
                  first_omega_0: float = SIREN_OMEGA_0, hidden_omega_0: float = SIREN_OMEGA_0,
                  outermost_linear: bool = True) -> None:
-        for option, value in (("first_omega_0", first_omega_0), ("hidden_omega_0", hidden_omega_0)):
-            if not value > 0:
-                raise InputError(f"Siren {option} must be > 0, got {value}")
+        check_omegas("Siren", first_omega_0=first_omega_0, hidden_omega_0=hidden_omega_0)
+
         def output(hidden: int, out_dim: int) -> nn.Module:
             if not outermost_linear:
                 return SineLayer(hidden, out_dim, is_first=False, omega_0=hidden_omega_0)
-            last = nn.Linear(hidden, out_dim)
-            siren_init_(last.weight, hidden_omega_0, is_first=False)
-            return last
+            return siren_output(hidden_omega_0)(hidden, out_dim)
 
         super().__init__(in_dim, out_dim, hidden=hidden, layers=layers, layer=SineLayer,
                          layer_options={"omega_0": hidden_omega_0}, first_options={"omega_0": first_omega_0},

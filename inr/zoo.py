@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from inr.errors import InputError
-from inr.networks import SIREN_OMEGA_0, CoordinateMLP, Layer, siren_init_
+from inr.networks import SIREN_OMEGA_0, CoordinateMLP, Layer, check_omegas, siren_init_, siren_output
 
 
 class FinerLayer(Layer):
@@ -72,21 +72,13 @@ class Finer(CoordinateMLP):
     def __init__(self, in_dim: int, out_dim: int, *, hidden: int = 256, layers: int = 3,
                  first_omega_0: float = SIREN_OMEGA_0, hidden_omega_0: float = SIREN_OMEGA_0,
                  first_bias_scale: float | None = None, scale_req_grad: bool = False) -> None:
-        for option, value in (("first_omega_0", first_omega_0), ("hidden_omega_0", hidden_omega_0)):
-            if not value > 0:
-                raise InputError(f"Finer {option} must be > 0, got {value}")
+        check_omegas("Finer", first_omega_0=first_omega_0, hidden_omega_0=hidden_omega_0)
         if first_bias_scale is not None and not first_bias_scale >= 0:
             raise InputError(f"Finer first_bias_scale must be >= 0 (or null), got {first_bias_scale}")
-
-        def output(hidden: int, out_dim: int) -> nn.Module:
-            last = nn.Linear(hidden, out_dim)
-            siren_init_(last.weight, hidden_omega_0, is_first=False)
-            return last
-
         super().__init__(in_dim, out_dim, hidden=hidden, layers=layers, layer=FinerLayer,
                          layer_options={"omega_0": hidden_omega_0, "scale_req_grad": scale_req_grad},
                          first_options={"omega_0": first_omega_0, "first_bias_scale": first_bias_scale},
-                         output=output)
+                         output=siren_output(hidden_omega_0))
         self.scale_req_grad = scale_req_grad
 
     @property
@@ -261,15 +253,7 @@ class Sinc(CoordinateMLP):
 
     def __init__(self, in_dim: int, out_dim: int, *, hidden: int = 256, layers: int = 3,
                  first_omega_0: float = SIREN_OMEGA_0, hidden_omega_0: float = SIREN_OMEGA_0) -> None:
-        for option, value in (("first_omega_0", first_omega_0), ("hidden_omega_0", hidden_omega_0)):
-            if not value > 0:
-                raise InputError(f"Sinc {option} must be > 0, got {value}")
-
-        def output(hidden: int, out_dim: int) -> nn.Module:
-            last = nn.Linear(hidden, out_dim)
-            siren_init_(last.weight, hidden_omega_0, is_first=False)
-            return last
-
+        check_omegas("Sinc", first_omega_0=first_omega_0, hidden_omega_0=hidden_omega_0)
         super().__init__(in_dim, out_dim, hidden=hidden, layers=layers, layer=SincLayer,
                          layer_options={"omega_0": hidden_omega_0}, first_options={"omega_0": first_omega_0},
-                         output=output)
+                         output=siren_output(hidden_omega_0))

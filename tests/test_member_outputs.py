@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -134,7 +132,7 @@ def _fit_command(root: Path, images: Path, steps: int, *extra: str) -> list[str]
 
 
 def test_a_batched_run_killed_mid_way_resumes_bitwise_to_the_uninterrupted_run(tmp_path):
-    from test_reliability import _checkpoint_step
+    from test_reliability import kill_after_checkpoint
 
     from inr.cli import find_last_checkpoint
 
@@ -143,18 +141,8 @@ def test_a_batched_run_killed_mid_way_resumes_bitwise_to_the_uninterrupted_run(t
     straight = subprocess.run(_fit_command(tmp_path / "straight", tmp_path / "images", steps), capture_output=True,
                               text=True, cwd=ROOT, env=child_env(), timeout=300)
     assert straight.returncode == 0, straight.stderr[-2000:]
-    victim = subprocess.Popen(_fit_command(tmp_path / "crashed", tmp_path / "images", steps), cwd=ROOT,
-                              env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        last = find_last_checkpoint(tmp_path / "crashed")
-        if last is not None and _checkpoint_step(last) >= 12:
-            break
-        time.sleep(0.02)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
-    killed_at = _checkpoint_step(find_last_checkpoint(tmp_path / "crashed"))
-    assert 12 <= killed_at < steps, "the run must be killed mid-way"
+    kill_after_checkpoint(_fit_command(tmp_path / "crashed", tmp_path / "images", steps), tmp_path / "crashed", 12,
+                          steps)
     resumed = subprocess.run(_fit_command(tmp_path / "crashed", tmp_path / "images", steps, "--ckpt_path", "last"),
                              capture_output=True, text=True, cwd=ROOT, env=child_env(), timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]

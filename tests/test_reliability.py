@@ -66,23 +66,28 @@ def _checkpoint_step(path: Path) -> int:
         return -1
 
 
+def kill_after_checkpoint(command: list[str], root: Path, step: int, steps: int) -> int:
+    """Start ``command``, SIGKILL it once a checkpoint of ``step`` or later exists under ``root``; its last step."""
+    victim = subprocess.Popen(command, env=child_env(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        last = find_last_checkpoint(root)
+        if last is not None and _checkpoint_step(last) >= step:
+            break
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)  # somewhere after `step`, usually between two checkpoints
+    victim.wait()
+    killed_at = _checkpoint_step(find_last_checkpoint(root))
+    assert step <= killed_at < steps, "the run must be killed mid-way"
+    return killed_at
+
+
 def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(gray_png, tmp_path):
     straight = subprocess.run(_fit_command(tmp_path / "straight", gray_png, STEPS), capture_output=True, text=True,
                               env=child_env(), cwd=ROOT, timeout=300)
     assert straight.returncode == 0, straight.stderr[-2000:]
 
-    victim = subprocess.Popen(_fit_command(tmp_path / "crashed", gray_png, STEPS), env=child_env(), cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        last = find_last_checkpoint(tmp_path / "crashed")
-        if last is not None and _checkpoint_step(last) >= 12:
-            break
-        time.sleep(0.02)
-    victim.send_signal(signal.SIGKILL)  # somewhere after step 12, usually between two checkpoints
-    victim.wait()
-    killed_at = _checkpoint_step(find_last_checkpoint(tmp_path / "crashed"))
-    assert 12 <= killed_at < STEPS, "the run must be killed mid-way"
+    kill_after_checkpoint(_fit_command(tmp_path / "crashed", gray_png, STEPS), tmp_path / "crashed", 12, STEPS)
 
     resumed = subprocess.run(_fit_command(tmp_path / "crashed", gray_png, STEPS, "--ckpt_path", "last"),
                              capture_output=True, text=True, env=child_env(), cwd=ROOT, timeout=300)
