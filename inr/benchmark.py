@@ -145,13 +145,20 @@ def run_config(config: Path, groups: list[list[Path]], dataset: str, data_option
         result.sources += [str(file) for file in files]
         result.seconds += clock.training_seconds
         result.curves.append(clock.curve)
-        network = cli.model.network
-        result.network = network.describe() if hasattr(network, "describe") else type(network).__name__
-        result.parameters = sum(p[0].numel() * (2 if p.is_complex() else 1) for p in cli.model.parameters())
+        result.network = describe(cli.model)
+        result.parameters = sum(p[0].numel() * (2 if p.is_complex() else 1) for p in cli.model.parameters()
+                                if p.requires_grad)
         _log_summary(cli, result)
         if cli.trainer.logger is not None and hasattr(cli.trainer.logger, "experiment"):
             cli.trainer.logger.experiment.finish()
     return result
+
+
+def describe(model) -> str:
+    """``Siren``, ``MLP(activation='relu')``, or ``HashGrid + MLP(...)`` when the encoder is not the identity."""
+    network = model.network.describe() if hasattr(model.network, "describe") else type(model.network).__name__
+    encoder = type(model.encoder.module if hasattr(model.encoder, "module") else model.encoder).__name__
+    return network if encoder == "Identity" else f"{encoder} + {network}"
 
 
 def _log_summary(cli, result: ConfigResult) -> None:
@@ -193,7 +200,7 @@ def markdown(results: list[ConfigResult], target: float) -> str:
         offset = 6
         for _ in names:
             mean, std = values[offset], values[offset + 1]
-            cells.append(f"{mean:.2f} +- {std:.2f}" if abs(mean) >= 1 else f"{mean:.4f} +- {std:.4f}")
+            cells.append(f"{mean:.2f} +- {std:.2f}" if abs(mean) >= 10 else f"{mean:.4f} +- {std:.4f}")
             offset += 2
         to_target = values[-1]
         cells += [f"{result.seconds:.1f}", "-" if to_target is None else f"{to_target:.1f}"]
