@@ -227,7 +227,7 @@ def _members_fit(root, images, steps: int, devices: int, *extra: str) -> subproc
                 "--trainer.devices", str(devices), "--model.optimizer.init_args.lr", "1e-3", *TINY_MODEL, *extra)
 
 
-def _state(root):
+def _last_checkpoint(root):
     return torch.load(find_last_checkpoint(root), weights_only=True)
 
 
@@ -242,7 +242,7 @@ def test_members_sharded_over_two_processes_fit_as_on_one_and_resume_on_one(tmp_
     one = _members_fit(tmp_path / "one", images, 10, 1)
     assert "fits members" not in one.stderr
     wait_until_finished(tmp_path)
-    sharded, single = _state(tmp_path / "two"), _state(tmp_path / "one")
+    sharded, single = _last_checkpoint(tmp_path / "two"), _last_checkpoint(tmp_path / "one")
     # every member equals its 1-process trajectory: no rank saw another rank's gradients (averaging would halve them)
     for key, value in single["state_dict"].items():
         torch.testing.assert_close(sharded["state_dict"][key], value, rtol=0, atol=1e-5, msg=key)
@@ -256,7 +256,7 @@ def test_members_sharded_over_two_processes_fit_as_on_one_and_resume_on_one(tmp_
     # the 2-process checkpoint resumes on 1 process and ends where 20 steps on 1 process end
     _members_fit(tmp_path / "two", images, 20, 1, "--ckpt_path", "last")
     _members_fit(tmp_path / "whole", images, 20, 1)
-    resumed, whole = _state(tmp_path / "two"), _state(tmp_path / "whole")
+    resumed, whole = _last_checkpoint(tmp_path / "two"), _last_checkpoint(tmp_path / "whole")
     assert resumed["global_step"] == whole["global_step"] == 20
     for key, value in whole["state_dict"].items():
         torch.testing.assert_close(resumed["state_dict"][key], value, rtol=0, atol=1e-5, msg=key)
