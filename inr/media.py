@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -43,7 +44,17 @@ class Shape:
     mesh: Any
 
 
-Media = Picture | Sound | Shape
+@dataclass
+class Video:
+    """A clip logged under ``key``: uint8 frames [T, H, W, C] (C = 1 or 3) at ``fps`` frames per second."""
+
+    key: str
+    frames: np.ndarray
+    fps: float
+    caption: str = ""
+
+
+Media = Picture | Sound | Shape | Video
 
 
 def log_media(logger: Any, items: list[Media], step: int) -> None:
@@ -54,6 +65,16 @@ def log_media(logger: Any, items: list[Media], step: int) -> None:
         elif isinstance(item, Sound) and hasattr(logger, "log_audio"):
             logger.log_audio(key=item.key, audios=[item.samples], step=step, sample_rate=[item.sample_rate],
                              caption=[item.caption])
+        elif isinstance(item, Video) and hasattr(logger, "log_video"):
+            from datamodules.video_io import write_video
+
+            # W&B takes a clip from a file without extra encoders: encode it into the run's own folder
+            folder = Path(logger.experiment.dir) / "inr_media"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{item.key.replace('/', '_')}_{step}.mp4"
+            write_video(path, list(item.frames), item.fps, item.frames.shape[1:3])
+            logger.log_video(key=item.key, videos=[str(path)], step=step, caption=[item.caption])
+            path.unlink(missing_ok=True)  # W&B has copied it into the run's media
         elif isinstance(item, Shape) and hasattr(getattr(logger, "experiment", None), "log"):
             import wandb
 

@@ -164,28 +164,85 @@ class SSIM(ComparedWithValues):
 
     def update(self, evaluation: Evaluation) -> None:
         """SSIM of this evaluation, via ``torchmetrics.functional.image.structural_similarity_index_measure``."""
-        from torchmetrics.functional.image import structural_similarity_index_measure
-
         shape = evaluation.spec.shape
         if shape is None or len(shape) != 2:
             raise InputError(f"SSIM needs an image (a signal of shape [height, width]), got shape {shape}")
         low, high = evaluation.spec.value_range
         prediction = compared(evaluation, self.alignment).clamp(low, high)
+        self.add(image_ssim(prediction, evaluation.target("values"), shape, high - low))
 
-        def image(values: Tensor) -> Tensor:
-            return values.float().reshape(*shape, -1).permute(2, 0, 1)[None]  # [1, C, H, W]
 
-        window = min(2 * SSIM_BORDER + 1, min(shape) - (1 - min(shape) % 2))  # odd, at most the shorter side
-        if window < 3:
-            self.add(torch.tensor(math.nan))
-            return
-        _, full = structural_similarity_index_measure(
-            image(prediction), image(evaluation.target("values")), data_range=high - low, return_full_image=True,
-            kernel_size=window, sigma=1.5 * window / (2 * SSIM_BORDER + 1),
-        )
-        if min(shape) > 2 * SSIM_BORDER:
-            full = full[..., SSIM_BORDER:-SSIM_BORDER, SSIM_BORDER:-SSIM_BORDER]
-        self.add(full.mean())
+def image_ssim(prediction: Tensor, truth: Tensor, shape: tuple[int, ...], data_range: float) -> Tensor:
+    """SSIM (see :class:`SSIM`) of one image: prediction and truth [H * W, C] on a grid of ``shape`` (H, W)."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    def image(values: Tensor) -> Tensor:
+        return values.float().reshape(*shape, -1).permute(2, 0, 1)[None]  # [1, C, H, W]
+
+    window = min(2 * SSIM_BORDER + 1, min(shape) - (1 - min(shape) % 2))  # odd, at most the shorter side
+    if window < 3:
+        return torch.tensor(math.nan)
+    _, full = structural_similarity_index_measure(
+        image(prediction), image(truth), data_range=data_range, return_full_image=True,
+        kernel_size=window, sigma=1.5 * window / (2 * SSIM_BORDER + 1),
+    )
+    if min(shape) > 2 * SSIM_BORDER:
+        full = full[..., SSIM_BORDER:-SSIM_BORDER, SSIM_BORDER:-SSIM_BORDER]
+    return full.mean()
+
+
+class FrameMetric(MeanOverEvaluations):
+    """A per-frame metric of a video, averaged over the validation frames (the batch holds whole frames in order).
+
+    The values of each frame are kept in ``evaluation.extras["<name>_per_frame"]`` [F].
+    """
+
+    better = {"psnr": True, "ssim": True}
+
+    def frames(self, evaluation: Evaluation) -> tuple[Tensor, Tensor, tuple[int, int]]:
+        """Prediction and truth as [F, H * W, C] (prediction clipped), and (H, W)."""
+        shape = evaluation.spec.shape
+        if shape is None or len(shape) != 3:
+            raise InputError(f"{type(self).__name__} needs a video (a signal of shape [frames, height, width]), "
+                             f"got shape {shape}")
+        low, high = evaluation.spec.value_range
+        pixels = shape[1] * shape[2]
+        channels = evaluation.prediction.shape[-1]
+        prediction = evaluation.prediction.clamp(low, high).reshape(-1, pixels, channels)
+        return prediction, evaluation.target("values").reshape(-1, pixels, channels), (shape[1], shape[2])
+
+    def per_frame(self, prediction: Tensor, truth: Tensor, size: tuple[int, int], data_range: float) -> Tensor:
+        """The metric of one frame."""
+        raise NotImplementedError
+
+    def update(self, evaluation: Evaluation) -> None:
+        """The metric of every validation frame; their mean."""
+        prediction, truth, size = self.frames(evaluation)
+        low, high = evaluation.spec.value_range
+        values = torch.stack([self.per_frame(p, t, size, high - low) for p, t in zip(prediction, truth)])
+        evaluation.extras[f"{self.names[0]}_per_frame"] = values
+        self.add(values.mean())
+
+
+class FramePSNR(FrameMetric):
+    """PSNR (dB) of each validation frame of a video (clipped prediction), averaged over the frames."""
+
+    names = ("psnr",)
+
+    def per_frame(self, prediction: Tensor, truth: Tensor, size: tuple[int, int], data_range: float) -> Tensor:
+        """10 log10(range^2 / MSE) of one frame."""
+        mse = (prediction.double() - truth.double()).square().mean()
+        return (10 * torch.log10(data_range**2 / mse)).float()
+
+
+class FrameSSIM(FrameMetric):
+    """SSIM of each validation frame of a video (as :class:`SSIM` of an image), averaged over the frames."""
+
+    names = ("ssim",)
+
+    def per_frame(self, prediction: Tensor, truth: Tensor, size: tuple[int, int], data_range: float) -> Tensor:
+        """SSIM of one frame."""
+        return image_ssim(prediction, truth, size, data_range)
 
 
 class SNR(MeanOverEvaluations):
@@ -294,4 +351,6 @@ def default_metrics(kind: str, loss_targets: Sequence[str] = ("values",)) -> lis
         return [PSNR(), SNR()]
     if kind == "sdf":
         return [SurfaceDistance()]
+    if kind == "video":
+        return [FramePSNR(), FrameSSIM()]
     return [PSNR()]

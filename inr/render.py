@@ -28,7 +28,7 @@ def load_model(checkpoint: str | Path, device: str = "cpu") -> INRModule:
 
 
 def render_checkpoint(checkpoint: str | Path, out: str, resolution: int | None = None, device: str = "cpu",
-                      member: int | None = None) -> str:
+                      member: int | None = None, fps: float | None = None) -> str:
     """Write what ``checkpoint`` represents to ``out`` (an image PNG, ...); returns a one-line summary.
 
     A checkpoint of members (a fit of a folder) renders one of them: ``member`` is required there and refused
@@ -47,8 +47,12 @@ def render_checkpoint(checkpoint: str | Path, out: str, resolution: int | None =
     module_name, class_name = spec.datamodule.rsplit(".", 1)
     datamodule_class = getattr(importlib.import_module(module_name), class_name)
     def predict(coords: torch.Tensor) -> torch.Tensor:
-        return model.predict_values(coords, progress=True)
+        return model.predict_values(coords, progress=spec.kind != "video")  # a video shows progress per frame
 
+    if fps is not None:
+        if spec.kind != "video":
+            raise InputError(f"--fps {fps:g}: {checkpoint} represents {spec.kind!r}, and only a video has a frame rate")
+        return datamodule_class.render_to_file(predict, spec, out, resolution, fps=fps)
     return datamodule_class.render_to_file(predict, spec, out, resolution)
 
 
@@ -58,17 +62,23 @@ def main(argv: list[str] | None = None) -> None:
         prog="inr render", description="Evaluate a checkpoint on a grid of any resolution and write the signal."
     )
     parser.add_argument("checkpoint", help="a .ckpt written by inr fit (e.g. runs/**/checkpoints/last.ckpt)")
-    parser.add_argument("--out", required=True, help="output file (PNG for images)")
+    parser.add_argument("--out", required=True, help="output file: PNG... for images, WAV... for audio, PLY... for "
+                        "shapes, MP4/WebM/GIF/AVI or frame_%%04d.png for video")
     parser.add_argument("--resolution", type=int, default=None,
-                        help="image: longer side in pixels (default: the training size); audio: sample rate in Hz "
+                        help="image, video: longer side in pixels (default: the training size); audio: sample rate "
+                             "in Hz "
                              "(default: the clip's, same duration); SDF: grid points per axis of the mesh extraction "
                              "(default 256)")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="video: output frame rate (default the clip's; more frames than the clip evaluates the "
+                             "instants in between, same duration)")
     parser.add_argument("--member", type=int, default=None,
                         help="the member to render, for a checkpoint of a fit of several signals (0-based)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device")
     options = parser.parse_args(argv)
     try:
-        print(render_checkpoint(options.checkpoint, options.out, options.resolution, options.device, options.member))
+        print(render_checkpoint(options.checkpoint, options.out, options.resolution, options.device, options.member,
+                                options.fps))
     except InrError as error:
         print(f"inr render: error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -43,6 +43,8 @@ def _tiny_data_args(data_class: str, gray_png: Path, tmp_path: Path) -> tuple[li
     """Data options for a 2-step run of a config of this DataModule, and the metric it must report."""
     if data_class.endswith(("ImageDataModule", "BlendDataModule", "ImageFolderDataModule")):
         return ["--data.path", str(gray_png), "--data.size", "32"], "psnr"
+    if data_class.endswith("VideoDataModule"):  # the built-in synthetic clip, 8 frames
+        return ["--data.path", "null", "--data.size", "null", "--data.frames", "8", "--data.batch_size", "512"], "psnr"
     if data_class.endswith("AudioDataModule"):
         return ["--data.crop_seconds", "0.02"], "psnr"  # the synthetic test signal
     if data_class.endswith("PointCloudDataModule"):

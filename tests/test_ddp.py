@@ -109,12 +109,15 @@ def _modality_args(modality: str, tmp_path) -> tuple[list[str], str]:
         sf.write(path, 0.5 * np.sin(2 * np.pi * (300 + 4000 * t) * t), 16000, subtype="PCM_16")
         audio = ["--config", "configs/audio_siren.yaml", "--data.path", str(path), "--data.batch_size", "128"]
         return audio, "val/psnr"
+    if modality == "video":
+        return ["--config", "configs/video_siren.yaml", "--data.path", "null", "--data.size", "null",
+                "--data.frames", "8", "--data.batch_size", "256"], "val/psnr"
     return ["--config", "configs/sdf_siren.yaml", "--data.batch_size", "256", "--data.surface_points", "5000",
             *SURFACE_METRIC_24, "--data.val_points", "2000"], "val/chamfer"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("modality", ["audio", "sdf"])
+@pytest.mark.parametrize("modality", ["audio", "sdf", "video"])
 def test_two_process_fit_of_other_modalities_validates_like_one_process(modality, tmp_path):
     data_args, metric = _modality_args(modality, tmp_path)
     common = [*data_args, "--trainer.default_root_dir", str(tmp_path / "runs"), "--trainer.enable_progress_bar",
