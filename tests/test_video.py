@@ -270,3 +270,15 @@ def test_write_video_pads_odd_sides_for_h264(tmp_path):
     assert write_video(tmp_path / "odd.mp4", list(clip), 10, (7, 9)) == 3
     decoded, _ = read_video(tmp_path / "odd.mp4")
     assert decoded.shape == (3, 8, 10, 3)  # one repeated row and column
+
+
+def test_fps_is_refused_for_a_signal_without_frames(gray_png, tmp_path):
+    from inr.render import render_checkpoint
+
+    run_fit(["--config", "configs/image_siren.yaml", "--data.path", str(gray_png), "--data.size", "8",
+             "--trainer.max_steps", "2", "--trainer.val_check_interval", "2", "--trainer.default_root_dir",
+             str(tmp_path / "run"), "--trainer.logger", "false", "--trainer.enable_progress_bar", "false", *TINY_MODEL])
+    (last,) = (tmp_path / "run").glob("**/checkpoints/last.ckpt")
+    with pytest.raises(InputError, match="--fps 3: .* represents 'image', and only a video has a frame rate"):
+        render_checkpoint(last, str(tmp_path / "x.png"), fps=3)
+    assert not (tmp_path / "x.png").exists()
