@@ -282,3 +282,15 @@ def test_fps_is_refused_for_a_signal_without_frames(gray_png, tmp_path):
     with pytest.raises(InputError, match="--fps 3: .* represents 'image', and only a video has a frame rate"):
         render_checkpoint(last, str(tmp_path / "x.png"), fps=3)
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("preset", sorted(path.stem for path in (ROOT / "configs" / "zoo").glob("*.yaml")))
+def test_every_zoo_preset_fits_video_unchanged(preset, tmp_path):
+    cli = run_fit(["--config", f"configs/zoo/{preset}.yaml", "--data", "datamodules.video.VideoDataModule",
+                   "--data.path", "null", "--data.frames", "4", "--data.val_frames", "2", "--data.batch_size", "512",
+                   "--trainer.max_steps", "3", "--trainer.val_check_interval", "3", "--trainer.logger", "false",
+                   "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false",
+                   *TINY_MODEL])
+    assert cli.model.signal.kind == "video" and cli.model.signal.in_dim == 3
+    psnr = float(cli.trainer.callback_metrics["val/psnr"])
+    assert 0 < psnr < 100 and float(cli.trainer.callback_metrics["val/ssim"]) <= 1
