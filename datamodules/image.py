@@ -30,6 +30,8 @@ from inr.media import Media, Picture
 from inr.signal import SignalSpec
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: extensions of sounds and videos (GIF aside): not images, whatever plugin imageio tries on them.
+SOUND_AND_VIDEO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".mp4", ".webm", ".avi", ".mkv", ".mov")
 #: file types ``inr render`` writes 8-bit images to (16-bit ones: PNG only, through pypng).
 RENDER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
@@ -70,7 +72,9 @@ def read_image(path: str | Path) -> np.ndarray:
             pixels = iio.imread(path)
     except Exception as error:  # imageio/pypng raise many types; the user needs the file name and the reason
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        if "Could not find a backend" in reason:  # imageio's words for "no plugin knows this content/extension"
+        # imageio's words for "no plugin knows this content/extension"; a sound or video extension goes to its PyAV
+        # plugin, whose failure on a non-video says nothing useful
+        if "Could not find a backend" in reason or path.suffix.lower() in SOUND_AND_VIDEO_SUFFIXES:
             reason = f"no image reader accepts its content or its {path.suffix or 'missing'!r} extension"
         raise InputError(f"cannot read image file {path}: not a readable image ({reason})") from None
     if pixels.ndim == 2:

@@ -194,10 +194,11 @@ class VideoDataModule(SignalDataModule):
 
     @staticmethod
     def render_to_file(predict: Callable[[Tensor], Tensor], spec: SignalSpec, out: str, resolution: int | None,
-                       fps: float | None = None) -> str:
+                       fps: float | None = None, frame_size: tuple[int, int] | None = None) -> str:
         """Evaluate the clip frame by frame and write it: a video file, or frames by a ``%d`` pattern.
 
-        ``resolution`` is the longer side of the frames (default the training size); ``fps`` the output frame rate
+        ``frame_size`` (width, height) sets the frames' size, any aspect ratio; else ``resolution`` is their longer
+        side (default the training size). ``fps`` is the output frame rate
         (default the clip's): the same duration at another rate evaluates the frames in between.
         """
         frames, height, width = spec.shape
@@ -215,7 +216,9 @@ class VideoDataModule(SignalDataModule):
             raise InputError(f"--out {out}: a video renders to one of {', '.join(ENCODERS)} (or frame_%04d.png)")
         if resolution is not None and resolution < 1:
             raise InputError(f"--resolution must be >= 1, got {resolution}")
-        size = target_size(height, width, resolution)
+        if frame_size is not None and min(frame_size) < 1:
+            raise InputError(f"--frame-size must be WIDTHxHEIGHT with both >= 1, got {frame_size[0]}x{frame_size[1]}")
+        size = (frame_size[1], frame_size[0]) if frame_size is not None else target_size(height, width, resolution)
         count = max(1, round((frames - 1) * fps / clip_fps) + 1) if frames > 1 else 1
         rows, cols = frame_axis(size[0]), frame_axis(size[1])
         plane = torch.stack(torch.meshgrid(rows, cols, indexing="ij"), dim=-1).reshape(-1, 2)

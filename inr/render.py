@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def load_model(checkpoint: str | Path, device: str = "cpu") -> INRModule:
 
 
 def render_checkpoint(checkpoint: str | Path, out: str, resolution: int | None = None, device: str = "cpu",
-                      member: int | None = None, fps: float | None = None) -> str:
+                      member: int | None = None, fps: float | None = None,
+                      frame_size: tuple[int, int] | None = None) -> str:
     """Write what ``checkpoint`` represents to ``out`` (an image PNG, ...); returns a one-line summary.
 
     A checkpoint of members (a fit of a folder) renders one of them: ``member`` is required there and refused
@@ -49,11 +51,20 @@ def render_checkpoint(checkpoint: str | Path, out: str, resolution: int | None =
     def predict(coords: torch.Tensor) -> torch.Tensor:
         return model.predict_values(coords, progress=spec.kind != "video")  # a video shows progress per frame
 
-    if fps is not None:
+    if fps is not None or frame_size is not None:
         if spec.kind != "video":
-            raise InputError(f"--fps {fps:g}: {checkpoint} represents {spec.kind!r}, and only a video has a frame rate")
-        return datamodule_class.render_to_file(predict, spec, out, resolution, fps=fps)
+            option = f"--fps {fps:g}" if fps is not None else "--frame-size"
+            raise InputError(f"{option}: {checkpoint} represents {spec.kind!r}, and only a video has frames")
+        return datamodule_class.render_to_file(predict, spec, out, resolution, fps=fps, frame_size=frame_size)
     return datamodule_class.render_to_file(predict, spec, out, resolution)
+
+
+def _frame_size(text: str) -> tuple[int, int]:
+    """``"640x272"`` -> (640, 272)."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x272, got {text!r}")
+    return int(match[1]), int(match[2])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,13 +83,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fps", type=float, default=None,
                         help="video: output frame rate (default the clip's; more frames than the clip evaluates the "
                              "instants in between, same duration)")
+    parser.add_argument("--frame-size", type=_frame_size, default=None, metavar="WIDTHxHEIGHT",
+                        help="video: the frames' size in pixels, e.g. 1280x544 (any aspect ratio)")
     parser.add_argument("--member", type=int, default=None,
                         help="the member to render, for a checkpoint of a fit of several signals (0-based)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device")
     options = parser.parse_args(argv)
     try:
         print(render_checkpoint(options.checkpoint, options.out, options.resolution, options.device, options.member,
-                                options.fps))
+                                options.fps, options.frame_size))
     except InrError as error:
         print(f"inr render: error: {error}", file=sys.stderr)
         sys.exit(2)

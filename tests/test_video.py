@@ -183,6 +183,15 @@ def test_render_round_trip_and_in_between_frames(video_run, tmp_path):
                                                                  (1, height, width, 3))[0])
     render_checkpoint(last, str(tmp_path / "small.gif"), resolution=24)
     assert read_video(tmp_path / "small.gif")[0].shape == (frames, 16, 24, 3)
+    cli_render = subprocess.run([sys.executable, "-m", "inr.cli", "render", str(last), "--out",
+                                 str(tmp_path / "wide_%02d.png"), "--frame-size", "40x10", "--fps", "12.5"],
+                                capture_output=True, text=True, cwd=ROOT, env=child_env())
+    assert cli_render.returncode == 0, cli_render.stderr
+    wide = sorted(tmp_path.glob("wide_*.png"))
+    assert len(wide) == round((frames - 1) * 12.5 / 25) + 1 and iio.imread(wide[0]).shape == (10, 40, 3)
+    bad = subprocess.run([sys.executable, "-m", "inr.cli", "render", str(last), "--out", str(tmp_path / "b.mp4"),
+                          "--frame-size", "40by10"], capture_output=True, text=True, cwd=ROOT, env=child_env())
+    assert bad.returncode == 2 and "expected WIDTHxHEIGHT such as 640x272, got '40by10'" in bad.stderr
 
 
 def test_render_refuses_bad_outputs_before_evaluating(video_run, tmp_path):
@@ -279,7 +288,7 @@ def test_fps_is_refused_for_a_signal_without_frames(gray_png, tmp_path):
              "--trainer.max_steps", "2", "--trainer.val_check_interval", "2", "--trainer.default_root_dir",
              str(tmp_path / "run"), "--trainer.logger", "false", "--trainer.enable_progress_bar", "false", *TINY_MODEL])
     (last,) = (tmp_path / "run").glob("**/checkpoints/last.ckpt")
-    with pytest.raises(InputError, match="--fps 3: .* represents 'image', and only a video has a frame rate"):
+    with pytest.raises(InputError, match="--fps 3: .* represents 'image', and only a video has frames"):
         render_checkpoint(last, str(tmp_path / "x.png"), fps=3)
     assert not (tmp_path / "x.png").exists()
 
