@@ -78,8 +78,11 @@ class StepTimer(Callback):
 
 
 def inr_round(config: str, steps: int, root: str, device: torch.device, model=None, chunk_size: int = 16384,
-              compile: bool = False, logger: bool = True):
-    """``steps + 1`` training steps of ``config`` through the Trainer on one ``device`` (the first is not timed)."""
+              compile: bool = False, logger: bool = True, extra: list[str] = ()):
+    """``steps + 1`` training steps of ``config`` through the Trainer on one ``device`` (the first is not timed).
+
+    ``extra`` options go to the CLI after the others (e.g. a smaller ``--data.size``).
+    """
     accelerator = "gpu" if device.type == "cuda" else "cpu"
     args = ["--config", config, "--model.compile", str(compile).lower(), "--model.chunk_size", str(chunk_size),
             "--trainer.accelerator", accelerator, "--trainer.devices", "1",
@@ -88,7 +91,7 @@ def inr_round(config: str, steps: int, root: str, device: torch.device, model=No
             "--trainer.val_check_interval", "100000",
             "--trainer.default_root_dir", root, "--trainer.enable_progress_bar", "false",
             "--trainer.enable_model_summary", "false", "--checkpoint.save_last", "false",
-            "--checkpoint.save_top_k", "0"]
+            "--checkpoint.save_top_k", "0", *extra]
     cli = build_cli(args, run=False)
     if model is not None:
         cli.model = model

@@ -1,0 +1,324 @@
+"""One command that proves inr's paths on a CUDA machine and measures them, within a hard time budget.
+
+    python -m bench.gpu_suite --out runs/gpu_suite                 # on a GPU machine: about 8 minutes
+    python -m bench.gpu_suite --device cpu --tiny --out /tmp/suite # the dry run CI runs (under a minute)
+
+Stages run in order of importance, each in its own process with its own time cap (a share of ``--budget``), so a
+slow stage cannot starve the rest; every stage appends its results to ``results.json`` and the Markdown report
+``report.md`` is rewritten after each one, so a run cut short keeps everything measured so far. Each stage reports
+measured values or an explicit skip with its reason.
+
+1. ``environment``: device name, driver, torch and CUDA versions.
+2. ``correctness``: each modality fits a few steps through ``inr fit`` on the device, validates, checkpoints,
+   resumes for more steps and renders; the same fit on the CPU gives the PSNR (or Chamfer distance) to compare.
+3. ``precision``: ``bf16-mixed``, ``16-mixed``, ``matmul_precision high`` and ``compile`` against float32 at
+   equal steps (PSNR difference).
+4. ``multi_gpu``: a 2-process DDP fit when two GPUs are visible; otherwise skipped, saying why.
+5. ``speed``: samples/s of inr's step and of the plain loop of the same model (``bench/step_time`` cases), and the
+   NTK of a 4 x 256 MLP on 4096 points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+#: each stage's share of the budget.
+STAGES = {"environment": 0.05, "correctness": 0.35, "precision": 0.2, "multi_gpu": 0.1, "speed": 0.3}
+
+
+def run_fit(args: list[str]):
+    """``inr fit`` in this process (the stage's own), without a logger; returns the CLI object."""
+    from inr.cli import build_cli
+
+    return build_cli(["fit", *args, "--trainer.logger", "false", "--trainer.enable_model_summary", "false"])
+
+
+def modalities(tiny: bool) -> dict[str, list[str]]:
+    """Fit options per modality: tiny (the dry run) or a few dozen steps of the real configs."""
+    small = ["--model.network.init_args.hidden", "32", "--model.network.init_args.layers", "1"] if tiny else []
+    return {
+        "image": ["--config", "configs/image_siren.yaml", "--data.size", "32" if tiny else "256", *small],
+        "poisson_gradient": ["--config", "configs/poisson_gradient.yaml", "--data.size", "32" if tiny else "128",
+                             *small],
+        "poisson_laplacian": ["--config", "configs/poisson_laplacian.yaml", "--data.size", "32" if tiny else "128",
+                              *small],
+        "audio": ["--config", "configs/audio_siren.yaml", "--data.crop_seconds", "0.05" if tiny else "1", *small],
+        "sdf": ["--config", "configs/sdf_siren.yaml", "--data.batch_size", "512" if tiny else "10000",
+                "--data.surface_points", "5000" if tiny else "100000", "--data.val_points", "1000",
+                "--model.metrics", '[{"class_path": "inr.metrics.SurfaceDistance", "init_args": {"resolution": '
+                + ("16" if tiny else "64") + "}}]", *small],
+        "video": ["--config", "configs/video_siren.yaml", "--data.path", "null", "--data.size", "null",
+                  "--data.frames", "8" if tiny else "24", *small],
+        "members": ["--config", "configs/image_siren.yaml", "--data", "datamodules.image_folder.ImageFolderDataModule",
+                    "--data.path", str(ROOT.parent / "shared" / "data" / "ffn" / "div2k"), "--data.limit",
+                    "2" if tiny else "8", "--data.size", "16" if tiny else "64", *small],
+    }
+
+
+def fit_metric(root: Path, args: list[str], accelerator: str, steps: int) -> dict[str, Any]:
+    """Fit ``steps`` steps, resume from the checkpoint to ``2 * steps``; the validation values after each part."""
+    from inr.cli import find_last_checkpoint
+
+    common = [*args, "--trainer.accelerator", accelerator, "--trainer.devices", "1", "--trainer.default_root_dir",
+              str(root), "--trainer.val_check_interval", str(steps), "--trainer.enable_progress_bar", "false",
+              "--seed_everything", "0"]
+    first = _metrics(run_fit([*common, "--trainer.max_steps", str(steps)]))
+    second = _metrics(run_fit([*common, "--trainer.max_steps", str(2 * steps), "--ckpt_path", "last"]))
+    return {"metric_after_fit": first, "metric_after_resume": second, "checkpoint": str(find_last_checkpoint(root))}
+
+
+def _metrics(cli) -> dict[str, float]:
+    return {key: float(value) for key, value in cli.trainer.callback_metrics.items() if key.startswith("val/")}
+
+
+def render(checkpoint: str, out: Path, device: str, member: int | None = None) -> str:
+    from inr.render import render_checkpoint
+
+    return render_checkpoint(checkpoint, str(out), device=device, member=member)
+
+
+RENDER_SUFFIX = {"image": ".png", "poisson_gradient": ".png", "poisson_laplacian": ".png", "audio": ".wav",
+                 "sdf": ".ply", "video": ".mp4", "members": ".png"}
+
+
+def stage_environment(options) -> dict[str, Any]:
+    import torch
+
+    result: dict[str, Any] = {"torch": torch.__version__, "cuda": torch.version.cuda, "device": options.device,
+                              "python": sys.version.split()[0]}
+    if options.device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            return {"status": "skipped", "reason": "--device cuda but torch sees no GPU"}
+        properties = torch.cuda.get_device_properties(0)
+        result.update(gpu=properties.name, memory_gib=round(properties.total_memory / 2**30, 1),
+                      gpus=torch.cuda.device_count())
+        try:
+            smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=30)
+            result["driver"] = smi.stdout.strip().splitlines()[0] if smi.returncode == 0 else "unknown"
+        except (OSError, subprocess.TimeoutExpired):
+            result["driver"] = "unknown (no nvidia-smi)"
+    else:
+        result["cpu_threads"] = torch.get_num_threads()
+    return {"status": "measured", **result}
+
+
+def stage_correctness(options) -> dict[str, Any]:
+    accelerator = "gpu" if options.device.startswith("cuda") else "cpu"
+    steps = 2 if options.tiny else 30
+    rows = {}
+    for name, args in modalities(options.tiny).items():
+        if name == "members" and not (ROOT.parent / "shared" / "data" / "ffn" / "div2k").is_dir():
+            rows[name] = {"status": "skipped", "reason": "../shared/data/ffn/div2k not found"}
+            continue
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                device_run = fit_metric(Path(folder) / "device", args, accelerator, steps)
+                line = render(device_run["checkpoint"], Path(folder) / f"render{RENDER_SUFFIX[name]}",
+                              options.device, member=0 if name == "members" else None)
+                row = {"status": "measured", **{k: v for k, v in device_run.items() if k != "checkpoint"},
+                       "render": line}
+                if accelerator != "cpu":
+                    cpu_run = fit_metric(Path(folder) / "cpu", args, "cpu", steps)
+                    row["cpu_metric_after_resume"] = cpu_run["metric_after_resume"]
+                rows[name] = row
+            except Exception as error:  # noqa: BLE001 - one modality's failure is a result; go on with the others
+                rows[name] = {"status": "failed", "reason": str(error)[:300]}
+        _progress(options, "correctness", name, rows[name])
+    return {"status": "measured", "modalities": rows}
+
+
+def stage_precision(options) -> dict[str, Any]:
+    accelerator = "gpu" if options.device.startswith("cuda") else "cpu"
+    steps = 2 if options.tiny else 50
+    base = modalities(options.tiny)["image"]
+    variants = {"float32": [], "bf16-mixed": ["--trainer.precision", "bf16-mixed"],
+                "16-mixed": ["--trainer.precision", "16-mixed"],
+                "matmul high": ["--model.matmul_precision", "high"], "compile": ["--model.compile", "true"]}
+    rows = {}
+    for name, extra in variants.items():
+        if name == "16-mixed" and accelerator == "cpu":
+            rows[name] = {"status": "skipped", "reason": "16-mixed (float16 with a gradient scaler) needs a GPU"}
+            continue
+        if name == "compile" and options.tiny:
+            rows[name] = {"status": "skipped", "reason": "inductor's compilation alone outlasts the dry run's minute"}
+            continue
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                metrics = fit_metric(Path(folder), [*base, *extra], accelerator, steps)
+                rows[name] = {"status": "measured", "psnr": metrics["metric_after_resume"].get("val/psnr")}
+            except Exception as error:  # noqa: BLE001
+                rows[name] = {"status": "failed", "reason": str(error)[:300]}
+        _progress(options, "precision", name, rows[name])
+    reference = rows["float32"].get("psnr")
+    for row in rows.values():
+        if row.get("psnr") is not None and reference is not None:
+            row["psnr_minus_float32"] = row["psnr"] - reference
+    return {"status": "measured", "variants": rows}
+
+
+def stage_multi_gpu(options) -> dict[str, Any]:
+    import torch
+
+    if not options.device.startswith("cuda"):
+        return {"status": "skipped", "reason": f"device {options.device}: multi-GPU needs CUDA"}
+    if torch.cuda.device_count() < 2:
+        return {"status": "skipped", "reason": f"{torch.cuda.device_count()} GPU"}
+    with tempfile.TemporaryDirectory() as folder:
+        args = [*modalities(options.tiny)["image"], "--trainer.strategy", "ddp", "--trainer.devices", "2",
+                "--trainer.accelerator", "gpu", "--trainer.max_steps", "20", "--trainer.default_root_dir", folder,
+                "--trainer.enable_progress_bar", "false"]
+        start = time.perf_counter()
+        env = {key: value for key, value in os.environ.items() if key != "WANDB_SERVICE"}
+        done = subprocess.run([sys.executable, "-m", "inr.cli", "fit", *args, "--trainer.logger", "false"], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=options.cap)
+        if done.returncode != 0:
+            return {"status": "failed", "reason": done.stderr.strip().splitlines()[-1:]}
+        return {"status": "measured", "ddp_2_gpus_seconds": time.perf_counter() - start}
+
+
+def stage_speed(options) -> dict[str, Any]:
+    import statistics
+
+    import torch
+
+    from bench import step_time
+
+    steps = 2 if options.tiny else 10
+    cases = ["image"] if options.tiny else ["image", "gradient", "sdf"]
+    device = torch.device(options.device)
+    rows: dict[str, Any] = {}
+    for case in cases:
+        timings = {}
+        config, loss_fn = step_time.CASES[case]
+        with tempfile.TemporaryDirectory() as folder:
+            extra = ["--data.size", "64"] if options.tiny else []
+            cli, inr_times = step_time.inr_round(config, steps, folder, device, logger=False, extra=extra)
+            network = torch.nn.Sequential(cli.model.encoder, cli.model.network).to(device)
+            plain_times = step_time.plain_round(network, loss_fn, step_time.batch_source(case, cli.datamodule, device),
+                                                steps, 16384, device)
+        samples = step_time.batch_source(case, cli.datamodule, device)()["coords"].shape[0]
+        for loop, times in (("inr", inr_times), ("plain (chunked 16k)", plain_times)):
+            median = statistics.median(times)
+            timings[loop] = {"seconds_per_step": median, "samples_per_second": samples / median}
+        if all("seconds_per_step" in value for value in timings.values()):
+            timings["inr_over_plain"] = (timings["inr"]["seconds_per_step"]
+                                         / timings["plain (chunked 16k)"]["seconds_per_step"])
+        rows[case] = timings
+        _progress(options, "speed", case, timings)
+    from inr.encoders import Identity
+    from inr.networks import MLP
+    from inr.ntk.empirical import empirical_ntk
+
+    device = torch.device(options.device)
+    points = 256 if options.tiny else 4096
+    network = torch.nn.Sequential(Identity(1), MLP(1, 1, hidden=256, layers=3)).to(device)
+    coords = torch.linspace(-1, 1, points, device=device)[:, None]
+    start = time.perf_counter()
+    kernel = empirical_ntk(network, coords)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    rows["ntk_4x256"] = {"points": points, "seconds": time.perf_counter() - start, "shape": list(kernel.shape)}
+    if device.type == "cuda":
+        rows["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    return {"status": "measured", **rows}
+
+
+#: what a stage has measured so far, saved after each part (status ``partial``) so a cut stage keeps it.
+_PARTIAL: dict[str, dict[str, Any]] = {}
+
+
+def _progress(options, stage: str, part: str, value: Any) -> None:
+    print(f"gpu_suite: {stage} / {part}: {json.dumps(value, default=str)[:200]}", file=sys.stderr, flush=True)
+    _PARTIAL.setdefault(stage, {})[part] = value
+    _append(Path(options.out), stage, {"status": "partial", "parts": _PARTIAL[stage]})
+
+
+def run_stage(name: str, options) -> None:
+    """Run one stage in this (child) process and append its result to results.json."""
+    function = globals()[f"stage_{name}"]
+    start = time.perf_counter()
+    try:
+        result = function(options)
+    except Exception as error:  # noqa: BLE001 - a failed stage is reported, the others still run
+        result = {"status": "failed", "reason": f"{type(error).__name__}: {str(error)[:300]}"}
+    result["seconds"] = round(time.perf_counter() - start, 2)
+    _append(Path(options.out), name, result)
+
+
+def _append(out: Path, name: str, result: dict[str, Any]) -> None:
+    path = out / "results.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[name] = result
+    path.write_text(json.dumps(data, indent=1, default=str))
+    write_report(out, data)
+
+
+def mark_cut(out: Path, name: str, cap: float) -> None:
+    """Stage ``name`` was stopped at its time cap: keep the parts it had saved, status ``cut``."""
+    path = out / "results.json"
+    saved = json.loads(path.read_text()).get(name, {}) if path.exists() else {}
+    _append(out, name, {**saved, "status": "cut", "reason": f"stage time cap of {cap:.0f} s reached"})
+
+
+def write_report(out: Path, data: dict[str, Any]) -> None:
+    """report.md: one section per stage, its status and values."""
+    environment = data.get("environment", {})
+    device = f"{environment.get('device', '?')} ({environment.get('cpu_threads', '?')} threads)"
+    header = environment.get("gpu") or device
+    versions = (f"torch {environment.get('torch')}, CUDA {environment.get('cuda')}, "
+                f"driver {environment.get('driver', '-')}")
+    lines = [f"# inr GPU check suite: {header}", "", versions, ""]
+    for name in STAGES:
+        if name not in data:
+            lines += [f"## {name}", "", "not run (out of time or not reached)", ""]
+            continue
+        result = data[name]
+        lines += [f"## {name}: {result.get('status')} ({result.get('seconds', '?')} s)", "", "```",
+                  json.dumps({k: v for k, v in result.items() if k not in ("status", "seconds")}, indent=1,
+                             default=str), "```", ""]
+    (out / "report.md").write_text("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="runs/gpu_suite", help="folder of report.md and results.json")
+    parser.add_argument("--budget", type=float, default=480.0, help="seconds for the whole suite")
+    parser.add_argument("--device", default="cuda", help="cuda (a GPU machine) or cpu (the dry run)")
+    parser.add_argument("--tiny", action="store_true", help="every stage at toy size (the CPU dry run)")
+    parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)  # a child runs one stage
+    parser.add_argument("--cap", type=float, default=60.0, help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if options.stage:
+        run_stage(options.stage, options)
+        return
+    (out / "results.json").unlink(missing_ok=True)
+    deadline = time.monotonic() + options.budget
+    for name, share in STAGES.items():
+        cap = min(options.budget * share, deadline - time.monotonic())
+        if cap <= 1:
+            _append(out, name, {"status": "skipped", "reason": "the suite's --budget ran out"})
+            continue
+        command = [sys.executable, "-m", "bench.gpu_suite", "--stage", name, "--cap", str(cap), "--out", str(out),
+                   "--device", options.device, *(["--tiny"] if options.tiny else [])]
+        try:
+            subprocess.run(command, cwd=ROOT, timeout=cap, check=False)
+        except subprocess.TimeoutExpired:
+            mark_cut(out, name, cap)
+        print(f"gpu_suite: {name} done", file=sys.stderr, flush=True)
+    print((out / "report.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
