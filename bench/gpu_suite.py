@@ -215,6 +215,10 @@ def stage_speed(options) -> dict[str, Any]:
                                          / timings["plain (chunked 16k)"]["seconds_per_step"])
         rows[case] = timings
         _progress(options, "speed", case, timings)
+    rows["speed_options"] = speed_options(options, device, steps)
+    _progress(options, "speed", "speed_options", rows["speed_options"])
+    rows["largest_batch"] = largest_batch(options, device)
+    _progress(options, "speed", "largest_batch", rows["largest_batch"])
     from inr.encoders import Identity
     from inr.networks import MLP
     from inr.ntk.empirical import empirical_ntk
@@ -235,6 +239,48 @@ def stage_speed(options) -> dict[str, Any]:
 
 #: what a stage has measured so far, saved after each part (status ``partial``) so a cut stage keeps it.
 _PARTIAL: dict[str, dict[str, Any]] = {}
+
+
+def speed_options(options, device, steps: int) -> dict[str, Any]:
+    """inr's image step with bf16-mixed, TF32 matmuls and torch.compile, against its eager float32 step."""
+    import statistics
+
+    from bench import step_time
+
+    if device.type != "cuda":
+        return {"status": "skipped", "reason": "the speed options (bf16, TF32, compile) are measured on a GPU"}
+    config = step_time.CASES["image"][0]
+    with tempfile.TemporaryDirectory() as folder:
+        _, eager = step_time.inr_round(config, steps, folder, device, logger=False)
+        fast = ["--trainer.precision", "bf16-mixed", "--model.matmul_precision", "high"]
+        cli, tuned = step_time.inr_round(config, steps, folder, device, logger=False, compile=True, extra=fast)
+    samples = cli.datamodule.signal_tensors()["coords"].shape[0]
+    return {"status": "measured", "eager_samples_per_second": samples / statistics.median(eager),
+            "options_samples_per_second": samples / statistics.median(tuned),
+            "speedup": statistics.median(eager) / statistics.median(tuned)}
+
+
+def largest_batch(options, device) -> dict[str, Any]:
+    """The largest unchunked random batch (SIREN 3 x 256, image) one step fits in GPU memory, doubling from 2^16."""
+    import torch
+
+    from bench import step_time
+
+    if device.type != "cuda":
+        return {"status": "skipped", "reason": "GPU memory is measured on a GPU"}
+    fitted, peak = 0, 0.0
+    for power in range(16, 27):
+        batch = 2**power
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                step_time.inr_round(step_time.CASES["image"][0], 1, folder, device, logger=False, chunk_size=batch,
+                                    extra=["--data.size", "8192", "--data.batch_size", str(batch)])
+        except torch.cuda.OutOfMemoryError:
+            break
+        fitted, peak = batch, torch.cuda.max_memory_allocated() / 2**30
+    return {"status": "measured", "largest_batch_points": fitted, "its_peak_memory_gib": peak}
 
 
 def _progress(options, stage: str, part: str, value: Any) -> None:

@@ -58,6 +58,8 @@ def test_cpu_dry_run_reports_every_stage_with_values_or_a_reason(tmp_path):
     speed = results["speed"]["image"]
     assert speed["inr"]["samples_per_second"] > 0 and speed["plain (chunked 16k)"]["samples_per_second"] > 0
     assert results["speed"]["ntk_4x256"]["shape"] == [256, 256]
+    for part in ("speed_options", "largest_batch"):  # GPU-only parts say why they did not run here
+        assert results["speed"][part]["status"] == "skipped" and "GPU" in results["speed"][part]["reason"]
     report = (tmp_path / "report.md").read_text()
     assert all(f"## {name}: " in report for name in STAGES)
 
