@@ -77,6 +77,7 @@ class MembersDataModule(SignalDataModule):
         self.members: list[SignalDataModule] = []
         self.files: list[Path] = []
         self.source = ""
+        self._cached_shard: tuple[slice, torch.device] | None = None  # what _on_device holds
 
     #: description entries (``meta``) every member must share, e.g. the sample rate of audio.
     shared_meta: tuple[str, ...] = ()
@@ -137,7 +138,7 @@ class MembersDataModule(SignalDataModule):
     def on_device(self, device: torch.device) -> dict[str, Tensor]:
         """This process's members on ``device`` (``coords [N, d]``, targets ``[K_shard, N, ...]``), cached."""
         shard = self.shard
-        if getattr(self, "_cached_shard", None) != (shard, device) or not self._on_device:
+        if self._cached_shard != (shard, device) or not self._on_device:
             signal = self.signal_tensors()
             self._on_device = {key: (value if key == "coords" else value[shard]).to(device)
                                for key, value in signal.items()}

@@ -201,11 +201,15 @@ class INRModule(L.LightningModule):
         """The signal this process evaluates: all of it, or its shard of the members."""
         return self.signal if self.shard is None else self.signal.shard(self.shard)
 
+    def _evaluate_members(self, members: slice) -> None:
+        """The members (global indices) the encoder and the network evaluate from now on."""
+        for component in (self.encoder, self.network):
+            component.active = members
+
     def _set_shard(self, shard: slice | None) -> None:
         """Evaluate and train only the members in ``shard`` (None: all)."""
         self.shard = shard
-        for component in (self.encoder, self.network):
-            component.active = shard if shard is not None else slice(0, self.signal.members)
+        self._evaluate_members(shard if shard is not None else slice(0, self.signal.members))
 
     def _activate(self, group: slice | None) -> None:
         """Evaluate the members ``group`` of this process's shard (None: the whole shard)."""
@@ -213,8 +217,7 @@ class INRModule(L.LightningModule):
             self._set_shard(self.shard)
             return
         offset = self.shard.start if self.sharded else 0
-        for component in (self.encoder, self.network):
-            component.active = slice(offset + group.start, offset + group.stop)
+        self._evaluate_members(slice(offset + group.start, offset + group.stop))
 
     @property
     def sharded(self) -> bool:
@@ -282,14 +285,12 @@ class INRModule(L.LightningModule):
         self.signal.member(index)  # a clear error for an index out of range
         active = self.encoder.active
         try:
-            for component in (self.encoder, self.network):
-                component.active = slice(index, index + 1)
+            self._evaluate_members(slice(index, index + 1))
             coords = coords.to(self.device)[None]
             empty = coords.new_empty((1, 0, self.signal.out_dim))
             return evaluate_in_chunks(self, coords, self.chunk_size, empty=empty, progress=progress, members=True)[0]
         finally:
-            for component in (self.encoder, self.network):
-                component.active = active
+            self._evaluate_members(active)
 
     def evaluate(self, batch: dict[str, Tensor]) -> Step:
         """Run the model on one chunk and wrap the result for the losses."""
@@ -321,7 +322,7 @@ class INRModule(L.LightningModule):
                     self._activate(group)
                 step = self.evaluate(chunk)
                 # share of the batch's points; for members, this piece's members' share of the summed objective
-                share = chunk["coords"].shape[:-1].numel() / (count * (scale if batched else 1))
+                share = chunk["coords"].shape[:-1].numel() / (count * scale)
                 values = torch.stack([loss(step) for loss in self.losses])
                 self.manual_backward((self.loss_weights * values).sum() * (share * scale))
                 terms += values.detach() * share
