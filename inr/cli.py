@@ -35,6 +35,7 @@ COMMANDS = {
     "benchmark": "inr.benchmark:main",  # configs over a folder of signals: the paper-style table
     "ntk": "inr.experiments.ntk_command:main",  # NTK report of any encoder + network (docs/ntk.md)
     "experiment": "inr.experiments.cli:main",  # spectral-bias experiments: psweep, table, spectra
+    "meta": "inr.meta.cli:main",  # learning across signals: meta-learned inits, functa (docs/meta.md)
 }
 
 EPILOG = (
@@ -43,7 +44,8 @@ EPILOG = (
     "  inr export CKPT --out members.pt               the members of a fit of a folder: stacked, or --checkpoints DIR\n"
     "  inr benchmark CONFIGS --data FOLDER            configs over a folder of signals: mean +- std table\n"
     "  inr ntk --config configs/ntk/siren.yaml        neural tangent kernel, spectrum, eigenvalues of a model\n"
-    "  inr experiment {psweep,table,spectra} ...      the spectral-bias experiments (see docs/ntk.md)"
+    "  inr experiment {psweep,table,spectra} ...      the spectral-bias experiments (see docs/ntk.md)\n"
+    "  inr meta {fit,validate,export,latents} ...     learned initialisations and functa over many signals"
 )
 
 CLASS_HELP = (
@@ -98,9 +100,16 @@ def check_resume(ckpt_path: str, config_yaml: str, subcommand: str) -> None:
 
     checkpoint = read_checkpoint(ckpt_path, name=f"--ckpt_path {ckpt_path}")
     config = yaml.safe_load(config_yaml)[subcommand]
+    model = config["model"]
+    if "class_path" in model:  # a model chosen by class (inr meta): its options are the init_args
+        model = model.get("init_args") or {}
+    saved_class = checkpoint.get("hyper_parameters", {}).get("_class_path")
+    if saved_class is not None and saved_class != config["model"].get("class_path"):
+        raise InputError(f"cannot resume {ckpt_path}: it was written by {saved_class}, the model now is "
+                         f"{config['model'].get('class_path')}; resume with the run's own config")
     saved = {key: value for key, value in checkpoint.get("hyper_parameters", {}).items()
-             if key not in ("_instantiator", "signal", *SPEED_OPTIONS)}
-    wanted = _flatten({key: config["model"].get(key) for key in saved}, "model.")
+             if key not in ("_instantiator", "_class_path", "signal", *SPEED_OPTIONS)}
+    wanted = _flatten({key: model.get(key) for key in saved}, "model.")
     saved = _flatten(saved, "model.")
     differing = sorted(key for key in saved.keys() | wanted.keys() if saved.get(key) != wanted.get(key))
     other_class = [key[: -len("class_path")] for key in differing if key.endswith("class_path")]
@@ -130,6 +139,11 @@ class RunComplete(Exception):
 class INRCLI(LightningCLI):
     """LightningCLI with inr's defaults, the data -> model link and resume of the newest run."""
 
+    #: the model option the data's signal description is linked to.
+    signal_key = "model.signal"
+    #: defaults of the options (overridden by ``inr meta``).
+    defaults = DEFAULTS
+
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
         """``fit`` and ``validate``: an INRModule has no test or predict step (``inr render`` writes the signal)."""
@@ -137,13 +151,13 @@ class INRCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Link the signal description from the data to the model; add the checkpoint callback's options."""
-        parser.link_arguments("data", "model.signal", compute_fn=lambda data: data.signal_spec.to_dict(),
+        parser.link_arguments("data", self.signal_key, compute_fn=lambda data: data.signal_spec.to_dict(),
                               apply_on="instantiate")
         parser.add_lightning_class_args(Checkpoint, "checkpoint")
         parser.add_argument("--ddp_timeout", type=float, default=DEFAULT_TIMEOUT_S,
                             help="seconds a DDP rank may make no progress (e.g. waiting for a hung rank) before the "
                                  "job stops, naming the rank behind; a rank that raises stops the job at once")
-        parser.set_defaults(DEFAULTS)
+        parser.set_defaults(self.defaults)
 
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
         """Parse, then turn ``--ckpt_path last`` into the newest last.ckpt under the run folder."""
@@ -284,12 +298,18 @@ def main(argv: list[str] | None = None) -> None:
         module_name, function_name = COMMANDS[args[0]].split(":")
         getattr(importlib.import_module(module_name), function_name)(args[1:])
         return
+    run_cli(build_cli, argv, "inr")
+
+
+def run_cli(build: Any, argv: list[str] | None, prog: str) -> None:
+    """Run ``build(argv, exit_on_error=False)`` (a LightningCLI; None reads sys.argv); user errors print one line."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        build_cli(None if argv is None else argv, exit_on_error=False)
+        build(argv, exit_on_error=False)
     except argparse.ArgumentError as error:
         if os.environ.get("INR_DEBUG"):
             raise
-        command = f"inr {args[0]}" if args and args[0] in INRCLI.subcommands() else "inr"
+        command = f"{prog} {args[0]}" if args and args[0] in INRCLI.subcommands() else prog
         print_error_line(f"{parser_error_line(error)} (see {command} --help)")
         sys.exit(2)
     except RunComplete as complete:

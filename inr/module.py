@@ -35,6 +35,7 @@ from inr.encoders import Encoder, Identity
 from inr.errors import InputError, UnsupportedSetupError
 from inr.evaluation import Evaluation
 from inr.gradient_sync import all_reduce_gradients, resolve_conjugate_gradients
+from inr.init_from import load_initial_state
 from inr.lightning_private import compiler_failure, instantiated_by_cli
 from inr.loss_guard import NonFiniteLossGuard
 from inr.losses import Loss, ValueLoss
@@ -94,6 +95,10 @@ class INRModule(L.LightningModule):
             double backward that derivative losses need).
         matmul_precision: ``torch.set_float32_matmul_precision`` while fitting: ``high`` allows TF32 matmuls on
             GPUs that have them, ``medium`` bf16; None leaves the process setting alone. Restored afterwards.
+        init_from: a checkpoint whose encoder and network weights a new fit starts from (a learned initialisation
+            exported by ``inr meta export``, or any ``inr fit`` checkpoint of one signal); every member of a folder
+            fit starts from them. Read when fitting starts (a resume then restores its own weights); never when a
+            checkpoint is only loaded (``inr render``).
 
     Mixed precision is Lightning's: ``--trainer.precision bf16-mixed`` trains under autocast, except the encoder and
     the network's input layer, which see the coordinates and run in full float32 (:mod:`inr.precision`);
@@ -112,6 +117,7 @@ class INRModule(L.LightningModule):
         signal: dict[str, Any] | SignalSpec | None = None,
         compile: bool = False,
         matmul_precision: Literal["highest", "high", "medium"] | None = None,
+        init_from: str | None = None,
     ) -> None:
         super().__init__()
         # Under LightningCLI the hyperparameters are the primitive config (class_path/init_args), so checkpoints
@@ -169,6 +175,7 @@ class INRModule(L.LightningModule):
                              "not support the double backward they need; set model.compile false")
         self._compiled = torch.compile(self._represent) if compile else None
         self.matmul_precision = matmul_precision
+        self.init_from = init_from
         self._previous_matmul_precision: str | None = None
         # on the device with the model, so a step builds no weight tensor
         self.register_buffer("loss_weights", torch.tensor([loss.weight for loss in self.losses]), persistent=False)
@@ -236,6 +243,8 @@ class INRModule(L.LightningModule):
             self._set_shard(shard_range(self.signal.members, trainer.world_size, trainer.global_rank))
             print(f"inr: rank {trainer.global_rank} fits members {self.shard.start}..{self.shard.stop - 1} of "
                   f"{self.signal.members}", file=sys.stderr, flush=True)
+        if stage == "fit" and self.init_from is not None:
+            load_initial_state(self, self.init_from, members=self.signal.batched)
         if self.matmul_precision is not None:
             self._previous_matmul_precision = torch.get_float32_matmul_precision()
             torch.set_float32_matmul_precision(self.matmul_precision)

@@ -1,0 +1,1 @@
+"""Learning across signals: meta-learned initialisations (MAML, Reptile), latent modulations (functa)."""

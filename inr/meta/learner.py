@@ -1,0 +1,260 @@
+"""MetaLearner: the Lightning side of learning across signals, shared by MAML, Reptile and functa.
+
+A training step gets a batch of signals (``coords [B, P, d]``, ``values [B, P, c]``: crops from
+:mod:`datamodules.crops`), asks the method for its meta-objective over them and takes one outer optimizer step.
+Under DDP each rank holds its share of the global batch; the gradients of the shared parameters are all-reduced
+once per step, weighted by each rank's signals, so N processes take the step one process takes on the whole batch.
+
+Validation adapts every held-out signal from the learned starting point for each count in ``eval_steps`` (0, 1, 3,
+10 inner steps by default) and logs the signal kind's metrics per count, ``val/psnr_step3``..., as means over the
+held-out signals (with ``_std``, ``_min``, ``_max``), and ``val/psnr`` etc. at the method's own ``inner_steps``
+(what checkpoints monitor). The same adaptation from the standard initialisation (the network as built, before any
+meta-training) is logged once per process as ``val/standard_init/psnr_step3``..., the baseline on the same signals.
+Media: the first held-out signals, truth beside each step count's reconstruction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.strategies import DDPStrategy
+from torch import Tensor, nn
+
+from inr.encoders import Encoder, Identity
+from inr.errors import InputError
+from inr.evaluation import Evaluation
+from inr.gradient_sync import all_reduce_gradients
+from inr.lightning_private import instantiated_by_cli
+from inr.loss_guard import NonFiniteLossGuard
+from inr.media import log_media
+from inr.member_metrics import summarise_members
+from inr.metrics import default_metrics
+from inr.networks import Siren
+from inr.signal import SignalSpec
+
+#: inner-step counts validated by default (the functa and learned-init papers report 3 and 2; 10 shows the trend).
+EVAL_STEPS = (0, 1, 3, 10)
+_NOT_PRIMITIVE = ["encoder", "network", "optimizer", "lr_scheduler"]
+
+
+class MetaLearner(L.LightningModule):
+    """Base of the meta-learning methods: shared parameters learned from many signals of one shape.
+
+    Args:
+        encoder: builds the coordinate encoder from the coordinate dimension.
+        network: builds the network from (encoder out_dim, signal channels).
+        signal: one signal's description (the DataModule's ``signal_spec``; linked by ``inr meta fit``).
+        inner_steps: the method's inner steps per signal in meta-training.
+        inner_lr: the inner loop's SGD step size (functa: the initial per-dimension step sizes' upper end).
+        eval_steps: inner-step counts whose results validation logs.
+        optimizer: the outer optimizer of the shared parameters (default Adam; the configs set the papers' rates).
+        lr_scheduler: optional scheduler, stepped once per outer step.
+    """
+
+    def __init__(
+        self,
+        encoder: Callable[[int], Encoder] = Identity,
+        network: Callable[[int, int], nn.Module] = Siren,
+        signal: dict[str, Any] | SignalSpec | None = None,
+        inner_steps: int = 3,
+        inner_lr: float = 1e-2,
+        eval_steps: Sequence[int] = EVAL_STEPS,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        lr_scheduler: LRSchedulerCallable | None = None,
+    ) -> None:
+        super().__init__()
+        by_cli = instantiated_by_cli()
+        self.save_hyperparameters(ignore=None if by_cli else [*_NOT_PRIMITIVE, "signal"])
+        if signal is None:
+            raise InputError(f"{type(self).__name__} needs `signal` (the DataModule's signal_spec); `inr meta fit` "
+                             "links it from --data")
+        self.signal = signal if isinstance(signal, SignalSpec) else SignalSpec.from_dict(signal)
+        if self.signal.batched:
+            raise InputError(f"{type(self).__name__} learns across signals given as crops "
+                             "(datamodules.patches.ImagePatchDataModule, datamodules.clips.AudioClipDataModule), "
+                             "not members of a folder fit")
+        if not by_cli:
+            self.hparams["signal"] = self.signal.to_dict()
+        if inner_steps < 1:
+            raise InputError(f"model inner_steps must be >= 1, got {inner_steps}")
+        if not inner_lr > 0:
+            raise InputError(f"model inner_lr must be > 0, got {inner_lr}")
+        steps = sorted({int(step) for step in eval_steps} | {inner_steps})
+        if steps[0] < 0:
+            raise InputError(f"model eval_steps must be inner-step counts >= 0, got {list(eval_steps)}")
+        self.inner_steps, self.inner_lr, self.eval_steps = inner_steps, inner_lr, steps
+        self.encoder = encoder(self.signal.in_dim)
+        self.network = network(self.encoder.out_dim, self.signal.out_dim)
+        self.metrics = nn.ModuleList(default_metrics(self.signal.kind))
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = lr_scheduler
+        self.automatic_optimization = False
+        self.loss_guard = NonFiniteLossGuard(["meta"])
+        self.standard_init: dict[str, Tensor] = {}  # the parameters as built, kept at setup
+        self._standard_values: dict[str, float] | None = None  # the standard init's validation, computed once
+
+    def remember_standard_init(self) -> None:
+        """Keep a copy of the parameters as built (the standard initialisation), the validation's baseline."""
+        self.standard_init = {name: value.detach().clone() for name, value in self.named_parameters()}
+
+    # --- what a method provides ----------------------------------------------------------------------------------
+    def meta_objective(self, coords: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+        """(what to differentiate, the mean reconstruction loss to log) over signals ``coords [B, P, d]``.
+
+        ``values [B, P, c]``. Both are scalars, means over the B signals; the first's gradient w.r.t. the shared
+        parameters is the method's outer direction.
+        """
+        raise NotImplementedError
+
+    def adapt(self, coords: Tensor, values: Tensor, steps: Sequence[int],
+              parameters: dict[str, Tensor] | None = None) -> dict[int, Tensor]:
+        """Each signal's reconstruction [B, P, c] after each count of inner steps in ``steps`` (no graph).
+
+        ``parameters``: the shared parameters to start from (default the module's own; the standard init for the
+        baseline).
+        """
+        raise NotImplementedError
+
+    # --- Lightning -------------------------------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        """Keep the standard initialisation; refuse strategies other than DDP on several processes.
+
+        Setup runs before a checkpoint is restored, so the kept parameters are those as built (seeded).
+        """
+        if not self.standard_init:
+            self.remember_standard_init()
+        trainer = self._trainer
+        if stage == "fit" and trainer is not None and trainer.world_size > 1 and not isinstance(
+            trainer.strategy, DDPStrategy
+        ):
+            raise InputError(f"trainer strategy {type(trainer.strategy).__name__} is not supported on several "
+                             "processes: inr meta fits with DDP (--trainer.strategy ddp)")
+
+    def on_fit_start(self) -> None:
+        """Put the parameter count in every logger's run config."""
+        count = sum(parameter.numel() for parameter in self.parameters())
+        for logger in self.loggers:
+            logger.log_hyperparams({"parameters": count})
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        """One outer step on this rank's signals; under DDP the gradients are reduced once, weighted by signals."""
+        optimizer = self.optimizers()
+        optimizer.zero_grad(set_to_none=True)
+        with self._without_gradient_reducer():
+            objective, loss = self.meta_objective(batch["coords"], batch["values"])
+            self.manual_backward(objective)
+        terms = loss.detach().reshape(1)
+        if self.trainer.world_size > 1:
+            terms = all_reduce_gradients(self.parameters(), batch["coords"].shape[0], terms)
+        self.loss_guard.observe(self.global_step, terms[0], terms)
+        logging_step = self.global_step % self.trainer.log_every_n_steps == 0
+        if logging_step:
+            self.loss_guard.check(self.global_step)
+            learning_rate = float(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler = self.lr_schedulers()
+        if scheduler is not None:
+            scheduler.step()
+        if logging_step:
+            self.log("train/loss", terms[0], logger=False)
+            self.log_at_global_step({"train/loss": float(terms[0]), "train/lr": learning_rate})
+        return terms[0]
+
+    def _without_gradient_reducer(self) -> contextlib.AbstractContextManager:
+        """DDP's ``no_sync`` (the step reduces once itself); nothing on one process."""
+        if self.trainer.world_size > 1:
+            return self.trainer.strategy.block_backward_sync()
+        return contextlib.nullcontext()
+
+    def log_at_global_step(self, metrics: dict[str, float]) -> None:
+        """Send metrics to every logger at x = global_step (outer steps taken)."""
+        for logger in self.loggers:
+            logger.log_metrics({key: float(value) for key, value in metrics.items()}, step=self.global_step)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to write parameters updated from a non-finite loss."""
+        if self._trainer is not None and self.trainer.state.fn == "fit":
+            self.loss_guard.check(self.global_step)
+
+    def on_train_end(self) -> None:
+        """A meta-training run does not end normally on parameters updated from a non-finite loss."""
+        self.loss_guard.check(self.global_step)
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        """Adapt the held-out signals for every count in ``eval_steps``; log their metrics and, on rank zero, media."""
+        with torch.enable_grad():
+            adapted = self.adapt(batch["coords"], batch["values"], self.eval_steps)
+        values = self.adapted_metrics(batch, adapted)
+        if self._standard_values is None and self.standard_init:
+            with torch.enable_grad():
+                baseline = self.adapt(batch["coords"], batch["values"], self.eval_steps,
+                                      parameters={name: value.to(self.device) for name, value in
+                                                  self.standard_init.items()})
+            self._standard_values = {f"standard_init/{name}": value
+                                     for name, value in self.adapted_metrics(batch, baseline).items()}
+        for name, value in values.items():
+            self.log(f"val/{name}", value, prog_bar=name == "psnr", logger=False)
+        if not self.trainer.sanity_checking:
+            self.log_at_global_step({f"val/{name}": value for name, value in {
+                **values, **(self._standard_values or {})}.items()})
+            self._log_media(batch, adapted)
+
+    def adapted_metrics(self, batch: dict[str, Tensor], adapted: dict[int, Tensor]) -> dict[str, float]:
+        """``{name_stepN: mean over signals}`` (and spreads) per step count; ``name`` alone at ``inner_steps``."""
+        spec = replace(self.signal, members=batch["values"].shape[0])
+        values: dict[str, float] = {}
+        for steps, prediction in adapted.items():
+            evaluation = Evaluation(spec=spec, batch=batch, prediction=prediction.float(), predict=_no_predict,
+                                    step=self.global_step)
+            rows = []
+            for index in range(spec.members):
+                row: dict[str, Tensor] = {}
+                for metric in self.metrics:
+                    metric.update(evaluation.member(index))
+                    row.update(metric.compute())
+                    metric.reset()
+                rows.append(row)
+            for name, value in summarise_members(rows).items():
+                base, _, spread = name.partition("_") if name.endswith(("_std", "_min", "_max")) else (name, "", "")
+                values[f"{base}_step{steps}" + (f"_{spread}" if spread else "")] = float(value)
+                if steps == self.inner_steps:
+                    values[name] = float(value)
+        return values
+
+    def _log_media(self, batch: dict[str, Tensor], adapted: dict[int, Tensor]) -> None:
+        """The DataModule's pictures of the first held-out signals: truth, then each step count."""
+        datamodule = self.trainer.datamodule
+        if not self.trainer.is_global_zero or not self.trainer.loggers or not hasattr(datamodule, "crop_media"):
+            return
+        columns = {"truth": batch["values"], **{f"{steps} steps": prediction for steps, prediction in adapted.items()}}
+        items = datamodule.crop_media(columns, self.global_step)
+        for logger in self.loggers:
+            log_media(logger, items, self.global_step)
+
+    def configure_optimizers(self) -> Any:
+        """The outer optimizer (and scheduler) over every shared parameter."""
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer)}}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to resume on crops of another description (shape, channels, kind), naming what differs."""
+        saved = checkpoint.get("hyper_parameters", {}).get("signal")
+        if saved is None:
+            return
+        differing = [(key, then, now) for key, then, now in SignalSpec.from_dict(saved).differences(self.signal)]
+        if differing:
+            details = "; ".join(f"{key}: checkpoint {then!r}, now {now!r}" for key, then, now in differing)
+            raise InputError(f"cannot resume on different data ({details}); use the run's own --data options")
+
+
+def _no_predict(coords: Tensor) -> Tensor:
+    """Meta-validation metrics compare at the batch's points only."""
+    raise InputError("this metric evaluates the network at other points, which meta-validation does not support")
