@@ -1,0 +1,355 @@
+"""Learning across signals (inr.meta): MAML / Reptile gradients by hand, functa's modulations, the crop datasets,
+the inr meta commands, exact resume, DDP against one process, and the learned init in a plain inr fit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT, child_env
+from torch import nn
+from wandb_reader import find_offline_runs, metric_values, wait_until_finished
+
+from datamodules.clips import AudioClipDataModule
+from datamodules.patches import ImagePatchDataModule
+from inr.errors import InputError
+from inr.meta.export import read_latents
+from inr.meta.functa import Functa, ModulatedSiren
+from inr.meta.maml import MAML, Reptile
+from inr.networks import Siren
+from inr.signal import SignalSpec
+
+LINE = SignalSpec(in_dim=1, out_dim=1, kind="audio", shape=(2,), meta={"sample_rate": 2})
+TINY_META = ["--model.init_args.network.init_args.hidden", "16", "--model.init_args.network.init_args.layers", "1"]
+
+
+def _line(in_dim: int, out_dim: int) -> nn.Module:
+    return nn.Linear(in_dim, out_dim, bias=False)
+
+
+def _by_hand(w: float, xs: np.ndarray, ys: np.ndarray, alpha: float, steps: int) -> tuple[float, float, float]:
+    """f(x) = w x, L(w) = mean (w x - y)^2 per signal: (w after the steps, L'(w_n), d w_n / d w)."""
+    m2, mxy = float(np.mean(xs**2)), float(np.mean(xs * ys))
+    derivative = lambda v: 2 * (v * m2 - mxy)  # noqa: E731
+    for _ in range(steps):
+        w = w - alpha * derivative(w)
+    return w, derivative(w), (1 - alpha * 2 * m2) ** steps
+
+
+@pytest.mark.parametrize("first_order", [False, True], ids=["second-order", "first-order"])
+def test_maml_gradient_equals_the_hand_computed_one(first_order):
+    torch.manual_seed(0)
+    model = MAML(network=_line, signal=LINE, inner_steps=2, inner_lr=0.1, first_order=first_order)
+    w = 0.7
+    with torch.no_grad():
+        model.network.weight.fill_(w)
+    xs = np.array([[-1.0, 0.5], [0.25, 1.0]])
+    ys = np.array([[0.3, -0.2], [1.5, 0.4]])
+    coords = torch.tensor(xs, dtype=torch.float32)[..., None]
+    values = torch.tensor(ys, dtype=torch.float32)[..., None]
+    objective, _ = model.meta_objective(coords, values)
+    objective.backward()
+    expected = []
+    for x, y in zip(xs, ys):
+        _, slope, chain = _by_hand(w, x, y, 0.1, 2)
+        expected.append(slope * (1.0 if first_order else chain))
+    assert model.network.weight.grad.item() == pytest.approx(np.mean(expected), rel=1e-5)
+    # the two orders differ here (the inner steps shrink the gradient by (1 - 2 alpha m2)^2)
+    assert abs(np.mean(expected) - np.mean([_by_hand(w, x, y, 0.1, 2)[1] for x, y in zip(xs, ys)])) > 1e-3 or \
+        first_order
+
+
+def test_reptile_direction_is_the_mean_displacement_of_the_adapted_weights():
+    model = Reptile(network=_line, signal=LINE, inner_steps=3, inner_lr=0.1)
+    with torch.no_grad():
+        model.network.weight.fill_(-0.4)
+    xs = np.array([[-1.0, 0.5], [0.25, 1.0]])
+    ys = np.array([[0.3, -0.2], [1.5, 0.4]])
+    objective, _ = model.meta_objective(torch.tensor(xs, dtype=torch.float32)[..., None],
+                                        torch.tensor(ys, dtype=torch.float32)[..., None])
+    objective.backward()
+    adapted = [_by_hand(-0.4, x, y, 0.1, 3)[0] for x, y in zip(xs, ys)]
+    assert model.network.weight.grad.item() == pytest.approx(-0.4 - np.mean(adapted), rel=1e-5)
+
+
+def test_batched_inner_loop_equals_each_signal_adapted_alone():
+    torch.manual_seed(1)
+    spec = SignalSpec(in_dim=2, out_dim=3, kind="image", shape=(4, 4))
+    model = MAML(network=partial(Siren, hidden=16, layers=1), signal=spec, inner_steps=2)
+    coords = torch.rand(3, 16, 2) * 2 - 1
+    values = torch.rand(3, 16, 3) * 2 - 1
+    together = model.adapt(coords, values, [0, 3])
+    for index in range(3):
+        alone = model.adapt(coords[index:index + 1], values[index:index + 1], [0, 3])
+        for steps in (0, 3):
+            torch.testing.assert_close(together[steps][index], alone[steps][0], atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(together[0], together[3])  # the steps moved the reconstructions
+
+
+def test_modulated_siren_with_zero_latent_is_the_shared_siren_and_exports_as_a_plain_siren():
+    torch.manual_seed(3)
+    modulated = ModulatedSiren(2, 3, hidden=32, layers=2, latent_dim=8)
+    torch.manual_seed(3)
+    plain = Siren(2, 3, hidden=32, layers=2)
+    features = torch.rand(50, 2) * 2 - 1
+    assert torch.equal(modulated(features, torch.zeros(8)), plain(features))  # same seed, same weights
+    with torch.no_grad():  # trained weights: still the shared SIREN at zero
+        for parameter in modulated.parameters():
+            parameter.add_(0.01 * torch.randn_like(parameter))
+    assert torch.equal(modulated(features, torch.zeros(8)), modulated(features))
+    latent = torch.randn(8)
+    assert not torch.allclose(modulated(features, latent), modulated(features))
+    exported = Siren(2, 3, hidden=32, layers=2)
+    exported.load_state_dict(modulated.siren_state(latent))
+    torch.testing.assert_close(exported(features), modulated(features, latent), atol=1e-5, rtol=1e-5)
+
+
+def test_functa_meta_sgd_step_sizes_are_clipped_and_learned():
+    torch.manual_seed(0)
+    spec = SignalSpec(in_dim=2, out_dim=1, kind="image", shape=(4, 4))
+    model = Functa(network=partial(ModulatedSiren, hidden=16, layers=1, latent_dim=4), signal=spec,
+                   meta_sgd_clip=(0.0, 0.05))
+    assert model.latent_lrs.shape == (4,) and 0.005 <= model.latent_lrs.min() and model.latent_lrs.max() <= 0.1
+    assert model.step_sizes().max().item() <= torch.tensor(0.05).item()
+    coords, values = torch.rand(2, 16, 2) * 2 - 1, torch.rand(2, 16, 1)
+    objective, _ = model.meta_objective(coords, values)
+    objective.backward()
+    inside = (model.latent_lrs > 0) & (model.latent_lrs < 0.05)
+    assert model.latent_lrs.grad[inside].abs().min() > 0  # the step sizes are outer parameters
+    assert model.network.modulation.weight.grad.abs().sum() > 0
+
+
+def _images(folder: Path, count: int, size: int = 40) -> Path:
+    """``count`` RGB images of smooth random colour fields (shared structure, different content)."""
+    import imageio.v3 as iio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    generator = np.random.default_rng(0)
+    y, x = np.mgrid[0:size, 0:size] / size
+    for index in range(count):
+        channels = []
+        for _ in range(3):
+            a, b, c = generator.uniform(1, 4, 3)
+            channels.append(0.5 + 0.5 * np.sin(a * x * 3 + b * y * 2 + c))
+        iio.imwrite(folder / f"{index:02d}.png", (np.stack(channels, -1) * 255).round().astype(np.uint8))
+    return folder
+
+
+def test_patch_batches_split_over_processes_are_the_one_process_batch_and_held_out_files_are_other_files(tmp_path):
+    folder = _images(tmp_path / "images", 5)
+    data = ImagePatchDataModule(str(folder), patch=8, batch_size=6, val_crops=4, holdout=0.4)
+    assert [Path(name).name for name in data.val_names] == ["03.png", "04.png"]
+    assert all(Path(name).name < "03.png" for name in data.train_names)
+    one = data.sample(torch.device("cpu"), step=7, rank=0)
+    assert one["coords"].shape == (6, 64, 2) and one["values"].shape == (6, 64, 3)
+
+    class World:
+        world_size = 3
+
+    data.trainer = World()
+    shares = [data.sample(torch.device("cpu"), step=7, rank=rank)["values"] for rank in range(3)]
+    data.trainer = None
+    assert torch.equal(torch.cat(shares), one["values"])
+    assert not torch.equal(data.sample(torch.device("cpu"), step=8, rank=0)["values"], one["values"])
+    again = ImagePatchDataModule(str(folder), patch=8, batch_size=6, val_crops=4, holdout=0.4, seed=123)
+    assert torch.equal(again.validation_batch(torch.device("cpu"))["values"],
+                       data.validation_batch(torch.device("cpu"))["values"])  # held-out crops: fixed
+    # a crop is the image's pixels at its origin
+    name, origin = data.held_out_origins()[0].split(" @ ")
+    from datamodules.image import read_image
+
+    row, column = eval(origin)  # noqa: S307 - "[r, c]" written by the DataModule
+    pixels = read_image(name)[row:row + 8, column:column + 8] * 2 - 1
+    torch.testing.assert_close(data.validation_batch(torch.device("cpu"))["values"][0],
+                               torch.from_numpy(pixels).reshape(64, 3))
+
+
+def test_one_recording_is_split_in_time_into_training_and_held_out_clips(tmp_path):
+    import soundfile
+
+    samples = np.sin(np.linspace(0, 400, 8000)).astype(np.float32)
+    soundfile.write(tmp_path / "tone.wav", samples, 8000, subtype="FLOAT")
+    data = AudioClipDataModule(str(tmp_path / "tone.wav"), clip=256, batch_size=4, val_crops=3, holdout=0.25)
+    assert data.train_names == [f"{tmp_path / 'tone.wav'}[:6000]"]
+    assert data.val_names == [f"{tmp_path / 'tone.wav'}[6000:]"]
+    assert data.signal_spec.shape == (256,) and data.signal_spec.meta["sample_rate"] == 8000
+    held = data.validation_batch(torch.device("cpu"))["values"][:, :, 0]
+    for clip, origin in zip(held, data._held_out["origins"][:, 0].tolist()):
+        torch.testing.assert_close(clip, torch.from_numpy(samples[6000 + origin:6000 + origin + 256]))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"patch": 64}, "smaller than the crop [64, 64]"),
+    ({"holdout": 1.0}, "data holdout must be a fraction in (0, 1)"),
+    ({"batch_size": 0}, "data batch_size must be a positive number of crops"),
+    ({"val_crops": 0}, "data val_crops must be >= 1"),
+])
+def test_bad_crop_options_are_refused_with_the_option_named(tmp_path, options, message):
+    folder = _images(tmp_path / "images", 3)
+    with pytest.raises(InputError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        ImagePatchDataModule(str(folder), **{"patch": 8, **options})
+
+
+def _meta(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "inr.cli", "meta", *args], capture_output=True, text=True, cwd=cwd,
+                          env=child_env(), timeout=400)
+
+
+def _fit_args(config: str, folder: Path, root: Path, *extra: str) -> list[str]:
+    return ["fit", "--config", f"configs/meta/{config}", "--data.init_args.path", str(folder),
+            "--data.init_args.size", "null", "--data.init_args.patch", "8", "--data.init_args.batch_size", "4",
+            "--data.init_args.val_crops", "4", "--trainer.default_root_dir", str(root),
+            "--trainer.enable_progress_bar", "false", "--trainer.accelerator", "cpu", *TINY_META, *extra]
+
+
+@pytest.mark.slow
+def test_meta_fit_logs_every_step_count_and_the_standard_init_and_resumes_exactly_in_a_new_process(tmp_path):
+    folder = _images(tmp_path / "images", 5)
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    done = _meta(*_fit_args("maml_siren.yaml", folder, whole, "--trainer.max_steps", "6",
+                            "--trainer.val_check_interval", "6"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    wait_until_finished(whole)
+    (run,) = find_offline_runs(whole)
+    for key in ("val/psnr_step0", "val/psnr_step1", "val/psnr_step3", "val/psnr_step10", "val/ssim_step3",
+                "val/psnr", "val/standard_init/psnr_step3", "val/psnr_step3_std"):
+        assert [step for step, _ in metric_values(run, key)] == [6], key
+    [(_, after_10)] = metric_values(run, "val/psnr_step10")
+    [(_, after_0)] = metric_values(run, "val/psnr_step0")
+    assert after_10 > after_0  # the inner steps fit the held-out patches
+
+    for steps in ("3", "6"):
+        resumed = _meta(*_fit_args("maml_siren.yaml", folder, split, "--trainer.max_steps", steps,
+                                   "--trainer.val_check_interval", "3", "--trainer.logger", "false",
+                                   "--ckpt_path", "last"))
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+    first = torch.load(next(whole.glob("**/last.ckpt")), weights_only=True)
+    second = torch.load(next(split.glob("**/last.ckpt")), weights_only=True)
+    assert first["global_step"] == second["global_step"] == 6
+    for key, value in first["state_dict"].items():
+        assert torch.equal(value, second["state_dict"][key]), key
+
+    other = _meta(*_fit_args("reptile_siren.yaml", folder, split, "--trainer.max_steps", "8", "--ckpt_path", "last",
+                             "--trainer.logger", "false"))
+    assert other.returncode == 2 and "written by inr.meta.maml.MAML, the model now is inr.meta.maml.Reptile" in \
+        other.stderr
+
+
+@pytest.mark.slow
+def test_two_process_meta_training_equals_one_process_with_the_same_global_batch(tmp_path):
+    folder = _images(tmp_path / "images", 5)
+    common = ["--trainer.max_steps", "3", "--trainer.val_check_interval", "3", "--trainer.logger", "false"]
+    one = _meta(*_fit_args("maml_siren.yaml", folder, tmp_path / "one", *common))
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = _meta(*_fit_args("maml_siren.yaml", folder, tmp_path / "two", *common, "--trainer.strategy", "ddp",
+                           "--trainer.devices", "2"))
+    assert two.returncode == 0, two.stderr[-3000:]
+    first = torch.load(next((tmp_path / "one").glob("**/last.ckpt")), weights_only=True)["state_dict"]
+    second = torch.load(next((tmp_path / "two").glob("**/last.ckpt")), weights_only=True)["state_dict"]
+    moved = False
+    for key, value in first.items():
+        torch.testing.assert_close(second[key], value, atol=1e-6, rtol=1e-5)
+    initial = MAML(network=partial(Siren, hidden=16, layers=1), signal=SignalSpec(2, 3, kind="image", shape=(8, 8)))
+    moved = any(not torch.allclose(first[key], value) for key, value in initial.state_dict().items())
+    assert moved  # three outer steps changed the weights
+
+
+def _fit_meta_in_process(model, data, steps: int):
+    import lightning as L
+
+    trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0, val_check_interval=steps,
+                        check_val_every_n_epoch=None, inference_mode=False, accelerator="cpu")
+    trainer.fit(model, data)
+    return trainer
+
+
+def test_meta_learned_init_beats_the_standard_init_after_the_same_inner_steps(tmp_path):
+    folder = _images(tmp_path / "images", 6)
+    torch.manual_seed(0)
+    data = ImagePatchDataModule(str(folder), patch=8, batch_size=8, val_crops=8, seed=0)
+    model = MAML(network=partial(Siren, hidden=32, layers=1), signal=data.signal_spec, inner_steps=2,
+                 optimizer=partial(torch.optim.Adam, lr=3e-3))
+    trainer = _fit_meta_in_process(model, data, 60)
+    learned = trainer.callback_metrics
+    standard = model._standard_values
+    assert learned["val/psnr_step3"] > standard["standard_init/psnr_step3"] + 3, (learned, standard)
+
+
+def test_exported_init_renders_and_a_plain_fit_starts_from_it(tmp_path):
+    from conftest import run_fit
+
+    from inr.meta.export import export_init
+    from inr.render import render_checkpoint
+
+    folder = _images(tmp_path / "images", 4)
+    done = _meta(*_fit_args("maml_siren.yaml", folder, tmp_path / "meta", "--trainer.max_steps", "2",
+                            "--trainer.val_check_interval", "2", "--trainer.logger", "false"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    meta = next((tmp_path / "meta").glob("**/last.ckpt"))
+    print(export_init(meta, tmp_path / "init.ckpt"))
+    assert "8 x 8 image" in render_checkpoint(tmp_path / "init.ckpt", str(tmp_path / "init.png"))
+    learned = torch.load(meta, weights_only=True)["state_dict"]
+    cli = run_fit(["--config", "configs/image_siren.yaml", "--data.path", str(folder / "00.png"), "--data.size", "8",
+                   "--model.network.init_args.hidden", "16", "--model.network.init_args.layers", "1",
+                   "--model.init_from", str(tmp_path / "init.ckpt"), "--model.optimizer.init_args.lr", "0",
+                   "--trainer.max_steps", "1", "--trainer.logger", "false",
+                   "--trainer.default_root_dir", str(tmp_path / "fit"), "--trainer.enable_progress_bar", "false"])
+    for key, value in cli.model.state_dict().items():
+        if key.startswith("network."):
+            assert torch.equal(value, learned[key]), key  # lr 0: still exactly the learned init
+    with pytest.raises(InputError, match="its encoder/network differ from this model's"):
+        run_fit(["--config", "configs/image_siren.yaml", "--data.path", str(folder / "00.png"), "--data.size", "8",
+                 "--model.init_from", str(tmp_path / "init.ckpt"), "--trainer.max_steps", "1",
+                 "--trainer.logger", "false", "--trainer.default_root_dir", str(tmp_path / "bad")])
+    with pytest.raises(InputError, match="no such checkpoint file"):
+        run_fit(["--config", "configs/image_siren.yaml", "--data.size", "8", "--model.init_from",
+                 str(tmp_path / "missing.ckpt"), "--trainer.max_steps", "1", "--trainer.logger", "false",
+                 "--trainer.default_root_dir", str(tmp_path / "bad")])
+
+
+def test_functa_latents_are_exported_read_back_and_each_is_a_renderable_siren(tmp_path):
+    from inr.meta.export import export_functa_signal, export_init, fit_latents
+    from inr.render import load_model
+
+    folder = _images(tmp_path / "images", 4)
+    done = _meta(*_fit_args("functa_siren.yaml", folder, tmp_path / "meta", "--trainer.max_steps", "2",
+                            "--trainer.val_check_interval", "2", "--trainer.logger", "false",
+                            "--model.init_args.network.init_args.latent_dim", "8"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    meta = next((tmp_path / "meta").glob("**/last.ckpt"))
+    files = [str(path) for path in sorted(folder.iterdir())]
+    print(fit_latents(meta, files, tmp_path / "latents.pt"))
+    data = read_latents(tmp_path / "latents.pt")
+    assert data["latents"].shape == (4, 8) and data["sources"] == files and data["steps"] == 3
+    assert data["latents"].abs().sum() > 0
+    print(export_functa_signal(meta, tmp_path / "latents.pt", 2, tmp_path / "signal2.ckpt"))
+    siren = load_model(tmp_path / "signal2.ckpt")
+    from datamodules.patches import read_patch_signal
+    from inr import grids
+
+    truth = read_patch_signal(siren.signal, files[2])
+    prediction = siren.predict_values(grids.grid((8, 8))).clamp(-1, 1)
+    psnr = 10 * torch.log10(4 / (prediction - truth).square().mean())
+    assert float(psnr) == pytest.approx(float(data["psnr"][2]), abs=1e-3)  # the exported SIREN is that fit
+    with pytest.raises(InputError, match="whose signals are latents"):
+        export_init(meta, tmp_path / "x.ckpt")
+    (tmp_path / "not_latents.pt").write_bytes(b"junk")
+    with pytest.raises(InputError, match="not a readable checkpoint"):
+        read_latents(tmp_path / "not_latents.pt")
+
+
+@pytest.mark.parametrize("config", sorted((ROOT / "configs" / "meta").glob("*.yaml")), ids=lambda path: path.name)
+def test_every_meta_config_trains_two_steps_and_validates(config, tmp_path):
+    from inr.meta.cli import build_meta_cli
+
+    folder = _images(tmp_path / "images", 4)
+    cli = build_meta_cli(_fit_args(config.name, folder, tmp_path, "--trainer.max_steps", "2",
+                                   "--trainer.val_check_interval", "2", "--trainer.logger", "false"))
+    assert cli.trainer.global_step == 2
+    assert 0 < cli.trainer.callback_metrics["val/psnr"].item() < 100
