@@ -9,7 +9,10 @@ random training source and a random position in it. Under DDP every rank draws t
 own contiguous share, so N processes see exactly the crops one process sees. The held-out crops are drawn once
 with a fixed seed (:data:`HELD_OUT_SEED`), the same whatever the run's seed, so runs compare on the same crops.
 
-Batches carry a leading signal axis: ``coords [B, P, d]``, ``values [B, P, c]`` (P points per crop).
+Batches carry a leading signal axis: ``coords [B, P, d]``, ``values [B, P, c]`` (P points per crop), and for the
+methods that see a signal through a context of its points: ``order [B, P]``, a random permutation of each crop's
+points (a context of n points is the first n; contexts of one crop are nested), and ``draw [B]``, a uniform number
+in [0, 1) a method maps to a context size. Both come from the same generator as the crops.
 """
 
 from __future__ import annotations
@@ -114,7 +117,11 @@ class CropSetDataModule(SignalDataModule):
         return replace(self.signal_spec, members=self.val_crops, member_sources=tuple(self.held_out_origins()))
 
     def _cut(self, sources: Sequence[Tensor], count: int, generator: torch.Generator) -> dict[str, Tensor]:
-        """``count`` crops of random sources at random positions: ``values [count, P, c]``, ``origins [count, d]``."""
+        """``count`` crops of random sources at random positions.
+
+        Returns ``values [count, P, c]``, ``origins [count, d]``, ``sources [count]`` (indices), and for context
+        sampling a random ``order [count, P]`` of each crop's points and a uniform ``draw [count]`` in [0, 1).
+        """
         which = torch.randint(len(sources), (count,), generator=generator)
         unit = torch.rand((count, len(self.crop)), generator=generator, dtype=torch.float64)
         crops, origins = [], []
@@ -125,7 +132,11 @@ class CropSetDataModule(SignalDataModule):
             window = tuple(slice(int(start), int(start) + size) for start, size in zip(origin, self.crop))
             crops.append(source[window].reshape(-1, source.shape[-1]))
             origins.append(origin)
-        return {"values": torch.stack(crops), "origins": torch.stack(origins), "sources": which}
+        points = crops[0].shape[0]
+        order = torch.rand((count, points), generator=generator).argsort(dim=1)
+        draw = torch.rand(count, generator=generator)
+        return {"values": torch.stack(crops), "origins": torch.stack(origins), "sources": which, "order": order,
+                "draw": draw}
 
     def share(self, rank: int, world: int) -> slice:
         """This process's contiguous share of a global batch of ``batch_size`` crops."""
@@ -136,7 +147,7 @@ class CropSetDataModule(SignalDataModule):
         return slice(rank * per, (rank + 1) * per)
 
     def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
-        """This process's crops of the global batch of ``step``: ``coords [B, P, d]``, ``values [B, P, c]``.
+        """This process's crops of the global batch of ``step``: ``coords``, ``values``, ``order``, ``draw``.
 
         The crops are cut on the CPU (a few small copies) and moved to ``device``.
         """
@@ -146,13 +157,15 @@ class CropSetDataModule(SignalDataModule):
         drawn = self._cut(self.train_sources, self.batch_size, generator)
         values = drawn["values"][mine].to(device)
         coords = grids.grid(self.crop).to(device)
-        return {"coords": coords.expand(values.shape[0], *coords.shape), "values": values}
+        return {"coords": coords.expand(values.shape[0], *coords.shape), "values": values,
+                "order": drawn["order"][mine].to(device), "draw": drawn["draw"][mine].to(device)}
 
     def validation_batch(self, device: torch.device) -> dict[str, Tensor]:
-        """Every held-out crop: ``coords [V, P, d]``, ``values [V, P, c]``."""
+        """Every held-out crop: ``coords [V, P, d]``, ``values [V, P, c]``, its fixed ``order`` and ``draw``."""
         values = self._held_out["values"].to(device)
         coords = grids.grid(self.crop).to(device)
-        return {"coords": coords.expand(values.shape[0], *coords.shape), "values": values}
+        return {"coords": coords.expand(values.shape[0], *coords.shape), "values": values,
+                "order": self._held_out["order"].to(device), "draw": self._held_out["draw"].to(device)}
 
     def held_out_origins(self) -> list[str]:
         """Where each held-out crop was cut: ``name @ [origin]``."""

@@ -52,7 +52,7 @@ def test_maml_gradient_equals_the_hand_computed_one(first_order):
     ys = np.array([[0.3, -0.2], [1.5, 0.4]])
     coords = torch.tensor(xs, dtype=torch.float32)[..., None]
     values = torch.tensor(ys, dtype=torch.float32)[..., None]
-    objective, _ = model.meta_objective(coords, values)
+    objective, _ = model.meta_objective({"coords": coords, "values": values})
     objective.backward()
     expected = []
     for x, y in zip(xs, ys):
@@ -70,8 +70,8 @@ def test_reptile_direction_is_the_mean_displacement_of_the_adapted_weights():
         model.network.weight.fill_(-0.4)
     xs = np.array([[-1.0, 0.5], [0.25, 1.0]])
     ys = np.array([[0.3, -0.2], [1.5, 0.4]])
-    objective, _ = model.meta_objective(torch.tensor(xs, dtype=torch.float32)[..., None],
-                                        torch.tensor(ys, dtype=torch.float32)[..., None])
+    objective, _ = model.meta_objective({"coords": torch.tensor(xs, dtype=torch.float32)[..., None],
+                                         "values": torch.tensor(ys, dtype=torch.float32)[..., None]})
     objective.backward()
     adapted = [_by_hand(-0.4, x, y, 0.1, 3)[0] for x, y in zip(xs, ys)]
     assert model.network.weight.grad.item() == pytest.approx(-0.4 - np.mean(adapted), rel=1e-5)
@@ -117,7 +117,7 @@ def test_functa_meta_sgd_step_sizes_are_clipped_and_learned():
     assert model.latent_lrs.shape == (4,) and 0.005 <= model.latent_lrs.min() and model.latent_lrs.max() <= 0.1
     assert model.step_sizes().max().item() <= torch.tensor(0.05).item()
     coords, values = torch.rand(2, 16, 2) * 2 - 1, torch.rand(2, 16, 1)
-    objective, _ = model.meta_objective(coords, values)
+    objective, _ = model.meta_objective({"coords": coords, "values": values})
     objective.backward()
     inside = (model.latent_lrs > 0) & (model.latent_lrs < 0.05)
     assert model.latent_lrs.grad[inside].abs().min() > 0  # the step sizes are outer parameters

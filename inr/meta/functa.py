@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from inr.encoders import Encoder, Identity
 from inr.errors import InputError
 from inr.meta.functional import mean_squared_errors, sgd_steps
-from inr.meta.learner import EVAL_STEPS, MetaLearner
+from inr.meta.learner import EVAL_STEPS, InnerLoopLearner
 from inr.networks import SIREN_OMEGA_0, Siren
 from inr.signal import SignalSpec
 
@@ -88,7 +88,7 @@ class ModulatedSiren(nn.Module):
         return state
 
 
-class Functa(MetaLearner):
+class Functa(InnerLoopLearner):
     """Meta-learned shared SIREN + latent modulations: each signal is a latent vector fitted in a few steps.
 
     Args:
@@ -163,8 +163,9 @@ class Functa(MetaLearner):
         final, recorded = sgd_steps(loss, start, steps, {"latent": self.step_sizes()}, create_graph, record)
         return final["latent"], {count: parameters["latent"] for count, parameters in recorded.items()}
 
-    def meta_objective(self, coords: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+    def meta_objective(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """The mean over signals of each one's MSE after fitting its latent (both outputs)."""
+        coords, values = batch["coords"], batch["values"]
         latents, _ = self.fit_latents(coords, values, self.inner_steps, create_graph=not self.first_order)
         loss = mean_squared_errors(self.reconstruct(latents, coords), values).mean()
         return loss, loss

@@ -5,12 +5,13 @@ A training step gets a batch of signals (``coords [B, P, d]``, ``values [B, P, c
 Under DDP each rank holds its share of the global batch; the gradients of the shared parameters are all-reduced
 once per step, weighted by each rank's signals, so N processes take the step one process takes on the whole batch.
 
-Validation adapts every held-out signal from the learned starting point for each count in ``eval_steps`` (0, 1, 3,
-10 inner steps by default) and logs the signal kind's metrics per count, ``val/psnr_step3``..., as means over the
-held-out signals (with ``_std``, ``_min``, ``_max``), and ``val/psnr`` etc. at the method's own ``inner_steps``
-(what checkpoints monitor). The same adaptation from the standard initialisation (the network as built, before any
-meta-training) is logged once per process as ``val/standard_init/psnr_step3``..., the baseline on the same signals.
-Media: the first held-out signals, truth beside each step count's reconstruction.
+Validation represents every held-out signal as the method does at test time, under labels: after each count of
+inner steps in ``eval_steps`` (``step0``, ``step1``, ``step3``, ``step10``) for the inner-loop methods, from each
+context size (``context10``... ``context_all``) for the hypernetwork. It logs the signal kind's metrics per label,
+``val/psnr_step3``..., as means over the held-out signals (with ``_std``, ``_min``, ``_max``), and ``val/psnr`` etc.
+for the method's primary label (what checkpoints monitor). The same evaluation from the parameters as built (the
+standard initialisation, before any meta-training) is logged once per process as ``val/standard_init/...``: the
+baseline on the same signals. Media: the first held-out signals, truth beside each label's reconstruction.
 """
 
 from __future__ import annotations
@@ -50,21 +51,18 @@ class MetaLearner(L.LightningModule):
         encoder: builds the coordinate encoder from the coordinate dimension.
         network: builds the network from (encoder out_dim, signal channels).
         signal: one signal's description (the DataModule's ``signal_spec``; linked by ``inr meta fit``).
-        inner_steps: the method's inner steps per signal in meta-training.
-        inner_lr: the inner loop's SGD step size (functa: the initial per-dimension step sizes' upper end).
-        eval_steps: inner-step counts whose results validation logs.
         optimizer: the outer optimizer of the shared parameters (default Adam; the configs set the papers' rates).
         lr_scheduler: optional scheduler, stepped once per outer step.
     """
+
+    #: whether validation also evaluates the method from its parameters as built (the standard-init baseline).
+    has_baseline = True
 
     def __init__(
         self,
         encoder: Callable[[int], Encoder] = Identity,
         network: Callable[[int, int], nn.Module] = Siren,
         signal: dict[str, Any] | SignalSpec | None = None,
-        inner_steps: int = 3,
-        inner_lr: float = 1e-2,
-        eval_steps: Sequence[int] = EVAL_STEPS,
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
     ) -> None:
@@ -81,14 +79,6 @@ class MetaLearner(L.LightningModule):
                              "not members of a folder fit")
         if not by_cli:
             self.hparams["signal"] = self.signal.to_dict()
-        if inner_steps < 1:
-            raise InputError(f"model inner_steps must be >= 1, got {inner_steps}")
-        if not inner_lr > 0:
-            raise InputError(f"model inner_lr must be > 0, got {inner_lr}")
-        steps = sorted({int(step) for step in eval_steps} | {inner_steps})
-        if steps[0] < 0:
-            raise InputError(f"model eval_steps must be inner-step counts >= 0, got {list(eval_steps)}")
-        self.inner_steps, self.inner_lr, self.eval_steps = inner_steps, inner_lr, steps
         self.encoder = encoder(self.signal.in_dim)
         self.network = network(self.encoder.out_dim, self.signal.out_dim)
         self.metrics = nn.ModuleList(default_metrics(self.signal.kind))
@@ -104,21 +94,27 @@ class MetaLearner(L.LightningModule):
         self.standard_init = {name: value.detach().clone() for name, value in self.named_parameters()}
 
     # --- what a method provides ----------------------------------------------------------------------------------
-    def meta_objective(self, coords: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
-        """(what to differentiate, the mean reconstruction loss to log) over signals ``coords [B, P, d]``.
+    def meta_objective(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """(what to differentiate, the mean reconstruction loss to log) over a batch of signals.
 
-        ``values [B, P, c]``. Both are scalars, means over the B signals; the first's gradient w.r.t. the shared
-        parameters is the method's outer direction.
+        ``batch``: ``coords [B, P, d]``, ``values [B, P, c]`` and the crops' random ``order [B, P]`` and ``draw [B]``.
+        Both outputs are scalars, means over the B signals; the first's gradient w.r.t. the shared parameters is
+        the method's outer direction.
         """
         raise NotImplementedError
 
-    def adapt(self, coords: Tensor, values: Tensor, steps: Sequence[int],
-              parameters: dict[str, Tensor] | None = None) -> dict[int, Tensor]:
-        """Each signal's reconstruction [B, P, c] after each count of inner steps in ``steps`` (no graph).
+    def validation_predictions(self, batch: dict[str, Tensor],
+                               parameters: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+        """``{label: reconstructions [B, P, c]}`` of the held-out signals (labels such as ``step3``, no graph).
 
-        ``parameters``: the shared parameters to start from (default the module's own; the standard init for the
+        ``parameters``: the shared parameters to use (default the module's own; the standard init for the
         baseline).
         """
+        raise NotImplementedError
+
+    @property
+    def primary_label(self) -> str:
+        """The label whose metrics are also logged unlabelled (``val/psnr``: what checkpoints monitor)."""
         raise NotImplementedError
 
     # --- Lightning -------------------------------------------------------------------------------------------------
@@ -147,7 +143,7 @@ class MetaLearner(L.LightningModule):
         optimizer = self.optimizers()
         optimizer.zero_grad(set_to_none=True)
         with self._without_gradient_reducer():
-            objective, loss = self.meta_objective(batch["coords"], batch["values"])
+            objective, loss = self.meta_objective(batch)
             self.manual_backward(objective)
         terms = loss.detach().reshape(1)
         if self.trainer.world_size > 1:
@@ -187,29 +183,31 @@ class MetaLearner(L.LightningModule):
         self.loss_guard.check(self.global_step)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        """Adapt the held-out signals for every count in ``eval_steps``; log their metrics and, on rank zero, media."""
+        """The held-out signals' metrics per label (inner steps, context size) and, on rank zero, their media."""
         with torch.enable_grad():
-            adapted = self.adapt(batch["coords"], batch["values"], self.eval_steps)
-        values = self.adapted_metrics(batch, adapted)
-        if self._standard_values is None and self.standard_init:
+            predictions = self.validation_predictions(batch)
+        values = self.labelled_metrics(batch, predictions)
+        if self._standard_values is None and self.has_baseline and self.standard_init:
             with torch.enable_grad():
-                baseline = self.adapt(batch["coords"], batch["values"], self.eval_steps,
-                                      parameters={name: value.to(self.device) for name, value in
-                                                  self.standard_init.items()})
+                baseline = self.validation_predictions(batch, parameters={
+                    name: value.to(self.device) for name, value in self.standard_init.items()})
             self._standard_values = {f"standard_init/{name}": value
-                                     for name, value in self.adapted_metrics(batch, baseline).items()}
+                                     for name, value in self.labelled_metrics(batch, baseline).items()}
         for name, value in values.items():
             self.log(f"val/{name}", value, prog_bar=name == "psnr", logger=False)
         if not self.trainer.sanity_checking:
             self.log_at_global_step({f"val/{name}": value for name, value in {
                 **values, **(self._standard_values or {})}.items()})
-            self._log_media(batch, adapted)
+            self._log_media(batch, predictions)
 
-    def adapted_metrics(self, batch: dict[str, Tensor], adapted: dict[int, Tensor]) -> dict[str, float]:
-        """``{name_stepN: mean over signals}`` (and spreads) per step count; ``name`` alone at ``inner_steps``."""
+    def labelled_metrics(self, batch: dict[str, Tensor], predictions: dict[str, Tensor]) -> dict[str, float]:
+        """``{name_label: mean over signals}`` and its ``_std``, ``_min``, ``_max`` per label.
+
+        The primary label's values are also returned under the metric's name alone.
+        """
         spec = replace(self.signal, members=batch["values"].shape[0])
         values: dict[str, float] = {}
-        for steps, prediction in adapted.items():
+        for label, prediction in predictions.items():
             evaluation = Evaluation(spec=spec, batch=batch, prediction=prediction.float(), predict=_no_predict,
                                     step=self.global_step)
             rows = []
@@ -221,25 +219,24 @@ class MetaLearner(L.LightningModule):
                     metric.reset()
                 rows.append(row)
             for name, value in summarise_members(rows).items():
-                base, _, spread = name.partition("_") if name.endswith(("_std", "_min", "_max")) else (name, "", "")
-                values[f"{base}_step{steps}" + (f"_{spread}" if spread else "")] = float(value)
-                if steps == self.inner_steps:
+                base, _, spread = name.rpartition("_") if name.endswith(("_std", "_min", "_max")) else (name, "", "")
+                values[f"{base}_{label}" + (f"_{spread}" if spread else "")] = float(value)
+                if label == self.primary_label:
                     values[name] = float(value)
         return values
 
-    def _log_media(self, batch: dict[str, Tensor], adapted: dict[int, Tensor]) -> None:
-        """The DataModule's pictures of the first held-out signals: truth, then each step count."""
+    def _log_media(self, batch: dict[str, Tensor], predictions: dict[str, Tensor]) -> None:
+        """The DataModule's pictures of the first held-out signals: truth, then each label's reconstruction."""
         datamodule = self.trainer.datamodule
         if not self.trainer.is_global_zero or not self.trainer.loggers or not hasattr(datamodule, "crop_media"):
             return
-        columns = {"truth": batch["values"], **{f"{steps} steps": prediction for steps, prediction in adapted.items()}}
-        items = datamodule.crop_media(columns, self.global_step)
+        items = datamodule.crop_media({"truth": batch["values"], **predictions}, self.global_step)
         for logger in self.loggers:
             log_media(logger, items, self.global_step)
 
     def configure_optimizers(self) -> Any:
-        """The outer optimizer (and scheduler) over every shared parameter."""
-        optimizer = self.optimizer_factory(self.parameters())
+        """The outer optimizer (and scheduler) over every trained shared parameter."""
+        optimizer = self.optimizer_factory([parameter for parameter in self.parameters() if parameter.requires_grad])
         if self.scheduler_factory is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer)}}
@@ -253,6 +250,61 @@ class MetaLearner(L.LightningModule):
         if differing:
             details = "; ".join(f"{key}: checkpoint {then!r}, now {now!r}" for key, then, now in differing)
             raise InputError(f"cannot resume on different data ({details}); use the run's own --data options")
+
+
+class InnerLoopLearner(MetaLearner):
+    """A method that adapts each signal with a few inner steps (MAML, Reptile, functa).
+
+    Args:
+        encoder: builds the coordinate encoder from the coordinate dimension.
+        network: builds the network from (encoder out_dim, signal channels).
+        signal: one signal's description (the DataModule's ``signal_spec``; linked by ``inr meta fit``).
+        inner_steps: the method's inner steps per signal in meta-training.
+        inner_lr: the inner loop's SGD step size.
+        eval_steps: inner-step counts whose results validation logs (``val/psnr_step3``...), with ``inner_steps``.
+        optimizer: the outer optimizer of the shared parameters.
+        lr_scheduler: optional scheduler, stepped once per outer step.
+    """
+
+    def __init__(
+        self,
+        encoder: Callable[[int], Encoder] = Identity,
+        network: Callable[[int, int], nn.Module] = Siren,
+        signal: dict[str, Any] | SignalSpec | None = None,
+        inner_steps: int = 3,
+        inner_lr: float = 1e-2,
+        eval_steps: Sequence[int] = EVAL_STEPS,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        lr_scheduler: LRSchedulerCallable | None = None,
+    ) -> None:
+        super().__init__(encoder, network, signal, optimizer, lr_scheduler)
+        if inner_steps < 1:
+            raise InputError(f"model inner_steps must be >= 1, got {inner_steps}")
+        if not inner_lr > 0:
+            raise InputError(f"model inner_lr must be > 0, got {inner_lr}")
+        steps = sorted({int(step) for step in eval_steps} | {inner_steps})
+        if steps[0] < 0:
+            raise InputError(f"model eval_steps must be inner-step counts >= 0, got {list(eval_steps)}")
+        self.inner_steps, self.inner_lr, self.eval_steps = inner_steps, inner_lr, steps
+
+    def adapt(self, coords: Tensor, values: Tensor, steps: Sequence[int],
+              parameters: dict[str, Tensor] | None = None) -> dict[int, Tensor]:
+        """Each signal's reconstruction [B, P, c] after each count of inner steps in ``steps`` (no graph).
+
+        ``parameters``: the shared parameters to start from (default the module's own).
+        """
+        raise NotImplementedError
+
+    def validation_predictions(self, batch: dict[str, Tensor],
+                               parameters: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+        """``{stepN: reconstructions}`` for every count in ``eval_steps``."""
+        adapted = self.adapt(batch["coords"], batch["values"], self.eval_steps, parameters)
+        return {f"step{steps}": prediction for steps, prediction in adapted.items()}
+
+    @property
+    def primary_label(self) -> str:
+        """``step<inner_steps>``: the adaptation meta-training optimised."""
+        return f"step{self.inner_steps}"
 
 
 def _no_predict(coords: Tensor) -> Tensor:

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from inr.encoders import Encoder, Identity
 from inr.meta.functional import Parameters, call_per_signal, mean_squared_errors, per_signal, sgd_steps
-from inr.meta.learner import EVAL_STEPS, MetaLearner
+from inr.meta.learner import EVAL_STEPS, InnerLoopLearner
 from inr.networks import Siren
 from inr.signal import SignalSpec
 
@@ -34,7 +34,7 @@ LEARNIT_INNER_LR = 1e-2
 LEARNIT_INNER_STEPS = 2
 
 
-class InitLearner(MetaLearner):
+class InitLearner(InnerLoopLearner):
     """A method that learns the shared starting point of per-signal SGD (MAML, Reptile)."""
 
     def forward(self, coords: Tensor) -> Tensor:
@@ -96,8 +96,9 @@ class MAML(InitLearner):
         super().__init__(encoder, network, signal, inner_steps, inner_lr, eval_steps, optimizer, lr_scheduler)
         self.first_order = first_order
 
-    def meta_objective(self, coords: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+    def meta_objective(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """The mean over signals of each one's MSE after the inner steps (both outputs)."""
+        coords, values = batch["coords"], batch["values"]
         adapted, _ = self.inner_loop(self.shared(), coords, values, self.inner_steps,
                                      create_graph=not self.first_order)
         loss = mean_squared_errors(self.reconstruct(adapted, coords), values).mean()
@@ -131,8 +132,9 @@ class Reptile(InitLearner):
     ) -> None:
         super().__init__(encoder, network, signal, inner_steps, inner_lr, eval_steps, optimizer, lr_scheduler)
 
-    def meta_objective(self, coords: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+    def meta_objective(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """``0.5 * sum ||theta - mean_b(theta_b)||^2`` (its gradient is Reptile's direction), and the adapted MSE."""
+        coords, values = batch["coords"], batch["values"]
         shared = self.shared()
         start = {name: value.detach().requires_grad_(True) for name, value in shared.items()}
         adapted, _ = self.inner_loop(start, coords, values, self.inner_steps, create_graph=False)
