@@ -353,3 +353,62 @@ def test_every_meta_config_trains_two_steps_and_validates(config, tmp_path):
                                    "--trainer.val_check_interval", "2", "--trainer.logger", "false"))
     assert cli.trainer.global_step == 2
     assert 0 < cli.trainer.callback_metrics["val/psnr"].item() < 100
+
+
+def test_set_encoder_is_invariant_to_the_order_of_the_context_and_ignores_points_outside_it():
+    from inr.meta.hypernetwork import SetEncoder
+
+    torch.manual_seed(0)
+    encoder = SetEncoder(5, latent_dim=16, hidden=32)
+    points = torch.rand(2, 30, 5)
+    mask = torch.rand(2, 30) < 0.5
+    latents = encoder(points, mask)
+    permutation = torch.randperm(30)
+    torch.testing.assert_close(encoder(points[:, permutation], mask[:, permutation]), latents, atol=1e-6, rtol=1e-5)
+    changed = points.clone()
+    changed[~mask] = 5.0  # points outside the context do not matter
+    torch.testing.assert_close(encoder(changed, mask), latents)
+    assert not torch.allclose(encoder(points, ~mask), latents)
+
+
+def test_context_masks_are_nested_and_of_the_asked_sizes():
+    from inr.meta.hypernetwork import Hypernetwork
+
+    order = torch.stack([torch.randperm(20), torch.randperm(20)])
+    small = Hypernetwork.context_mask(order, torch.tensor([3, 7]))
+    large = Hypernetwork.context_mask(order, torch.tensor([10, 10]))
+    assert small.sum(dim=1).tolist() == [3, 7] and bool((large | ~small).all())
+    assert small[0, order[0, :3]].all()
+
+
+def test_predicted_network_exports_as_a_checkpoint_inr_render_takes_with_the_same_values(tmp_path):
+    from datamodules.patches import read_patch_signal
+    from inr import grids
+    from inr.meta.export import export_predicted
+    from inr.meta.hypernetwork import Hypernetwork
+    from inr.render import load_model, render_checkpoint
+
+    folder = _images(tmp_path / "images", 4)
+    done = _meta(*_fit_args("hypernetwork_siren.yaml", folder, tmp_path / "meta", "--trainer.max_steps", "2",
+                            "--trainer.val_check_interval", "2", "--trainer.logger", "false",
+                            "--model.init_args.context_range", "[4, 30]", "--model.init_args.latent_dim", "16",
+                            "--model.init_args.set_hidden", "16", "--model.init_args.hyper_hidden", "16"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    meta = next((tmp_path / "meta").glob("**/last.ckpt"))
+    print(export_predicted(meta, folder / "01.png", 20, tmp_path / "net.ckpt"))
+    assert "8 x 8 image" in render_checkpoint(tmp_path / "net.ckpt", str(tmp_path / "net.png"))
+    single = load_model(tmp_path / "net.ckpt")
+    model = Hypernetwork.load_from_checkpoint(meta, weights_only=True)
+    values = read_patch_signal(model.signal, str(folder / "01.png"))[None]
+    coords = grids.grid((8, 8))[None]
+    order = torch.randperm(64, generator=torch.Generator().manual_seed(0))[None]
+    with torch.no_grad():
+        predicted, _ = model.predict(coords, values, model.context_mask(order, torch.tensor([20])))
+        expected = model.reconstruct(predicted, coords)[0]
+    torch.testing.assert_close(single.predict_values(coords[0]), expected, atol=1e-6, rtol=1e-5)
+    from inr.meta.hypernetwork import Hypernetwork as Method
+
+    with pytest.raises(InputError, match="context conv encodes images"):
+        Method(signal=SignalSpec(in_dim=1, out_dim=1, kind="audio", shape=(64,)), context="conv")
+    with pytest.raises(InputError, match="--context-size must be in 1..64"):
+        export_predicted(meta, folder / "01.png", 65, tmp_path / "x.ckpt")

@@ -4,6 +4,7 @@
 ``inr fit`` checkpoint of one signal (the crop description), which ``inr render`` renders and ``inr fit
 --model.init_from`` starts from. For functa, ``--latents latents.pt --index i`` writes signal i's network: the
 shared SIREN with the shifts of its latent added to the biases (:meth:`ModulatedSiren.siren_state`), a plain SIREN.
+For a hypernetwork, ``--context FILE [--context-size N]`` writes the SIREN it predicts from N random points of FILE.
 
 ``inr meta latents CKPT --data FILES --out latents.pt``: every file as one signal of the crop's shape (an image
 resized to it, the first samples of a recording), its latent fitted by the learned inner loop. The file
@@ -66,8 +67,10 @@ def export_init(path: str | Path, out: str | Path) -> str:
 
     checkpoint, method = meta_checkpoint(path)
     if not issubclass(method, InitLearner):
-        raise InputError(f"{path} holds {method.__name__}, whose signals are latents, not an initialisation: give "
-                         "--latents FILE --index I for one signal's network")
+        what = ("whose signals are latents, not an initialisation: give --latents FILE --index I for one signal's "
+                "network") if method.__name__ == "Functa" else ("which predicts networks, not an initialisation: give "
+                                                                "--context FILE for one signal's network")
+        raise InputError(f"{path} holds {method.__name__}, {what}")
     hyper = checkpoint["hyper_parameters"]
     state = {key: value for key, value in checkpoint["state_dict"].items() if key.startswith(("encoder.", "network."))}
     with atomic_output(out, durable=True) as temporary:
@@ -101,6 +104,33 @@ def export_functa_signal(path: str | Path, latents: str | Path, index: int, out:
     with atomic_output(out, durable=True) as temporary:
         torch.save(single_checkpoint(siren, encoder, checkpoint["hyper_parameters"]["signal"], state), temporary)
     return f"wrote {out}: signal {index} ({data['sources'][index]}) as a SIREN"
+
+
+def export_predicted(path: str | Path, context: str | Path, size: int | None, out: str | Path, seed: int = 0) -> str:
+    """Write the SIREN a hypernetwork checkpoint predicts from ``size`` points of file ``context`` (all: None)."""
+    from inr import grids
+    from inr.meta.hypernetwork import Hypernetwork
+
+    checkpoint, method = meta_checkpoint(path)
+    if not issubclass(method, Hypernetwork):
+        raise InputError(f"{path} holds {method.__name__}, not Hypernetwork: --context is for hypernetworks")
+    model = method.load_from_checkpoint(path, map_location="cpu", weights_only=True).eval()
+    spec = model.signal
+    values = read_signals(spec, [str(context)])
+    points = values.shape[1]
+    size = points if size is None else size
+    if not 1 <= size <= points:
+        raise InputError(f"--context-size must be in 1..{points} (the points of one signal), got {size}")
+    order = torch.randperm(points, generator=torch.Generator().manual_seed(seed))[None]
+    coords = grids.grid(spec.shape)[None]
+    with torch.no_grad():
+        predicted, _ = model.predict(coords, values, model.context_mask(order, torch.tensor([size])))
+    state = {f"network.{name}": value[0].clone() for name, value in predicted.items()}
+    state.update({f"encoder.{key}": value for key, value in model.encoder.state_dict().items()})
+    hyper = checkpoint["hyper_parameters"]
+    with atomic_output(out, durable=True) as temporary:
+        torch.save(single_checkpoint(hyper["network"], hyper["encoder"], hyper["signal"], state), temporary)
+    return f"wrote {out}: the network predicted from {size} of the {points} points of {context}"
 
 
 def read_signals(spec: SignalSpec, files: list[str]) -> torch.Tensor:
@@ -185,10 +215,17 @@ def export_main(argv: list[str]) -> None:
     parser.add_argument("--out", required=True, help="the checkpoint to write")
     parser.add_argument("--latents", default=None, help="functa: a latents file written by inr meta latents")
     parser.add_argument("--index", type=int, default=None, help="functa: the signal of --latents to export")
+    parser.add_argument("--context", default=None, help="hypernetwork: the signal (an image or audio file) whose "
+                        "points are the context")
+    parser.add_argument("--context-size", type=int, default=None, help="hypernetwork: context points, drawn at "
+                        "random (default: all of them)")
+    parser.add_argument("--seed", type=int, default=0, help="hypernetwork: seed of the context's draw")
     options = parser.parse_args(argv)
     if (options.latents is None) != (options.index is None):
         raise InputError("--latents and --index go together (functa: one signal's network)")
-    if options.latents is None:
+    if options.context is not None:
+        print(export_predicted(options.checkpoint, options.context, options.context_size, options.out, options.seed))
+    elif options.latents is None:
         print(export_init(options.checkpoint, options.out))
     else:
         print(export_functa_signal(options.checkpoint, options.latents, options.index, options.out))

@@ -112,6 +112,9 @@ class MetaLearner(L.LightningModule):
         """
         raise NotImplementedError
 
+    def clip_gradients_before_step(self) -> None:
+        """Change the (all-reduced) gradients before the outer step; nothing by default."""
+
     @property
     def primary_label(self) -> str:
         """The label whose metrics are also logged unlabelled (``val/psnr``: what checkpoints monitor)."""
@@ -148,6 +151,7 @@ class MetaLearner(L.LightningModule):
         terms = loss.detach().reshape(1)
         if self.trainer.world_size > 1:
             terms = all_reduce_gradients(self.parameters(), batch["coords"].shape[0], terms)
+        self.clip_gradients_before_step()
         self.loss_guard.observe(self.global_step, terms[0], terms)
         logging_step = self.global_step % self.trainer.log_every_n_steps == 0
         if logging_step:
