@@ -412,3 +412,25 @@ def test_predicted_network_exports_as_a_checkpoint_inr_render_takes_with_the_sam
         Method(signal=SignalSpec(in_dim=1, out_dim=1, kind="audio", shape=(64,)), context="conv")
     with pytest.raises(InputError, match="--context-size must be in 1..64"):
         export_predicted(meta, folder / "01.png", 65, tmp_path / "x.ckpt")
+
+
+def test_uneven_batches_mixed_sample_rates_and_a_members_init_are_refused(tmp_path):
+    import soundfile
+
+    from inr.init_from import initial_state
+
+    folder = _images(tmp_path / "images", 3)
+    data = ImagePatchDataModule(str(folder), patch=8, batch_size=6)
+    with pytest.raises(InputError, match="data batch_size 6 crops does not split evenly over 4 processes"):
+        data.share(0, 4)
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    soundfile.write(clips / "a.wav", np.zeros(4000, np.float32), 8000)
+    soundfile.write(clips / "b.wav", np.zeros(4000, np.float32), 16000)
+    with pytest.raises(InputError, match=r"b.wav is sampled at 16000 Hz, but .*a.wav at 8000 Hz"):
+        AudioClipDataModule(str(clips), clip=64)
+    members = {"state_dict": {"network.module.net.0.linear.weight": torch.zeros(2, 3, 2)},
+               "hyper_parameters": {"signal": {"in_dim": 2, "out_dim": 3, "members": 2}}}
+    torch.save(members, tmp_path / "members.ckpt")
+    with pytest.raises(InputError, match="holds members .* export one first"):
+        initial_state(tmp_path / "members.ckpt")
