@@ -114,6 +114,16 @@ def resize_to(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return resized[0].permute(1, 2, 0).clamp(0, 1).numpy()
 
 
+def checked_image_options(size: int | None, value_range: tuple[float, float]) -> tuple[float, float]:
+    """Refuse a ``size`` below 1 pixel or a ``value_range`` that is not finite (low, high); the range as floats."""
+    if size is not None and size < 1:
+        raise InputError(f"data size must be >= 1 pixel, got {size}")
+    bounds = [float(bound) for bound in value_range]
+    if len(bounds) != 2 or not (np.isfinite(bounds).all() and bounds[0] < bounds[1]):
+        raise InputError(f"data value_range must be finite (low, high) with low < high, got {bounds}")
+    return bounds[0], bounds[1]
+
+
 def pixel_grid(height: int, width: int) -> Tensor:
     """Coordinates of an H x W grid on [-1, 1]^2 in row-major order, [H * W, 2] as (y, x) like SIREN's get_mgrid."""
     return grids.grid((height, width))
@@ -227,12 +237,7 @@ class ImageDataModule(SignalDataModule):
         value_range: tuple[float, float] = (-1.0, 1.0),
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
-        if size is not None and size < 1:
-            raise InputError(f"data size must be >= 1 pixel, got {size}")
-        bounds = [float(bound) for bound in value_range]
-        if len(bounds) != 2 or not (np.isfinite(bounds).all() and bounds[0] < bounds[1]):
-            raise InputError(f"data value_range must be finite (low, high) with low < high, got {bounds}")
-        self.value_range = (bounds[0], bounds[1])
+        self.value_range = checked_image_options(size, value_range)
         self.path = path
         pixels = sample_image() if path is None else read_image(path)
         self.bit_depth = 16 if path is not None and _png_bit_depth(Path(path)) == 16 else 8

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from datamodules.crops import CropSetDataModule
-from datamodules.image import read_image, resize_longer_side, values_to_pixels
+from datamodules.image import checked_image_options, read_image, resize_longer_side, values_to_pixels
 from datamodules.image_folder import IMAGE_SUFFIXES
 from datamodules.members import signal_files
 from inr.errors import InputError
@@ -56,12 +56,7 @@ class ImagePatchDataModule(CropSetDataModule):
         value_range: tuple[float, float] = (-1.0, 1.0),
     ) -> None:
         super().__init__((patch, patch), batch_size, val_crops, holdout, seed)
-        if size is not None and size < 1:
-            raise InputError(f"data size must be >= 1 pixel, got {size}")
-        bounds = [float(bound) for bound in value_range]
-        if len(bounds) != 2 or not (np.isfinite(bounds).all() and bounds[0] < bounds[1]):
-            raise InputError(f"data value_range must be finite (low, high) with low < high, got {bounds}")
-        self.value_range = (bounds[0], bounds[1])
+        self.value_range = checked_image_options(size, value_range)
         self.path = path if isinstance(path, str) else f"{len(path)} listed files"
         files = signal_files(path, IMAGE_SUFFIXES, "image files", limit)
         sources = []

@@ -228,23 +228,27 @@ class INRCLI(LightningCLI):
             logger.experiment.finish()  # flush and close, so a later resume in another process can reopen the id
 
 
-def build_cli(args: list[str] | None = None, run: bool = True, exit_on_error: bool = True) -> INRCLI:
+def build_cli(args: list[str] | None = None, run: bool = True, exit_on_error: bool = True,
+              cli_class: type[INRCLI] | None = None, model_class: type | None = None, prog: str = "inr",
+              epilog: str = EPILOG, command_epilog: str = CLASS_HELP) -> INRCLI:
     """Construct (and by default run) the CLI; ``args=None`` reads sys.argv.
 
     ``exit_on_error=False`` raises ``argparse.ArgumentError`` for a bad option instead of printing the usage and
-    exiting (``main`` turns it into one line).
+    exiting (``main`` turns it into one line). ``cli_class`` and ``model_class`` (default :class:`INRCLI` and
+    :class:`INRModule`) let ``inr meta`` reuse it with a method class chosen by ``class_path``.
     """
-    return INRCLI(
-        INRModule,
+    return (cli_class or INRCLI)(
+        model_class or INRModule,
         SignalDataModule,
+        subclass_mode_model=model_class is not None,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
         parser_kwargs={
-            "prog": "inr",
-            "epilog": EPILOG,
+            "prog": prog,
+            "epilog": epilog,
             "formatter_class": _formatter(),
             "exit_on_error": exit_on_error,
-            **{command: {"epilog": CLASS_HELP, "exit_on_error": exit_on_error} for command in ("fit", "validate")},
+            **{command: {"epilog": command_epilog, "exit_on_error": exit_on_error} for command in ("fit", "validate")},
         },
         args=args,
         run=run,

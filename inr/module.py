@@ -45,7 +45,7 @@ from inr.member_shards import all_reduce_terms, gather_members, gather_rows, sha
 from inr.members import build_members, member_seeds
 from inr.metrics import SignalMetric, default_metrics
 from inr.networks import Siren
-from inr.signal import SignalSpec
+from inr.signal import SignalSpec, given_signal
 from inr.step import Step
 
 _NOT_PRIMITIVE = ["encoder", "network", "losses", "metrics", "optimizer", "lr_scheduler"]
@@ -124,9 +124,7 @@ class INRModule(L.LightningModule):
         # load with weights_only=True and rebuild the model alone; built directly, keep only the primitives.
         by_cli = instantiated_by_cli()
         self.save_hyperparameters(ignore=None if by_cli else [*_NOT_PRIMITIVE, "signal"])
-        if signal is None:
-            raise InputError("INRModule needs `signal` (the DataModule's signal_spec); `inr fit` links it from --data")
-        self.signal = signal if isinstance(signal, SignalSpec) else SignalSpec.from_dict(signal)
+        self.signal = given_signal(signal, "INRModule", "inr fit")
         if not by_cli:
             self.hparams["signal"] = self.signal.to_dict()
         if chunk_size < 1:

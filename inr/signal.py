@@ -139,3 +139,13 @@ class SignalSpec:
         mine, theirs = self.to_dict(), other.to_dict()
         return [(key, mine.get(key), theirs.get(key)) for key in sorted(mine.keys() | theirs.keys())
                 if mine.get(key) != theirs.get(key)]
+
+
+def given_signal(signal: dict[str, Any] | SignalSpec | None, owner: str, command: str) -> SignalSpec:
+    """The ``signal`` argument of a model (a spec, or its ``to_dict()`` as checkpoints store it) as a SignalSpec.
+
+    ``owner`` and ``command`` name the model and the command that links it, for the error when it is missing.
+    """
+    if signal is None:
+        raise InputError(f"{owner} needs `signal` (the DataModule's signal_spec); `{command}` links it from --data")
+    return signal if isinstance(signal, SignalSpec) else SignalSpec.from_dict(signal)

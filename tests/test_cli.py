@@ -20,23 +20,35 @@ def inr(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
                           env=child_env(), timeout=300)
 
 
-def test_help_lists_subcommands_and_documented_options():
-    top = inr("--help")
+def _help(capsys, *args: str) -> str:
+    """What ``inr ARGS`` prints, run in this process (help exits with status 0)."""
+    from inr.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    assert exit_.value.code in (0, None)
+    return capsys.readouterr().out
+
+
+def test_help_lists_subcommands_and_documented_options(capsys):
+    top = inr("--help")  # the installed entry point, in a process of its own
     assert top.returncode == 0
     assert "{fit,validate}" in top.stdout and "inr render" in top.stdout  # no test/predict: no step for them
-    fit = inr("fit", "--help")
-    assert fit.returncode == 0
+    assert "inr meta {fit,validate,export,latents}" in top.stdout
+    fit = _help(capsys, "fit", "--help")
     options = ("--data.help", "--trainer.max_steps", "--ckpt_path", "--model.encoder",
-               "--checkpoint.every_n_train_steps")
+               "--checkpoint.every_n_train_steps", "--model.init_from")
     for option in options:
-        assert option in fit.stdout, option
-    assert "most points evaluated at once" in fit.stdout  # docstrings reach the help
-    data = inr("fit", "--data.help", "datamodules.image.ImageDataModule")
-    assert "--data.path" in data.stdout and "resize" in data.stdout
-    encoder = inr("fit", "--model.encoder.help", "inr.encoders.GaussianFourier")
-    assert "--model.encoder.sigma SIGMA" in encoder.stdout
-    render = inr("render", "--help")
-    assert render.returncode == 0 and "audio: sample rate in Hz" in " ".join(render.stdout.split())
+        assert option in fit, option
+    assert "most points evaluated at once" in fit  # docstrings reach the help
+    data = _help(capsys, "fit", "--data.help", "datamodules.image.ImageDataModule")
+    assert "--data.path" in data and "resize" in data
+    encoder = _help(capsys, "fit", "--model.encoder.help", "inr.encoders.GaussianFourier")
+    assert "--model.encoder.sigma SIGMA" in encoder
+    render = _help(capsys, "render", "--help")
+    assert "audio: sample rate in Hz" in " ".join(render.split())
+    meta = _help(capsys, "meta", "fit", "--model.help", "inr.meta.functa.Functa")
+    assert "--model.meta_sgd_clip" in meta or "meta_sgd_clip" in meta
 
 
 def _tiny_data_args(data_class: str, gray_png: Path, tmp_path: Path) -> tuple[list[str], str]:

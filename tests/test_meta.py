@@ -200,21 +200,42 @@ def _meta(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
                           env=child_env(), timeout=400)
 
 
+def _meta_here(*args: str):
+    """``inr meta ARGS`` in this process (W&B run closed and flushed); returns the CLI object."""
+    import wandb
+
+    from inr.meta.cli import build_meta_cli
+
+    try:
+        cli = build_meta_cli(list(args))
+    finally:
+        wandb.finish()
+    wait_until_finished(cli.trainer.default_root_dir)
+    return cli
+
+
 def _fit_args(config: str, folder: Path, root: Path, *extra: str) -> list[str]:
-    return ["fit", "--config", f"configs/meta/{config}", "--data.init_args.path", str(folder),
-            "--data.init_args.size", "null", "--data.init_args.patch", "8", "--data.init_args.batch_size", "4",
-            "--data.init_args.val_crops", "4", "--trainer.default_root_dir", str(root),
-            "--trainer.enable_progress_bar", "false", "--trainer.accelerator", "cpu", *TINY_META, *extra]
+    data = (["--data.init_args.clip", "64"] if "audio" in config else
+            ["--data.init_args.size", "null", "--data.init_args.patch", "8"])
+    return ["fit", "--config", f"configs/meta/{config}", "--data.init_args.path", str(folder), *data,
+            "--data.init_args.batch_size", "4", "--data.init_args.val_crops", "4", "--trainer.default_root_dir",
+            str(root), "--trainer.enable_progress_bar", "false", "--trainer.accelerator", "cpu", *TINY_META, *extra]
+
+
+def _recording(path: Path) -> Path:
+    import soundfile
+
+    time = np.arange(8000) / 8000
+    soundfile.write(path, (0.5 * np.sin(2 * np.pi * 220 * time) * np.exp(-time)).astype(np.float32), 8000)
+    return path
 
 
 @pytest.mark.slow
 def test_meta_fit_logs_every_step_count_and_the_standard_init_and_resumes_exactly_in_a_new_process(tmp_path):
     folder = _images(tmp_path / "images", 5)
     whole, split = tmp_path / "whole", tmp_path / "split"
-    done = _meta(*_fit_args("maml_siren.yaml", folder, whole, "--trainer.max_steps", "6",
-                            "--trainer.val_check_interval", "6"))
-    assert done.returncode == 0, done.stderr[-3000:]
-    wait_until_finished(whole)
+    _meta_here(*_fit_args("maml_siren.yaml", folder, whole, "--trainer.max_steps", "6",
+                          "--trainer.val_check_interval", "6"))
     (run,) = find_offline_runs(whole)
     for key in ("val/psnr_step0", "val/psnr_step1", "val/psnr_step3", "val/psnr_step10", "val/ssim_step3",
                 "val/psnr", "val/standard_init/psnr_step3", "val/psnr_step3_std"):
@@ -234,18 +255,18 @@ def test_meta_fit_logs_every_step_count_and_the_standard_init_and_resumes_exactl
     for key, value in first["state_dict"].items():
         assert torch.equal(value, second["state_dict"][key]), key
 
-    other = _meta(*_fit_args("reptile_siren.yaml", folder, split, "--trainer.max_steps", "8", "--ckpt_path", "last",
-                             "--trainer.logger", "false"))
-    assert other.returncode == 2 and "written by inr.meta.maml.MAML, the model now is inr.meta.maml.Reptile" in \
-        other.stderr
+    from inr.meta.cli import build_meta_cli
+
+    with pytest.raises(InputError, match="written by inr.meta.maml.MAML, the model now is inr.meta.maml.Reptile"):
+        build_meta_cli(_fit_args("reptile_siren.yaml", folder, split, "--trainer.max_steps", "8", "--ckpt_path",
+                                 "last", "--trainer.logger", "false"))
 
 
 @pytest.mark.slow
 def test_two_process_meta_training_equals_one_process_with_the_same_global_batch(tmp_path):
     folder = _images(tmp_path / "images", 5)
     common = ["--trainer.max_steps", "3", "--trainer.val_check_interval", "3", "--trainer.logger", "false"]
-    one = _meta(*_fit_args("maml_siren.yaml", folder, tmp_path / "one", *common))
-    assert one.returncode == 0, one.stderr[-3000:]
+    _meta_here(*_fit_args("maml_siren.yaml", folder, tmp_path / "one", *common))
     two = _meta(*_fit_args("maml_siren.yaml", folder, tmp_path / "two", *common, "--trainer.strategy", "ddp",
                            "--trainer.devices", "2"))
     assert two.returncode == 0, two.stderr[-3000:]
@@ -288,9 +309,8 @@ def test_exported_init_renders_and_a_plain_fit_starts_from_it(tmp_path):
     from inr.render import render_checkpoint
 
     folder = _images(tmp_path / "images", 4)
-    done = _meta(*_fit_args("maml_siren.yaml", folder, tmp_path / "meta", "--trainer.max_steps", "2",
-                            "--trainer.val_check_interval", "2", "--trainer.logger", "false"))
-    assert done.returncode == 0, done.stderr[-3000:]
+    _meta_here(*_fit_args("maml_siren.yaml", folder, tmp_path / "meta", "--trainer.max_steps", "2",
+                          "--trainer.val_check_interval", "2", "--trainer.logger", "false"))
     meta = next((tmp_path / "meta").glob("**/last.ckpt"))
     print(export_init(meta, tmp_path / "init.ckpt"))
     assert "8 x 8 image" in render_checkpoint(tmp_path / "init.ckpt", str(tmp_path / "init.png"))
@@ -318,10 +338,9 @@ def test_functa_latents_are_exported_read_back_and_each_is_a_renderable_siren(tm
     from inr.render import load_model
 
     folder = _images(tmp_path / "images", 4)
-    done = _meta(*_fit_args("functa_siren.yaml", folder, tmp_path / "meta", "--trainer.max_steps", "2",
-                            "--trainer.val_check_interval", "2", "--trainer.logger", "false",
-                            "--model.init_args.network.init_args.latent_dim", "8"))
-    assert done.returncode == 0, done.stderr[-3000:]
+    _meta_here(*_fit_args("functa_siren.yaml", folder, tmp_path / "meta", "--trainer.max_steps", "2",
+                          "--trainer.val_check_interval", "2", "--trainer.logger", "false",
+                          "--model.init_args.network.init_args.latent_dim", "8"))
     meta = next((tmp_path / "meta").glob("**/last.ckpt"))
     files = [str(path) for path in sorted(folder.iterdir())]
     print(fit_latents(meta, files, tmp_path / "latents.pt"))
@@ -348,11 +367,13 @@ def test_functa_latents_are_exported_read_back_and_each_is_a_renderable_siren(tm
 def test_every_meta_config_trains_two_steps_and_validates(config, tmp_path):
     from inr.meta.cli import build_meta_cli
 
-    folder = _images(tmp_path / "images", 4)
-    cli = build_meta_cli(_fit_args(config.name, folder, tmp_path, "--trainer.max_steps", "2",
+    data = _recording(tmp_path / "tone.wav") if "audio" in config.name else _images(tmp_path / "images", 4)
+    cli = build_meta_cli(_fit_args(config.name, data, tmp_path, "--trainer.max_steps", "2",
                                    "--trainer.val_check_interval", "2", "--trainer.logger", "false"))
     assert cli.trainer.global_step == 2
-    assert 0 < cli.trainer.callback_metrics["val/psnr"].item() < 100
+    metrics = cli.trainer.callback_metrics
+    assert 0 < metrics["val/psnr"].item() < 100
+    assert ("val/snr" if "audio" in config.name else "val/ssim") in metrics
 
 
 def test_set_encoder_is_invariant_to_the_order_of_the_context_and_ignores_points_outside_it():
@@ -389,11 +410,10 @@ def test_predicted_network_exports_as_a_checkpoint_inr_render_takes_with_the_sam
     from inr.render import load_model, render_checkpoint
 
     folder = _images(tmp_path / "images", 4)
-    done = _meta(*_fit_args("hypernetwork_siren.yaml", folder, tmp_path / "meta", "--trainer.max_steps", "2",
-                            "--trainer.val_check_interval", "2", "--trainer.logger", "false",
-                            "--model.init_args.context_range", "[4, 30]", "--model.init_args.latent_dim", "16",
-                            "--model.init_args.set_hidden", "16", "--model.init_args.hyper_hidden", "16"))
-    assert done.returncode == 0, done.stderr[-3000:]
+    _meta_here(*_fit_args("hypernetwork_siren.yaml", folder, tmp_path / "meta", "--trainer.max_steps", "2",
+                          "--trainer.val_check_interval", "2", "--trainer.logger", "false",
+                          "--model.init_args.context_range", "[4, 30]", "--model.init_args.latent_dim", "16",
+                          "--model.init_args.set_hidden", "16", "--model.init_args.hyper_hidden", "16"))
     meta = next((tmp_path / "meta").glob("**/last.ckpt"))
     print(export_predicted(meta, folder / "01.png", 20, tmp_path / "net.ckpt"))
     assert "8 x 8 image" in render_checkpoint(tmp_path / "net.ckpt", str(tmp_path / "net.png"))

@@ -12,8 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from datamodules.base import SignalDataModule
-from inr.cli import DEFAULTS, INRCLI, _formatter, run_cli
+from inr.cli import DEFAULTS, INRCLI, build_cli, run_cli
 from inr.errors import InrError
 from inr.meta.learner import MetaLearner
 
@@ -21,6 +20,12 @@ EPILOG = (
     "other commands:\n"
     "  inr meta export CKPT --out init.ckpt           a learned initialisation as an ordinary checkpoint\n"
     "  inr meta latents CKPT --data FILES --out latents.pt   functa: one fitted latent vector per signal"
+)
+
+COMMAND_HELP = (
+    "options of the chosen classes:\n"
+    "  inr meta fit --model.help inr.meta.functa.Functa                 a method's options (--model.init_args.*)\n"
+    "  inr meta fit --data.help datamodules.patches.ImagePatchDataModule  data options (path, patch, holdout, ...)"
 )
 
 META_DEFAULTS = {
@@ -40,22 +45,8 @@ class MetaCLI(INRCLI):
 
 def build_meta_cli(args: list[str] | None = None, run: bool = True, exit_on_error: bool = True) -> MetaCLI:
     """Construct (and by default run) ``inr meta fit`` / ``inr meta validate``."""
-    return MetaCLI(
-        MetaLearner,
-        SignalDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        save_config_kwargs={"overwrite": True},
-        parser_kwargs={
-            "prog": "inr meta",
-            "epilog": EPILOG,
-            "formatter_class": _formatter(),
-            "exit_on_error": exit_on_error,
-            **{command: {"exit_on_error": exit_on_error} for command in ("fit", "validate")},
-        },
-        args=args,
-        run=run,
-    )
+    return build_cli(args, run, exit_on_error, cli_class=MetaCLI, model_class=MetaLearner, prog="inr meta",
+                     epilog=EPILOG, command_epilog=COMMAND_HELP)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -276,6 +276,22 @@ class Hypernetwork(MetaLearner):
                 predictions[label] = self.reconstruct(predicted, coords)
         return predictions
 
+    def media_columns(self, batch: dict[str, Tensor], predictions: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Truth, then for each context size its context and the reconstruction from it.
+
+        A context column shows the context's points; the others are at the middle of the value range.
+        """
+        low, high = self.signal.value_range
+        columns = {"truth": batch["values"]}
+        for label, prediction in predictions.items():
+            if label != "context_all":
+                size = int(label[len("context"):])
+                sizes = torch.full((batch["values"].shape[0],), size, device=batch["values"].device)
+                mask = self.context_mask(batch["order"], sizes)[..., None]
+                columns[f"{size} points"] = torch.where(mask, batch["values"], (low + high) / 2)
+            columns[label] = prediction
+        return columns
+
     @property
     def primary_label(self) -> str:
         """``context_all``: the signal from all of its points."""

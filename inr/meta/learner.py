@@ -37,7 +37,7 @@ from inr.media import log_media
 from inr.member_metrics import summarise_members
 from inr.metrics import default_metrics
 from inr.networks import Siren
-from inr.signal import SignalSpec
+from inr.signal import SignalSpec, given_signal
 
 #: inner-step counts validated by default (the functa and learned-init papers report 3 and 2; 10 shows the trend).
 EVAL_STEPS = (0, 1, 3, 10)
@@ -69,10 +69,7 @@ class MetaLearner(L.LightningModule):
         super().__init__()
         by_cli = instantiated_by_cli()
         self.save_hyperparameters(ignore=None if by_cli else [*_NOT_PRIMITIVE, "signal"])
-        if signal is None:
-            raise InputError(f"{type(self).__name__} needs `signal` (the DataModule's signal_spec); `inr meta fit` "
-                             "links it from --data")
-        self.signal = signal if isinstance(signal, SignalSpec) else SignalSpec.from_dict(signal)
+        self.signal = given_signal(signal, type(self).__name__, "inr meta fit")
         if self.signal.batched:
             raise InputError(f"{type(self).__name__} learns across signals given as crops "
                              "(datamodules.patches.ImagePatchDataModule, datamodules.clips.AudioClipDataModule), "
@@ -111,6 +108,10 @@ class MetaLearner(L.LightningModule):
         baseline).
         """
         raise NotImplementedError
+
+    def media_columns(self, batch: dict[str, Tensor], predictions: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The columns of the validation media, ``{title: [B, P, c]}``: the truth, then each label's prediction."""
+        return {"truth": batch["values"], **predictions}
 
     def clip_gradients_before_step(self) -> None:
         """Change the (all-reduced) gradients before the outer step; nothing by default."""
@@ -234,7 +235,7 @@ class MetaLearner(L.LightningModule):
         datamodule = self.trainer.datamodule
         if not self.trainer.is_global_zero or not self.trainer.loggers or not hasattr(datamodule, "crop_media"):
             return
-        items = datamodule.crop_media({"truth": batch["values"], **predictions}, self.global_step)
+        items = datamodule.crop_media(self.media_columns(batch, predictions), self.global_step)
         for logger in self.loggers:
             log_media(logger, items, self.global_step)
 

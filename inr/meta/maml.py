@@ -35,7 +35,31 @@ LEARNIT_INNER_STEPS = 2
 
 
 class InitLearner(InnerLoopLearner):
-    """A method that learns the shared starting point of per-signal SGD (MAML, Reptile)."""
+    """A method that learns the shared starting point of per-signal SGD (MAML, Reptile).
+
+    Args:
+        encoder: builds the coordinate encoder from the coordinate dimension.
+        network: builds the network from (encoder out_dim, signal channels).
+        signal: one signal's description (linked from --data by ``inr meta fit``).
+        inner_steps: inner SGD steps per signal (learnit: 2).
+        inner_lr: inner SGD step size (learnit: 0.01).
+        eval_steps: inner-step counts validated.
+        optimizer: the outer optimizer (learnit: Adam, lr 1e-5).
+        lr_scheduler: optional scheduler of the outer optimizer.
+    """
+
+    def __init__(
+        self,
+        encoder: Callable[[int], Encoder] = Identity,
+        network: Callable[[int, int], nn.Module] = Siren,
+        signal: dict[str, Any] | SignalSpec | None = None,
+        inner_steps: int = LEARNIT_INNER_STEPS,
+        inner_lr: float = LEARNIT_INNER_LR,
+        eval_steps: Sequence[int] = EVAL_STEPS,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        lr_scheduler: LRSchedulerCallable | None = None,
+    ) -> None:
+        super().__init__(encoder, network, signal, inner_steps, inner_lr, eval_steps, optimizer, lr_scheduler)
 
     def forward(self, coords: Tensor) -> Tensor:
         """The shared initialisation: coords [..., in_dim] -> values [..., out_dim]."""
@@ -118,19 +142,6 @@ class Reptile(InitLearner):
         optimizer: the outer optimizer, fed ``theta - mean(adapted)`` as the gradient (learnit: Adam, lr 1e-5).
         lr_scheduler: optional scheduler of the outer optimizer.
     """
-
-    def __init__(
-        self,
-        encoder: Callable[[int], Encoder] = Identity,
-        network: Callable[[int, int], nn.Module] = Siren,
-        signal: dict[str, Any] | SignalSpec | None = None,
-        inner_steps: int = LEARNIT_INNER_STEPS,
-        inner_lr: float = LEARNIT_INNER_LR,
-        eval_steps: Sequence[int] = EVAL_STEPS,
-        optimizer: OptimizerCallable = torch.optim.Adam,
-        lr_scheduler: LRSchedulerCallable | None = None,
-    ) -> None:
-        super().__init__(encoder, network, signal, inner_steps, inner_lr, eval_steps, optimizer, lr_scheduler)
 
     def meta_objective(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """``0.5 * sum ||theta - mean_b(theta_b)||^2`` (its gradient is Reptile's direction), and the adapted MSE."""
