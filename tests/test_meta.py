@@ -240,6 +240,11 @@ def test_meta_fit_logs_every_step_count_and_the_standard_init_and_resumes_exactl
     for key in ("val/psnr_step0", "val/psnr_step1", "val/psnr_step3", "val/psnr_step10", "val/ssim_step3",
                 "val/psnr", "val/standard_init/psnr_step3", "val/psnr_step3_std"):
         assert [step for step, _ in metric_values(run, key)] == [6], key
+    from wandb_reader import read_history
+
+    pictures = [row for row in read_history(run) if row.get("val/patches/_type") == "images/separated"]
+    assert len(pictures) == 1 and pictures[0]["trainer/global_step"] == 6  # truth | 0 | 1 | 2 | 3 | 10 steps
+    assert pictures[0]["val/patches/width"] == 6 * 8 * 4 + 5 * 2  # six columns of 8-pixel patches shown 4x
     [(_, after_10)] = metric_values(run, "val/psnr_step10")
     [(_, after_0)] = metric_values(run, "val/psnr_step0")
     assert after_10 > after_0  # the inner steps fit the held-out patches
@@ -454,3 +459,26 @@ def test_uneven_batches_mixed_sample_rates_and_a_members_init_are_refused(tmp_pa
     torch.save(members, tmp_path / "members.ckpt")
     with pytest.raises(InputError, match="holds members .* export one first"):
         initial_state(tmp_path / "members.ckpt")
+
+
+def test_cnn_context_encoder_sees_only_the_context_pixels_and_the_hypernetwork_trains_with_it():
+    from inr.meta.hypernetwork import ConvEncoder, Hypernetwork
+
+    torch.manual_seed(0)
+    encoder = ConvEncoder(3, (6, 6), latent_dim=8, width=8, blocks=1)
+    values = torch.rand(2, 36, 3)
+    mask = torch.rand(2, 36) < 0.3
+    changed = torch.where(mask[..., None], values, torch.rand(2, 36, 3))
+    torch.testing.assert_close(encoder(changed, mask), encoder(values, mask))
+    assert not torch.allclose(encoder(values, ~mask), encoder(values, mask))
+    model = Hypernetwork(network=partial(Siren, hidden=8, layers=1), signal=SignalSpec(2, 3, kind="image",
+                         shape=(6, 6)), context="conv", latent_dim=8, conv_width=8, conv_blocks=1, hyper_hidden=8,
+                         context_range=(2, 20), eval_contexts=(5, 10, 100))
+    assert model.eval_contexts == [5, 10]  # 100 is not below the 36 points
+    batch = {"coords": torch.rand(2, 36, 2), "values": values, "order": torch.stack([torch.randperm(36)] * 2),
+             "draw": torch.tensor([0.1, 0.9])}
+    objective, error = model.meta_objective(batch)
+    objective.backward()
+    assert objective > error > 0 and encoder.pool.weight.grad is None
+    assert model.context_encoder.pool.weight.grad.abs().sum() > 0 and model.network.net[0].linear.weight.grad is None
+    assert set(model.validation_predictions(batch)) == {"context5", "context10", "context_all"}
