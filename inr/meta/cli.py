@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"inr meta {args[0]}: error: {error}", file=sys.stderr)
             sys.exit(2)
         return
-    if argv is None:  # LightningCLI reads sys.argv: make it the arguments after "meta"
-        sys.argv = [f"{sys.argv[0]} meta", *args]
-    run_cli(build_meta_cli, argv, "inr meta")
+    saved, sys.argv = sys.argv, sys.argv[:1]  # LightningCLI parses `args`; it warns when sys.argv holds more
+    try:
+        run_cli(build_meta_cli, args, "inr meta")
+    finally:
+        sys.argv = saved
