@@ -11,6 +11,8 @@ measured values or an explicit skip with its reason.
 1. ``environment``: device name, driver, torch and CUDA versions.
 2. ``correctness``: each modality fits a few steps through ``inr fit`` on the device, validates, checkpoints,
    resumes for more steps and renders; the same fit on the CPU gives the PSNR (or Chamfer distance) to compare.
+   The meta-learning methods (MAML, the hypernetwork) run through ``inr meta fit`` alike and render what
+   ``inr meta export`` writes.
 3. ``precision``: ``bf16-mixed``, ``16-mixed``, ``matmul_precision high`` and ``compile`` against float32 at
    equal steps (PSNR difference).
 4. ``multi_gpu``: a 2-process DDP fit when two GPUs are visible; otherwise skipped, saying why.
@@ -36,10 +38,13 @@ STAGES = {"environment": 0.05, "correctness": 0.35, "precision": 0.2, "multi_gpu
 
 
 def run_fit(args: list[str]):
-    """``inr fit`` in this process (the stage's own), without a logger; returns the CLI object."""
+    """``inr fit`` (``inr meta fit`` when ``args`` start with ``meta``) in this process, without a logger."""
     from inr.cli import build_cli
+    from inr.meta.cli import build_meta_cli
 
-    return build_cli(["fit", *args, "--trainer.logger", "false", "--trainer.enable_model_summary", "false"])
+    build = build_meta_cli if args[:1] == ["meta"] else build_cli
+    args = args[1:] if args[:1] == ["meta"] else args
+    return build(["fit", *args, "--trainer.logger", "false", "--trainer.enable_model_summary", "false"])
 
 
 def modalities(tiny: bool) -> dict[str, list[str]]:
@@ -59,9 +64,27 @@ def modalities(tiny: bool) -> dict[str, list[str]]:
         "video": ["--config", "configs/video_siren.yaml", "--data.path", "null", "--data.size", "null",
                   "--data.frames", "8" if tiny else "24", *small],
         "members": ["--config", "configs/image_siren.yaml", "--data", "datamodules.image_folder.ImageFolderDataModule",
-                    "--data.path", str(ROOT.parent / "shared" / "data" / "ffn" / "div2k"), "--data.limit",
+                    "--data.path", str(DIV2K), "--data.limit",
                     "2" if tiny else "8", "--data.size", "16" if tiny else "64", *small],
+        "meta_maml": ["meta", "--config", "configs/meta/maml_siren.yaml", *_meta_data(tiny), *_meta_small(tiny)],
+        "meta_hypernetwork": ["meta", "--config", "configs/meta/hypernetwork_siren.yaml", *_meta_data(tiny),
+                              *_meta_small(tiny)],
     }
+
+
+#: the folder of images the dataset modalities (members, meta) read.
+DIV2K = ROOT.parent / "shared" / "data" / "ffn" / "div2k"
+
+
+def _meta_data(tiny: bool) -> list[str]:
+    """Patches of DIV2K for the meta-learning methods: 8 x 8 of 32 x 32 images (dry run) or their config's."""
+    return ["--data.init_args.path", str(DIV2K), *(["--data.init_args.size", "32", "--data.init_args.patch", "8",
+                                                    "--data.init_args.val_crops", "4"] if tiny else [])]
+
+
+def _meta_small(tiny: bool) -> list[str]:
+    return ["--model.init_args.network.init_args.hidden", "16", "--model.init_args.network.init_args.layers",
+            "1"] if tiny else []
 
 
 def fit_metric(root: Path, args: list[str], accelerator: str, steps: int) -> dict[str, Any]:
@@ -87,7 +110,19 @@ def render(checkpoint: str, out: Path, device: str, member: int | None = None) -
 
 
 RENDER_SUFFIX = {"image": ".png", "poisson_gradient": ".png", "poisson_laplacian": ".png", "audio": ".wav",
-                 "sdf": ".ply", "video": ".mp4", "members": ".png"}
+                 "sdf": ".ply", "video": ".mp4", "members": ".png", "meta_maml": ".png", "meta_hypernetwork": ".png"}
+
+
+def export_meta(checkpoint: str, name: str, folder: Path) -> str:
+    """An ordinary checkpoint of a meta run: the learned init, or the network predicted from a DIV2K image."""
+    from inr.meta.export import export_init, export_predicted
+
+    out = folder / "exported.ckpt"
+    if name == "meta_hypernetwork":
+        export_predicted(checkpoint, sorted(DIV2K.glob("*.png"))[-1], 10, out)
+    else:
+        export_init(checkpoint, out)
+    return str(out)
 
 
 def stage_environment(options) -> dict[str, Any]:
@@ -117,13 +152,16 @@ def stage_correctness(options) -> dict[str, Any]:
     steps = 2 if options.tiny else 30
     rows = {}
     for name, args in modalities(options.tiny).items():
-        if name == "members" and not (ROOT.parent / "shared" / "data" / "ffn" / "div2k").is_dir():
+        if (name == "members" or name.startswith("meta_")) and not DIV2K.is_dir():
             rows[name] = {"status": "skipped", "reason": "../shared/data/ffn/div2k not found"}
             continue
         with tempfile.TemporaryDirectory() as folder:
             try:
                 device_run = fit_metric(Path(folder) / "device", args, accelerator, steps)
-                line = render(device_run["checkpoint"], Path(folder) / f"render{RENDER_SUFFIX[name]}",
+                checkpoint = device_run["checkpoint"]
+                if name.startswith("meta_"):
+                    checkpoint = export_meta(checkpoint, name, Path(folder))
+                line = render(checkpoint, Path(folder) / f"render{RENDER_SUFFIX[name]}",
                               options.device, member=0 if name == "members" else None)
                 row = {"status": "measured", **{k: v for k, v in device_run.items() if k != "checkpoint"},
                        "render": line}

@@ -54,3 +54,23 @@ class NonFiniteLossGuard:
             f"train/loss is {total} at step {step} ({detail}){later}; no checkpoint holds weights updated from it. "
             "Lower the learning rate or check the data; the last good checkpoint is kept."
         )
+
+
+def guarded_update(module, optimizer, total: Tensor, terms: Tensor) -> float | None:
+    """One optimizer (and scheduler) step of a Lightning module under its ``loss_guard``.
+
+    Notes ``total`` [] and ``terms`` [T] on the device; at logging steps (every ``log_every_n_steps``) checks the
+    guard before the update, so a first bad loss there changes no weight. Returns the learning rate of the first
+    parameter group at logging steps, else None.
+    """
+    module.loss_guard.observe(module.global_step, total, terms)
+    logging_step = module.global_step % module.trainer.log_every_n_steps == 0
+    learning_rate = None
+    if logging_step:
+        module.loss_guard.check(module.global_step)
+        learning_rate = float(optimizer.param_groups[0]["lr"])
+    optimizer.step()
+    scheduler = module.lr_schedulers()
+    if scheduler is not None:
+        scheduler.step()
+    return learning_rate

@@ -37,7 +37,7 @@ from inr.evaluation import Evaluation
 from inr.gradient_sync import all_reduce_gradients, resolve_conjugate_gradients
 from inr.init_from import load_initial_state
 from inr.lightning_private import compiler_failure, instantiated_by_cli
-from inr.loss_guard import NonFiniteLossGuard
+from inr.loss_guard import NonFiniteLossGuard, guarded_update
 from inr.losses import Loss, ValueLoss
 from inr.media import MediaLogger
 from inr.member_metrics import log_member_table, summarise_members
@@ -342,16 +342,8 @@ class INRModule(L.LightningModule):
         elif self.trainer.world_size > 1:
             terms = all_reduce_gradients(self.parameters(), count, terms)
         total = (terms * self.loss_weights).sum()
-        self.loss_guard.observe(self.global_step, total, terms)
-        logging_step = self.global_step % self.trainer.log_every_n_steps == 0
-        if logging_step:
-            self.loss_guard.check(self.global_step)  # before the update: a first bad loss here changes no weight
-            learning_rate = float(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler = self.lr_schedulers()
-        if scheduler is not None:
-            scheduler.step()
-        if logging_step:
+        learning_rate = guarded_update(self, optimizer, total, terms)
+        if learning_rate is not None:  # a logging step
             metrics = {f"train/loss/{loss.name}": value for loss, value in zip(self.losses, terms.tolist())}
             metrics["train/loss"] = float(total)
             metrics["train/lr"] = learning_rate

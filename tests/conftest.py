@@ -84,3 +84,12 @@ def run_fit(args: list[str]):
 def child_env() -> dict[str, str]:
     """Environment for a child ``inr`` process: its own W&B service, not this test process's."""
     return {key: value for key, value in os.environ.items() if key != "WANDB_SERVICE"}
+
+
+@pytest.fixture(autouse=True)
+def no_wandb_run_left_open():
+    """Close a W&B run a test left open: Lightning's WandbLogger attaches to an open run instead of starting its own."""
+    yield
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.finish()

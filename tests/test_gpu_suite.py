@@ -40,10 +40,11 @@ def test_cpu_dry_run_reports_every_stage_with_values_or_a_reason(tmp_path):
             values = {key: value for key, value in result.items() if key not in ("status", "seconds")}
             assert _numbers(values), (name, result)
     modalities = results["correctness"]["modalities"]
-    expected = {"image", "poisson_gradient", "poisson_laplacian", "audio", "sdf", "video", "members"}
+    expected = {"image", "poisson_gradient", "poisson_laplacian", "audio", "sdf", "video", "members", "meta_maml",
+                "meta_hypernetwork"}
     assert set(modalities) == expected
     for name, row in modalities.items():
-        if name == "members" and not (SHARED_DATA / "ffn" / "div2k").is_dir():
+        if name in ("members", "meta_maml", "meta_hypernetwork") and not (SHARED_DATA / "ffn" / "div2k").is_dir():
             assert row["status"] == "skipped" and "not found" in row["reason"]
             continue
         assert row["status"] == "measured", (name, row)

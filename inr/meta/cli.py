@@ -10,6 +10,7 @@ ordinary checkpoint (``inr fit --model.init_from init.ckpt``, ``inr render``); `
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any
 
 from inr.cli import DEFAULTS, INRCLI, build_cli, run_cli
@@ -62,8 +63,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"inr meta {args[0]}: error: {error}", file=sys.stderr)
             sys.exit(2)
         return
-    saved, sys.argv = sys.argv, sys.argv[:1]  # LightningCLI parses `args`; it warns when sys.argv holds more
-    try:
+    # LightningCLI parses `args` and warns that sys.argv holds more; sys.argv stays whole, as DDP relaunches it
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
         run_cli(build_meta_cli, args, "inr meta")
-    finally:
-        sys.argv = saved

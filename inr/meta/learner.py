@@ -32,7 +32,7 @@ from inr.errors import InputError
 from inr.evaluation import Evaluation
 from inr.gradient_sync import all_reduce_gradients
 from inr.lightning_private import instantiated_by_cli
-from inr.loss_guard import NonFiniteLossGuard
+from inr.loss_guard import NonFiniteLossGuard, guarded_update
 from inr.media import log_media
 from inr.member_metrics import summarise_members
 from inr.metrics import default_metrics
@@ -153,16 +153,8 @@ class MetaLearner(L.LightningModule):
         if self.trainer.world_size > 1:
             terms = all_reduce_gradients(self.parameters(), batch["coords"].shape[0], terms)
         self.clip_gradients_before_step()
-        self.loss_guard.observe(self.global_step, terms[0], terms)
-        logging_step = self.global_step % self.trainer.log_every_n_steps == 0
-        if logging_step:
-            self.loss_guard.check(self.global_step)
-            learning_rate = float(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler = self.lr_schedulers()
-        if scheduler is not None:
-            scheduler.step()
-        if logging_step:
+        learning_rate = guarded_update(self, optimizer, terms[0], terms)
+        if learning_rate is not None:  # a logging step
             self.log("train/loss", terms[0], logger=False)
             self.log_at_global_step({"train/loss": float(terms[0]), "train/lr": learning_rate})
         return terms[0]
