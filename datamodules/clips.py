@@ -84,7 +84,8 @@ class AudioClipDataModule(CropSetDataModule):
             target = truth[index].mean(dim=-1).float().cpu().numpy()
             pictures = [waveform_picture(target, columns[name][index].mean(dim=-1).clamp(-1, 1).float().cpu().numpy(),
                                          width=512, height=64)[0] for name in names[1:]]
-            items.append(Picture(f"val/clips/{index}", pictures, [f"{name}, step {step}" for name in names[1:]]))
+            items.append(Picture(f"val/clips/{index}", pictures,
+                                 [f"{name} against the truth, training step {step}" for name in names[1:]]))
         return items
 
 

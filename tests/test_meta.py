@@ -481,4 +481,33 @@ def test_cnn_context_encoder_sees_only_the_context_pixels_and_the_hypernetwork_t
     objective.backward()
     assert objective > error > 0 and encoder.pool.weight.grad is None
     assert model.context_encoder.pool.weight.grad.abs().sum() > 0 and model.network.net[0].linear.weight.grad is None
-    assert set(model.validation_predictions(batch)) == {"context5", "context10", "context_all"}
+    predictions = model.validation_predictions(batch)
+    assert set(predictions) == {"context5", "context10", "context_all"}
+    columns = model.media_columns(batch, predictions)
+    assert list(columns) == ["truth", "5 points", "context5", "10 points", "context10", "context_all"]
+    shown = (columns["5 points"] != 0).all(dim=-1)  # 0: the middle of [-1, 1], where no point is given
+    assert shown.sum(dim=1).tolist() == [5, 5]
+
+
+def test_crop_media_show_the_first_held_out_crops_truth_first(tmp_path):
+    import soundfile
+
+    from datamodules.patches import MEDIA_PATCHES
+
+    folder = _images(tmp_path / "images", 3)
+    patches = ImagePatchDataModule(str(folder), patch=8, val_crops=6)
+    values = patches.validation_batch(torch.device("cpu"))["values"]
+    (picture,) = patches.crop_media({"truth": values, "step3": -values}, step=5)
+    grid = picture.images[0]
+    assert grid.shape == (MEDIA_PATCHES * 32 + (MEDIA_PATCHES - 1) * 2, 2 * 32 + 2, 3)
+    first = ((values[0].reshape(8, 8, 3) + 1) / 2 * 255).round().numpy()
+    np.testing.assert_allclose(grid[:32:4, :32:4], first, atol=1)  # patch 0 of the truth, top left, scaled 4x
+    assert picture.captions == ["truth | step3 (held-out patches, step 5)"]
+    samples = np.sin(np.linspace(0, 300, 4000)).astype(np.float32)
+    soundfile.write(tmp_path / "tone.wav", samples, 8000)
+    clips = AudioClipDataModule(str(tmp_path / "tone.wav"), clip=128, val_crops=3)
+    truth = clips.validation_batch(torch.device("cpu"))["values"]
+    items = clips.crop_media({"truth": truth, "step0": truth * 0, "step3": truth}, step=5)
+    assert [item.key for item in items] == ["val/clips/0", "val/clips/1"]
+    assert [image.shape for image in items[0].images] == [(3 * 64, 128, 3)] * 2  # target, fit, error panels
+    assert items[0].captions[1] == "step3 against the truth, training step 5"
