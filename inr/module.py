@@ -45,7 +45,7 @@ from inr.member_shards import all_reduce_terms, gather_members, gather_rows, sha
 from inr.members import build_members, member_seeds
 from inr.metrics import SignalMetric, default_metrics
 from inr.networks import Siren
-from inr.signal import SignalSpec, given_signal
+from inr.signal import SignalSpec, check_resumed_signal, given_signal
 from inr.step import Step
 
 _NOT_PRIMITIVE = ["encoder", "network", "losses", "metrics", "optimizer", "lr_scheduler"]
@@ -486,13 +486,7 @@ class INRModule(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse to resume on a different signal (other file, size or channels), naming what differs."""
         self.best_metrics = dict(checkpoint.get(BEST_METRICS_KEY, {}))
-        saved = checkpoint.get("hyper_parameters", {}).get("signal")
-        if saved is None:
-            return
-        differing = SignalSpec.from_dict(saved).differences(self.signal)
-        if differing:
-            details = "; ".join(f"{key}: checkpoint {then!r}, now {now!r}" for key, then, now in differing)
-            raise InputError(f"cannot resume on different data ({details}); use the run's own --data options")
+        check_resumed_signal(checkpoint, self.signal)
 
     def configure_optimizers(self) -> Any:
         """Build the optimizer (and scheduler) from the configured factories.

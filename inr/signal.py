@@ -149,3 +149,14 @@ def given_signal(signal: dict[str, Any] | SignalSpec | None, owner: str, command
     if signal is None:
         raise InputError(f"{owner} needs `signal` (the DataModule's signal_spec); `{command}` links it from --data")
     return signal if isinstance(signal, SignalSpec) else SignalSpec.from_dict(signal)
+
+
+def check_resumed_signal(checkpoint: dict[str, Any], signal: SignalSpec) -> None:
+    """Refuse to resume ``checkpoint`` on another signal than the one it was fitted to, naming what differs."""
+    saved = checkpoint.get("hyper_parameters", {}).get("signal")
+    if saved is None:
+        return
+    differing = SignalSpec.from_dict(saved).differences(signal)
+    if differing:
+        details = "; ".join(f"{key}: checkpoint {then!r}, now {now!r}" for key, then, now in differing)
+        raise InputError(f"cannot resume on different data ({details}); use the run's own --data options")

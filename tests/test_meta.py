@@ -265,6 +265,9 @@ def test_meta_fit_logs_every_step_count_and_the_standard_init_and_resumes_exactl
     with pytest.raises(InputError, match="written by inr.meta.maml.MAML, the model now is inr.meta.maml.Reptile"):
         build_meta_cli(_fit_args("reptile_siren.yaml", folder, split, "--trainer.max_steps", "8", "--ckpt_path",
                                  "last", "--trainer.logger", "false"))
+    with pytest.raises(InputError, match=r"cannot resume on different data \(shape: checkpoint \[8, 8\], now \[4, 4\]"):
+        build_meta_cli(_fit_args("maml_siren.yaml", folder, split, "--trainer.max_steps", "8", "--ckpt_path",
+                                 "last", "--trainer.logger", "false", "--data.init_args.patch", "4"))
 
 
 @pytest.mark.slow

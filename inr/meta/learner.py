@@ -37,7 +37,7 @@ from inr.media import log_media
 from inr.member_metrics import summarise_members
 from inr.metrics import default_metrics
 from inr.networks import Siren
-from inr.signal import SignalSpec, given_signal
+from inr.signal import SignalSpec, check_resumed_signal, given_signal
 
 #: inner-step counts validated by default (the functa and learned-init papers report 3 and 2; 10 shows the trend).
 EVAL_STEPS = (0, 1, 3, 10)
@@ -240,13 +240,7 @@ class MetaLearner(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse to resume on crops of another description (shape, channels, kind), naming what differs."""
-        saved = checkpoint.get("hyper_parameters", {}).get("signal")
-        if saved is None:
-            return
-        differing = [(key, then, now) for key, then, now in SignalSpec.from_dict(saved).differences(self.signal)]
-        if differing:
-            details = "; ".join(f"{key}: checkpoint {then!r}, now {now!r}" for key, then, now in differing)
-            raise InputError(f"cannot resume on different data ({details}); use the run's own --data options")
+        check_resumed_signal(checkpoint, self.signal)
 
 
 class InnerLoopLearner(MetaLearner):
