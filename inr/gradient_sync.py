@@ -11,6 +11,7 @@ ranks' points: the step one process would take on their union.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 import torch
@@ -18,6 +19,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from inr import liveness
+from inr.errors import InputError
 
 
 def resolve_conjugate_gradients(parameters: Iterable[nn.Parameter]) -> None:
@@ -63,3 +65,26 @@ def all_reduce_gradients(parameters: Iterable[nn.Parameter], points: int, terms:
         grad.copy_(flat[offset : offset + grad.numel()].view_as(grad))
         offset += grad.numel()
     return flat[offset:-1].to(terms.dtype)
+
+
+def check_ddp_strategy(trainer, command: str) -> None:
+    """Refuse a multi-process strategy other than DDP (the step reduces the gradients itself, with DDP's reducer off).
+
+    ``command`` names what fits (``inr fit``) in the message.
+    """
+    from lightning.pytorch.strategies import DDPStrategy
+
+    if trainer is not None and trainer.world_size > 1 and not isinstance(trainer.strategy, DDPStrategy):
+        raise InputError(f"trainer strategy {type(trainer.strategy).__name__} is not supported on several "
+                         f"processes: {command} fits with DDP (--trainer.strategy ddp), whose gradients it reduces "
+                         "itself")
+
+
+def without_gradient_reducer(trainer) -> contextlib.AbstractContextManager:
+    """DDP's ``no_sync`` while a step accumulates its gradients (it reduces them once itself); nothing on one process.
+
+    Only DDP runs on several processes (:func:`check_ddp_strategy`).
+    """
+    if trainer.world_size > 1:
+        return trainer.strategy.block_backward_sync()
+    return contextlib.nullcontext()

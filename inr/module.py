@@ -17,7 +17,6 @@ Validation evaluates the whole signal once (with derivatives when a metric needs
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +25,6 @@ from typing import Any, Literal
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 
 from inr import diff, liveness
@@ -34,7 +32,12 @@ from inr.chunks import chunk_slices, evaluate_in_chunks
 from inr.encoders import Encoder, Identity
 from inr.errors import InputError, UnsupportedSetupError
 from inr.evaluation import Evaluation
-from inr.gradient_sync import all_reduce_gradients, resolve_conjugate_gradients
+from inr.gradient_sync import (
+    all_reduce_gradients,
+    check_ddp_strategy,
+    resolve_conjugate_gradients,
+    without_gradient_reducer,
+)
 from inr.init_from import load_initial_state
 from inr.lightning_private import compiler_failure, instantiated_by_cli
 from inr.loss_guard import NonFiniteLossGuard, guarded_update
@@ -232,11 +235,8 @@ class INRModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         """Refuse multi-process strategies other than DDP; apply ``matmul_precision`` for the run."""
         trainer = self._trainer
-        if stage == "fit" and trainer is not None and trainer.world_size > 1 and not isinstance(
-            trainer.strategy, DDPStrategy
-        ):
-            raise InputError(f"trainer strategy {type(trainer.strategy).__name__} is not supported on several "
-                             "processes: inr fits with DDP (--trainer.strategy ddp), whose gradients it reduces itself")
+        if stage == "fit":
+            check_ddp_strategy(trainer, "inr")
         if stage == "fit" and trainer is not None and trainer.world_size > 1 and self.signal.batched:
             self._set_shard(shard_range(self.signal.members, trainer.world_size, trainer.global_rank))
             print(f"inr: rank {trainer.global_rank} fits members {self.shard.start}..{self.shard.stop - 1} of "
@@ -320,7 +320,7 @@ class INRModule(L.LightningModule):
         count = batch["coords"].shape[1 if batched else 0]
         scale = self.active_spec.members if batched else 1
         terms = torch.zeros(len(self.losses), device=self.device)
-        with self._without_gradient_reducer():
+        with without_gradient_reducer(self.trainer):
             pieces = (member_chunks(batch, self.chunk_size) if batched
                       else ((None, chunk) for chunk in chunks(batch, self.chunk_size)))
             for group, chunk in pieces:
@@ -363,12 +363,6 @@ class INRModule(L.LightningModule):
         if mark is None or step <= mark[1] or now <= mark[0]:
             return {}
         return {"train/samples_per_second": points_per_step * (step - mark[1]) / (now - mark[0])}
-
-    def _without_gradient_reducer(self) -> contextlib.AbstractContextManager:
-        """DDP's ``no_sync`` while chunks accumulate (the step reduces once itself); nothing on one process."""
-        if self.trainer.world_size > 1:  # a DDP strategy: setup refuses the others
-            return self.trainer.strategy.block_backward_sync()
-        return contextlib.nullcontext()
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse to write weights updated from a non-finite loss; a sharded fit writes every member."""

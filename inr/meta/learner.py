@@ -16,7 +16,6 @@ baseline on the same signals. Media: the first held-out signals, truth beside ea
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -24,13 +23,12 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 
 from inr.encoders import Encoder, Identity
 from inr.errors import InputError
 from inr.evaluation import Evaluation
-from inr.gradient_sync import all_reduce_gradients
+from inr.gradient_sync import all_reduce_gradients, check_ddp_strategy, without_gradient_reducer
 from inr.lightning_private import instantiated_by_cli
 from inr.loss_guard import NonFiniteLossGuard, guarded_update
 from inr.media import log_media
@@ -129,12 +127,8 @@ class MetaLearner(L.LightningModule):
         """
         if not self.standard_init:
             self.remember_standard_init()
-        trainer = self._trainer
-        if stage == "fit" and trainer is not None and trainer.world_size > 1 and not isinstance(
-            trainer.strategy, DDPStrategy
-        ):
-            raise InputError(f"trainer strategy {type(trainer.strategy).__name__} is not supported on several "
-                             "processes: inr meta fits with DDP (--trainer.strategy ddp)")
+        if stage == "fit":
+            check_ddp_strategy(self._trainer, "inr meta")
 
     def on_fit_start(self) -> None:
         """Put the parameter count in every logger's run config."""
@@ -146,7 +140,7 @@ class MetaLearner(L.LightningModule):
         """One outer step on this rank's signals; under DDP the gradients are reduced once, weighted by signals."""
         optimizer = self.optimizers()
         optimizer.zero_grad(set_to_none=True)
-        with self._without_gradient_reducer():
+        with without_gradient_reducer(self.trainer):
             objective, loss = self.meta_objective(batch)
             self.manual_backward(objective)
         terms = loss.detach().reshape(1)
@@ -158,12 +152,6 @@ class MetaLearner(L.LightningModule):
             self.log("train/loss", terms[0], logger=False)
             self.log_at_global_step({"train/loss": float(terms[0]), "train/lr": learning_rate})
         return terms[0]
-
-    def _without_gradient_reducer(self) -> contextlib.AbstractContextManager:
-        """DDP's ``no_sync`` (the step reduces once itself); nothing on one process."""
-        if self.trainer.world_size > 1:
-            return self.trainer.strategy.block_backward_sync()
-        return contextlib.nullcontext()
 
     def log_at_global_step(self, metrics: dict[str, float]) -> None:
         """Send metrics to every logger at x = global_step (outer steps taken)."""
