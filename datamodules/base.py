@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import lightning as L
 import torch
+from lightning.pytorch.plugins.precision import DoublePrecision
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
@@ -183,8 +184,21 @@ class SignalDataModule(L.LightningDataModule):
         return {key: value for key, value in self.on_device(device).items() if key in keep}
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> dict[str, Tensor]:
-        """Replace the placeholder by the real batch, drawn on the device."""
+        """Replace the placeholder by the real batch, drawn on the device (float64 under ``precision 64-true``)."""
         device = self.trainer.strategy.root_device
         if self.trainer.training:
-            return self.sample(device, self.trainer.global_step, self.trainer.global_rank)
-        return self.validation_batch(device)
+            batch = self.sample(device, self.trainer.global_step, self.trainer.global_rank)
+        else:
+            batch = self.validation_batch(device)
+        return in_trainer_precision(batch, self.trainer)
+
+
+def in_trainer_precision(batch: dict[str, Tensor], trainer) -> dict[str, Tensor]:
+    """``batch`` with its floating tensors in float64 when the trainer runs in ``64-true``; as it is otherwise.
+
+    Lightning converts a DataLoader's batch before ``on_after_batch_transfer``, which here draws the real batch; the
+    other precisions keep coordinates and targets in float32 (the networks' input layers compute in float32).
+    """
+    if isinstance(trainer.precision_plugin, DoublePrecision):
+        return trainer.precision_plugin.convert_input(batch)
+    return batch

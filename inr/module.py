@@ -25,6 +25,7 @@ from typing import Any, Literal
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.plugins.precision import DoublePrecision
 from torch import Tensor, nn
 
 from inr import diff, liveness
@@ -48,6 +49,7 @@ from inr.member_shards import all_reduce_terms, gather_members, gather_rows, sha
 from inr.members import build_members, member_seeds
 from inr.metrics import SignalMetric, default_metrics
 from inr.networks import Siren
+from inr.precision import to_float64
 from inr.signal import SignalSpec, check_resumed_signal, given_signal
 from inr.step import Step
 
@@ -235,6 +237,10 @@ class INRModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         """Refuse multi-process strategies other than DDP; apply ``matmul_precision`` for the run."""
         trainer = self._trainer
+        if trainer is not None and isinstance(trainer.precision_plugin, DoublePrecision):
+            # Lightning converts the module to float64 after restoring a checkpoint into it; converted first, a
+            # resumed 64-true run keeps its float64 weights unrounded.
+            to_float64(self)
         if stage == "fit":
             check_ddp_strategy(trainer, "inr")
         if stage == "fit" and trainer is not None and trainer.world_size > 1 and self.signal.batched:

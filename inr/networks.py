@@ -37,9 +37,9 @@ class Float32Linear(nn.Linear):
     """``nn.Linear`` computed in full float32 (autocast off, no TF32): the input layer of a network."""
 
     def forward(self, features: Tensor) -> Tensor:
-        """[..., in_dim] -> float32 [..., out_dim]."""
+        """[..., in_dim] -> float32 [..., out_dim] (float64 for a float64 layer, as under ``precision 64-true``)."""
         with full_float32(features.device.type):
-            return super().forward(at_least_float32(features))
+            return super().forward(at_least_float32(features).to(self.weight.dtype))
 
 
 def linear(in_dim: int, out_dim: int, is_first: bool, dtype: torch.dtype | None = None) -> nn.Linear:

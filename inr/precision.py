@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import Iterator
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 
 @contextlib.contextmanager
@@ -39,3 +39,17 @@ def full_float32(device_type: str) -> Iterator[None]:
 def at_least_float32(tensor: Tensor) -> Tensor:
     """``tensor`` in float32 if it holds half-precision values; float32 and float64 tensors as they are."""
     return tensor.float() if tensor.dtype in (torch.float16, torch.bfloat16) else tensor
+
+
+def to_float64(module: nn.Module) -> nn.Module:
+    """``module`` with float parameters and buffers in float64 and complex ones in complex128, in place.
+
+    ``Module.double()`` leaves complex tensors (WIRE's hidden layers) in complex64, which float64 inputs cannot meet.
+    """
+
+    def widen(tensor: Tensor) -> Tensor:
+        if tensor.is_complex():
+            return tensor.to(torch.complex128)
+        return tensor.double() if tensor.is_floating_point() else tensor
+
+    return module._apply(widen)

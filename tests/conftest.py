@@ -31,6 +31,14 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 # Small, fast model used by most CLI tests.
 TINY_MODEL = ["--model.network.init_args.hidden", "32", "--model.network.init_args.layers", "1"]
+# Equivalence fits (batched = single fits, N processes = 1 process, chunked = unchunked) compute the same arithmetic
+# with other summation orders, which another CPU's BLAS kernels change. They run in float64, where rounding is
+# 2**-53 ~ 1.1e-16 relative: the worst trained-weight difference measured (an audio SIREN, first-layer w0 = 3000, 50
+# Adam steps) is 5e-14 on an AMD EPYC, against 2.6e-6 in float32 on the same machine. EQUIVALENT_ATOL leaves four
+# orders of magnitude for other kernels and stays five below one Adam step (lr >= 1e-4): a member whose update
+# were wrong by 1e-8 once fails it.
+FLOAT64 = ["--trainer.precision", "64-true"]
+EQUIVALENT_ATOL = 1e-9
 # SDF validation on a 24^3 grid (the configs extract the mesh at 128^3).
 SURFACE_METRIC_24 = ["--model.metrics",
                      '[{"class_path": "inr.metrics.SurfaceDistance", "init_args": {"resolution": 24}}]']

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import torch
-from conftest import ROOT, SURFACE_METRIC_24, TINY_MODEL, child_env
+from conftest import EQUIVALENT_ATOL, FLOAT64, ROOT, SURFACE_METRIC_24, TINY_MODEL, child_env
 from wandb_reader import find_offline_runs, metric_values, read_history, wait_until_finished
 
 from inr.cli import build_cli, find_last_checkpoint
@@ -157,7 +157,7 @@ def test_derivative_only_losses_fit_on_two_processes_like_on_one(config, tmp_pat
     common = ["--config", f"configs/{config}.yaml", "--data.path", str(image), "--data.size", "null",
               "--model.chunk_size", "16", "--trainer.max_steps", "4", "--trainer.val_check_interval", "4",
               "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
-              *TINY_MODEL]
+              *TINY_MODEL, *FLOAT64]
     env = {**child_env(), "PYTHONPATH": str(ROOT / "tests")}
     done = subprocess.run([sys.executable, "-m", "inr.cli", "fit", *common, "--trainer.strategy", "ddp",
                            "--trainer.devices", "2", "--ddp_timeout", "60", "--trainer.default_root_dir",
@@ -181,7 +181,7 @@ def test_derivative_only_losses_fit_on_two_processes_like_on_one(config, tmp_pat
     two, single = _state(find_last_checkpoint(tmp_path / "two")), _state(find_last_checkpoint(tmp_path / "one"))
     assert single.keys() == two.keys()
     for key in single:
-        assert torch.allclose(two[key], single[key], rtol=0, atol=1e-6), key
+        assert torch.allclose(two[key], single[key], rtol=0, atol=EQUIVALENT_ATOL), key
     assert not torch.equal(single["network.net.0.linear.weight"], initial["network.net.0.linear.weight"])
     assert torch.equal(single["network.net.2.bias"], initial["network.net.2.bias"])  # no gradient reaches it
 
@@ -207,7 +207,7 @@ def test_complex_network_under_derivative_losses_fits_on_two_processes_like_on_o
               "--model.network", '{"class_path": "inr.zoo.Wire", "init_args": {"hidden": 16, "layers": 1}}',
               "--model.optimizer.init_args.lr", "5e-3", "--trainer.max_steps", "3",
               "--trainer.val_check_interval", "3", "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar",
-              "false", "--trainer.logger", "false"]
+              "false", "--trainer.logger", "false", *FLOAT64]
     _inr("fit", *common, "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.default_root_dir",
          str(tmp_path / "two"))
     one = build_cli([*common, "--trainer.devices", "1", "--trainer.default_root_dir", str(tmp_path / "one")],
@@ -218,7 +218,7 @@ def test_complex_network_under_derivative_losses_fits_on_two_processes_like_on_o
     hidden = "network.net.1.linear.weight"
     assert single[hidden].is_complex() and not torch.equal(single[hidden], initial[hidden])
     for key in single:
-        assert torch.allclose(two[key], single[key], rtol=0, atol=1e-6), key
+        assert torch.allclose(two[key], single[key], rtol=0, atol=EQUIVALENT_ATOL), key
 
 
 def _members_fit(root, images, steps: int, devices: int, *extra: str) -> subprocess.CompletedProcess:
@@ -227,7 +227,8 @@ def _members_fit(root, images, steps: int, devices: int, *extra: str) -> subproc
                 "--data.batch_size", "64", "--trainer.default_root_dir", str(root), "--trainer.max_steps", str(steps),
                 "--trainer.val_check_interval", "10", "--checkpoint.every_n_train_steps", "10",
                 "--trainer.enable_progress_bar", "false", "--trainer.accelerator", "cpu", "--trainer.strategy", "ddp",
-                "--trainer.devices", str(devices), "--model.optimizer.init_args.lr", "1e-3", *TINY_MODEL, *extra)
+                "--trainer.devices", str(devices), "--model.optimizer.init_args.lr", "1e-3", *TINY_MODEL, *FLOAT64,
+                *extra)
 
 
 def _last_checkpoint(root):
@@ -248,7 +249,7 @@ def test_members_sharded_over_two_processes_fit_as_on_one_and_resume_on_one(tmp_
     sharded, single = _last_checkpoint(tmp_path / "two"), _last_checkpoint(tmp_path / "one")
     # every member equals its 1-process trajectory: no rank saw another rank's gradients (averaging would halve them)
     for key, value in single["state_dict"].items():
-        torch.testing.assert_close(sharded["state_dict"][key], value, rtol=0, atol=1e-5, msg=key)
+        torch.testing.assert_close(sharded["state_dict"][key], value, rtol=0, atol=EQUIVALENT_ATOL, msg=key)
     (run,) = find_offline_runs(tmp_path / "two")
     (reference,) = find_offline_runs(tmp_path / "one")
     [(_, psnr)] = metric_values(run, "val/psnr")
@@ -262,4 +263,4 @@ def test_members_sharded_over_two_processes_fit_as_on_one_and_resume_on_one(tmp_
     resumed, whole = _last_checkpoint(tmp_path / "two"), _last_checkpoint(tmp_path / "whole")
     assert resumed["global_step"] == whole["global_step"] == 20
     for key, value in whole["state_dict"].items():
-        torch.testing.assert_close(resumed["state_dict"][key], value, rtol=0, atol=1e-5, msg=key)
+        torch.testing.assert_close(resumed["state_dict"][key], value, rtol=0, atol=EQUIVALENT_ATOL, msg=key)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import EQUIVALENT_ATOL, FLOAT64
 
 from inr.cli import build_cli
 from inr.errors import InputError
@@ -105,16 +106,19 @@ def _fit(config: str, data: list[str], root: Path, seed: int, steps: int, extra:
 
 
 def _assert_members_equal_single_runs(config, folder_args, single_args, files, tmp_path, extra=(), metric="psnr"):
+    """Fit the folder batched and each file alone, in float64 (conftest.FLOAT64); every member equals its fit."""
     steps, seed = 50, 7
-    batched = _fit(config, folder_args, tmp_path / "batched", seed, steps, list(extra))
+    extra = [*FLOAT64, *extra]
+    batched = _fit(config, folder_args, tmp_path / "batched", seed, steps, extra)
     members = batched.model.member_metrics
     for index, file in enumerate(files):
         single = _fit(config, [*single_args, "--data.path", str(file)], tmp_path / f"single{index}", seed + index,
-                      steps, list(extra))
+                      steps, extra)
         state = single.model.state_dict()
         for name, value in batched.model.state_dict().items():
             mine = name.replace(".module.", ".", 1)
-            torch.testing.assert_close(value[index], state[mine], rtol=0, atol=1e-4, msg=name)
+            assert value.dtype == torch.float64, name
+            torch.testing.assert_close(value[index], state[mine], rtol=0, atol=EQUIVALENT_ATOL, msg=name)
         own = float(single.trainer.callback_metrics[f"val/{metric}"])
         assert abs(float(members[index][metric]) - own) < 0.01, (index, float(members[index][metric]), own)
     return batched
@@ -199,11 +203,12 @@ def test_members_chunked_in_pieces_train_as_in_one_piece(chunk_size, tmp_path):
     _images(tmp_path / "images", 3)
     data = ["--data", "datamodules.image_folder.ImageFolderDataModule", "--data.path", str(tmp_path / "images"),
             "--data.size", "null"]
-    whole = _fit("configs/image_siren.yaml", data, tmp_path / "whole", 3, 20)
-    pieces = _fit("configs/image_siren.yaml", data, tmp_path / "pieces", 3, 20, ["--model.chunk_size", chunk_size])
+    whole = _fit("configs/image_siren.yaml", data, tmp_path / "whole", 3, 20, FLOAT64)
+    pieces = _fit("configs/image_siren.yaml", data, tmp_path / "pieces", 3, 20,
+                  [*FLOAT64, "--model.chunk_size", chunk_size])
     state = pieces.model.state_dict()
     for name, value in whole.model.state_dict().items():
-        torch.testing.assert_close(state[name], value, rtol=0, atol=1e-5, msg=name)
+        torch.testing.assert_close(state[name], value, rtol=0, atol=EQUIVALENT_ATOL, msg=name)
     assert pieces.model.network.active == slice(0, 3)  # every member active again after the step
     assert float(pieces.trainer.callback_metrics["val/psnr"]) == pytest.approx(
         float(whole.trainer.callback_metrics["val/psnr"]), abs=1e-3)

@@ -154,6 +154,18 @@ def test_a_video_fit_logs_frame_metrics_a_video_and_an_error_strip(video_run):
     assert not list((run / "files" / "inr_media").glob("*.mp4"))  # the encoded copy is removed once W&B has it
 
 
+def _assert_same_8bit(written: np.ndarray, expected: np.ndarray) -> None:
+    """Two 8-bit renderings of the same float32 values, evaluated in other batch shapes (other summation orders).
+
+    Their float values differ by float32 rounding (~1e-6), far below one level (1/255): a value lands on a
+    neighbouring level only where it lies within that rounding of a quantisation boundary, a fraction of about
+    2 * 1e-6 * 255 ~ 5e-4 of the values. Allowed: one level, in at most 1 % of the values.
+    """
+    assert written.shape == expected.shape and written.dtype == expected.dtype == np.uint8
+    difference = np.abs(written.astype(int) - expected.astype(int))
+    assert difference.max() <= 1 and np.mean(difference > 0) <= 0.01, (difference.max(), np.mean(difference > 0))
+
+
 def test_render_round_trip_and_in_between_frames(video_run, tmp_path):
     from inr.render import load_model, render_checkpoint
 
@@ -166,7 +178,8 @@ def test_render_round_trip_and_in_between_frames(video_run, tmp_path):
     render_checkpoint(last, str(tmp_path / "f_%03d.png"))
     pngs = sorted(tmp_path.glob("f_*.png"))
     assert len(pngs) == frames
-    assert all(np.array_equal(iio.imread(path), expected[k]) for k, path in enumerate(pngs))
+    for k, path in enumerate(pngs):
+        _assert_same_8bit(iio.imread(path), expected[k])
     render_checkpoint(last, str(tmp_path / "clip.mp4"))
     decoded, fps = read_video(tmp_path / "clip.mp4")
     assert decoded.shape == expected.shape and fps == pytest.approx(25)
@@ -177,10 +190,11 @@ def test_render_round_trip_and_in_between_frames(video_run, tmp_path):
     render_checkpoint(last, str(tmp_path / "double_%02d.png"), fps=50)
     doubled = sorted(tmp_path.glob("double_*.png"))
     assert len(doubled) == 2 * (frames - 1) + 1
-    assert np.array_equal(iio.imread(doubled[2]), expected[1])  # every second frame is a training frame
+    _assert_same_8bit(iio.imread(doubled[2]), expected[1])  # every second frame is a training frame
     between = torch.cat([torch.full((height * width, 1), -1 + 1 / (frames - 1)), grids.grid((height, width))], 1)
-    assert np.array_equal(iio.imread(doubled[1]), values_to_frames(model.predict_values(between),
-                                                                 (1, height, width, 3))[0])
+    in_between = values_to_frames(model.predict_values(between), (1, height, width, 3))[0]
+    _assert_same_8bit(iio.imread(doubled[1]), in_between)
+    assert np.abs(in_between.astype(int) - expected[0]).max() > 1  # a new frame, not a copy of its neighbour
     render_checkpoint(last, str(tmp_path / "small.gif"), resolution=24)
     assert read_video(tmp_path / "small.gif")[0].shape == (frames, 16, 24, 3)
     cli_render = subprocess.run([sys.executable, "-m", "inr.cli", "render", str(last), "--out",
