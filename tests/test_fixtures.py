@@ -1,0 +1,102 @@
+"""Checkpoints written by an earlier main (tests/fixtures, see make_fixtures.py) load, render and resume today.
+
+Their hyper-parameters name classes by the flat layout of 2026-12-06 (``inr.networks.Siren``, ...): class paths
+are saved API.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+from conftest import EQUIVALENT_ATOL, ROOT, child_env
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CHECKPOINTS = FIXTURES / "checkpoints"
+RENDERED = dict(np.load(CHECKPOINTS / "rendered.npz"))
+
+
+def probe_coords(in_dim: int) -> torch.Tensor:
+    """The points make_fixtures.py evaluated: 200 fixed points in [-1, 1]^in_dim."""
+    return torch.rand(200, in_dim, generator=torch.Generator().manual_seed(in_dim)) * 2 - 1
+
+
+def _hparams(name: str) -> dict:
+    return torch.load(CHECKPOINTS / f"{name}.ckpt", weights_only=True)["hyper_parameters"]
+
+
+def test_the_fixtures_name_classes_by_the_old_layout():
+    assert _hparams("image_siren")["network"]["class_path"] == "inr.networks.Siren"
+    assert _hparams("zoo_wire")["network"]["class_path"] == "inr.zoo.Wire"
+    assert _hparams("zoo_hash_grid")["encoder"]["class_path"] == "inr.hash_grid.HashGrid"
+    assert _hparams("meta_maml_siren")["_class_path"] == "inr.meta.maml.MAML"
+    assert set(RENDERED) >= {"image_siren", "audio_siren", "video_siren", "sdf_siren", "many_image_siren",
+                             "zoo_wire", "zoo_hash_grid", "zoo_fourier_net", "meta_maml_init", "meta_functa_export",
+                             "meta_hypernetwork_export"}
+
+
+@pytest.mark.parametrize("name", sorted(RENDERED))
+def test_an_old_checkpoint_renders_the_values_it_rendered_when_written(name):
+    from inr.render import load_model
+
+    model = load_model(CHECKPOINTS / f"{name}.ckpt")
+    values = model.predict_values(probe_coords(model.signal.in_dim))
+    # float32 forward passes of small networks on another CPU's kernels differ by ~1e-6 (values in [-1, 1])
+    torch.testing.assert_close(values, torch.from_numpy(RENDERED[name]), rtol=0, atol=1e-5)
+
+
+def _inr(*args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "inr.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=child_env(), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_inr_render_writes_old_checkpoints_of_each_modality(tmp_path):
+    _inr("render", str(CHECKPOINTS / "image_siren.ckpt"), "--out", str(tmp_path / "image.png"))
+    assert iio.imread(tmp_path / "image.png").shape == (12, 12, 3)
+    _inr("render", str(CHECKPOINTS / "many_image_siren.ckpt"), "--member", "2", "--out", str(tmp_path / "m.png"))
+    assert iio.imread(tmp_path / "m.png").shape == (10, 10, 3)
+    _inr("render", str(CHECKPOINTS / "audio_siren.ckpt"), "--out", str(tmp_path / "tone.wav"))
+    import soundfile as sf
+
+    assert sf.read(tmp_path / "tone.wav")[0].shape == (300,)
+    _inr("render", str(CHECKPOINTS / "video_siren.ckpt"), "--out", str(tmp_path / "f_%02d.png"))
+    assert len(list(tmp_path.glob("f_*.png"))) == 3
+
+
+def _state(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+def test_an_old_checkpoint_resumes_to_where_the_old_main_resumed_it(tmp_path):
+    # resume_step3 is a float64 run at step 3; resume_step6 the old main's resume of it to step 6
+    _inr("fit", "--config", "configs/image_siren.yaml", "--data.path", "tests/fixtures/data/image.png",
+         "--data.size", "null", "--model.network.init_args.hidden", "16", "--model.network.init_args.layers", "1",
+         "--trainer.precision", "64-true", "--trainer.max_steps", "6", "--trainer.val_check_interval", "3",
+         "--trainer.logger", "false", "--trainer.enable_progress_bar", "false", "--trainer.accelerator", "cpu",
+         "--trainer.default_root_dir", str(tmp_path), "--ckpt_path", str(CHECKPOINTS / "resume_step3.ckpt"))
+    (last,) = tmp_path.glob("**/checkpoints/last.ckpt")
+    resumed, expected = _state(last), _state(CHECKPOINTS / "resume_step6.ckpt")
+    start = _state(CHECKPOINTS / "resume_step3.ckpt")
+    assert resumed.keys() == expected.keys()
+    assert any(not torch.equal(value, start[key]) for key, value in expected.items())  # three steps moved it
+    for key, value in expected.items():
+        assert value.dtype == torch.float64, key
+        torch.testing.assert_close(resumed[key], value, rtol=0, atol=EQUIVALENT_ATOL, msg=key)
+
+
+def test_an_old_meta_checkpoint_exports_the_initialisation_it_exported(tmp_path):
+    _inr("meta", "export", str(CHECKPOINTS / "meta_maml_siren.ckpt"), "--out", str(tmp_path / "init.ckpt"))
+    exported, expected = _state(tmp_path / "init.ckpt"), _state(CHECKPOINTS / "meta_maml_init.ckpt")
+    assert exported.keys() == expected.keys()
+    assert all(torch.equal(exported[key], value) for key, value in expected.items())
+    _inr("meta", "export", str(CHECKPOINTS / "meta_functa_siren.ckpt"), "--latents",
+         str(CHECKPOINTS / "functa_latents.pt"), "--index", "0", "--out", str(tmp_path / "functa.ckpt"))
+    exported, expected = _state(tmp_path / "functa.ckpt"), _state(CHECKPOINTS / "meta_functa_export.ckpt")
+    assert all(torch.equal(exported[key], value) for key, value in expected.items())
