@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.recorded_fit import recorded_fit
 from inr.cli import find_last_checkpoint
-from inr.render import render_checkpoint
+from inr.commands.render import render_checkpoint
 
 CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "gt_bach.wav"
 CASES = {"siren": "configs/audio_siren.yaml", "relu_pe": "configs/audio_relu_pe.yaml"}

@@ -40,7 +40,7 @@ STAGES = {"environment": 0.05, "correctness": 0.35, "precision": 0.2, "multi_gpu
 def run_fit(args: list[str]):
     """``inr fit`` (``inr meta fit`` when ``args`` start with ``meta``) in this process, without a logger."""
     from inr.cli import build_cli
-    from inr.meta.cli import build_meta_cli
+    from inr.commands.meta import build_meta_cli
 
     build = build_meta_cli if args[:1] == ["meta"] else build_cli
     args = args[1:] if args[:1] == ["meta"] else args
@@ -104,7 +104,7 @@ def _metrics(cli) -> dict[str, float]:
 
 
 def render(checkpoint: str, out: Path, device: str, member: int | None = None) -> str:
-    from inr.render import render_checkpoint
+    from inr.commands.render import render_checkpoint
 
     return render_checkpoint(checkpoint, str(out), device=device, member=member)
 
@@ -257,8 +257,8 @@ def stage_speed(options) -> dict[str, Any]:
     _progress(options, "speed", "speed_options", rows["speed_options"])
     rows["largest_batch"] = largest_batch(options, device)
     _progress(options, "speed", "largest_batch", rows["largest_batch"])
-    from inr.encoders import Identity
-    from inr.networks import MLP
+    from inr.nn.encoders import Identity
+    from inr.nn.networks import MLP
     from inr.ntk.empirical import empirical_ntk
 
     device = torch.device(options.device)

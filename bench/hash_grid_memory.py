@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from bench.large_signal import run_measured, write_image
-from inr.hash_grid import HashGrid
+from inr.nn.hash_grid import HashGrid
 
 CONFIG = "configs/zoo/hash_grid.yaml"
 CHUNK_SIZE = 16384  # INRModule's default chunk_size

@@ -65,7 +65,7 @@ def crop_targets(paths: list[Path]) -> tuple[torch.Tensor, torch.Tensor]:
     """coords [N, 2] on SIREN's (y, x) grid and values [K, N, 3] in [-1, 1] of the crops."""
     import imageio.v3 as iio
 
-    from inr.grids import grid
+    from inr.core.grids import grid
 
     values = np.stack([iio.imread(path)[..., :3].reshape(-1, 3) for path in paths]).astype(np.float32) / 127.5 - 1
     return grid((CROP, CROP)), torch.from_numpy(values)

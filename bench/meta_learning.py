@@ -41,7 +41,7 @@ from datamodules.patches import ImagePatchDataModule
 from inr.meta.functa import Functa, ModulatedSiren
 from inr.meta.hypernetwork import Hypernetwork
 from inr.meta.maml import MAML, Reptile
-from inr.networks import Siren
+from inr.nn.networks import Siren
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "ffn" / "div2k"
@@ -192,7 +192,7 @@ def fit_curve(image: Path, init: Path | None, steps: int, folder: Path) -> list[
 
 def _initial_psnr(cli, init) -> float:
     """PSNR of the network before any step (the init itself)."""
-    from inr.init_from import load_initial_state
+    from inr.training.init_from import load_initial_state
 
     model = cli.model  # before fitting: setup loads the same init again
     if init is not None:
@@ -266,8 +266,8 @@ def main() -> None:
         checkpoint = folder / "maml.ckpt"
         state = {key: value for key, value in inits["maml"].state_dict().items()
                  if key.startswith(("encoder.", "network."))}
-        torch.save(single_checkpoint({"class_path": "inr.networks.Siren", "init_args": {"hidden": 64, "layers": 2}},
-                                     {"class_path": "inr.encoders.Identity"}, inits["maml"].signal.to_dict(), state),
+        torch.save(single_checkpoint({"class_path": "inr.nn.networks.Siren", "init_args": {"hidden": 64, "layers": 2}},
+                                     {"class_path": "inr.nn.encoders.Identity"}, inits["maml"].signal.to_dict(), state),
                    checkpoint)
         results["curve"] = {"standard": fit_curve(image, None, 100, folder / "a"),
                             "maml": fit_curve(image, checkpoint, 100, folder / "b")}

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from bench.recorded_fit import recorded_fit
 
-RELU_PE = ["--model.encoder", "inr.encoders.PositionalEncoding", "--model.encoder.num_frequencies", "7",
-           "--model.encoder.sigma", "128", "--model.network", "inr.networks.MLP",
+RELU_PE = ["--model.encoder", "inr.nn.encoders.PositionalEncoding", "--model.encoder.num_frequencies", "7",
+           "--model.encoder.sigma", "128", "--model.network", "inr.nn.networks.MLP",
            "--model.network.hidden", "256", "--model.network.layers", "3"]
 CASES = {
     "siren_gradient": ["--config", "configs/poisson_gradient.yaml"],

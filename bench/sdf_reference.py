@@ -25,10 +25,10 @@ import torch
 
 from bench.recorded_fit import recorded_fit
 from datamodules.pointcloud import read_shape
-from inr.checkpoints import read_checkpoint
 from inr.cli import find_last_checkpoint
-from inr.mesh import extract_mesh, nearest, sample_surface, surface_metrics, to_original
-from inr.render import load_model
+from inr.commands.render import load_model
+from inr.core.mesh import extract_mesh, nearest, sample_surface, surface_metrics, to_original
+from inr.training.checkpoints import read_checkpoint
 
 CASES = {"siren": "configs/sdf_siren.yaml", "relu_pe": "configs/sdf_relu_pe.yaml"}
 #: the issue's protocol: points sampled on each surface for the reported Chamfer distance / normal consistency

@@ -41,8 +41,8 @@ from lightning.pytorch.callbacks import Callback
 
 from bench.plain_losses import gradient_loss, laplacian_loss, plain_step, sdf_batch, sdf_loss, value_loss
 from inr.cli import build_cli
-from inr.devices import resolve_device
-from inr.lightning_private import logger_started
+from inr.core.devices import resolve_device
+from inr.training.lightning_private import logger_started
 
 CASES = {
     "image": ("configs/image_siren.yaml", value_loss),

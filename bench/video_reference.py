@@ -28,7 +28,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from bench.reference import Siren as PlainSiren
-from datamodules.video_io import read_video
+from inr.io.video_files import read_video
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT.parent / "shared" / "data" / "bikes.mp4"

@@ -17,13 +17,13 @@ import torch
 from torch import Tensor
 
 from datamodules.base import SignalDataModule, input_file
-from inr import grids
-from inr.atomic import atomic_output
-from inr.chunks import chunk_slices
-from inr.errors import InputError
-from inr.evaluation import Evaluation
-from inr.media import Media, Picture, Sound
-from inr.signal import SignalSpec
+from inr.core import grids
+from inr.core.atomic import atomic_output
+from inr.core.chunks import chunk_slices
+from inr.core.errors import InputError
+from inr.core.evaluation import Evaluation
+from inr.core.media import Media, Picture, Sound
+from inr.core.signal import SignalSpec
 
 #: samples evaluated and written at once by ``render_to_file`` (bounded memory for any output length).
 RENDER_BLOCK = 1 << 18

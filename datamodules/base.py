@@ -7,7 +7,7 @@ Python work, resume is exact and every DDP rank draws different points.
 
 A DataModule supplies data and knows its file formats; it never calls the model. The module tells it which
 targets its losses (training) and metrics (validation) read (``provide``), and it computes exactly those. For
-media, it turns an :class:`inr.evaluation.Evaluation` into its signal's natural form (``media``).
+media, it turns an :class:`inr.core.evaluation.Evaluation` into its signal's natural form (``media``).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from lightning.pytorch.plugins.precision import DoublePrecision
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
-from inr.errors import InputError, MissingFileError
-from inr.evaluation import Evaluation
-from inr.media import Media
-from inr.signal import SignalSpec
+from inr.core.errors import InputError, MissingFileError
+from inr.core.evaluation import Evaluation
+from inr.core.media import Media
+from inr.core.signal import SignalSpec
 
 
 class _Placeholders(IterableDataset):

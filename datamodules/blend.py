@@ -18,8 +18,8 @@ import torch
 from torch.nn import functional as F
 
 from datamodules.image import ImageDataModule, image_derivatives, read_image
-from inr.errors import InputError
-from inr.signal import SignalSpec
+from inr.core.errors import InputError
+from inr.core.signal import SignalSpec
 
 
 def sample_second_image() -> np.ndarray:

@@ -13,9 +13,9 @@ from torch import Tensor
 from datamodules.audio import read_audio, waveform_picture
 from datamodules.crops import CropSetDataModule
 from datamodules.members import signal_files
-from inr.errors import InputError
-from inr.media import Media, Picture
-from inr.signal import SignalSpec
+from inr.core.errors import InputError
+from inr.core.media import Media, Picture
+from inr.core.signal import SignalSpec
 
 #: file types read from a folder.
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")

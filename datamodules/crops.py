@@ -24,10 +24,10 @@ import torch
 from torch import Tensor
 
 from datamodules.base import SignalDataModule, sampling_seed
-from inr import grids
-from inr.errors import InputError
-from inr.media import Media
-from inr.signal import SignalSpec
+from inr.core import grids
+from inr.core.errors import InputError
+from inr.core.media import Media
+from inr.core.signal import SignalSpec
 
 #: seed of the held-out crops' positions (fixed: every run validates on the same crops).
 HELD_OUT_SEED = 20221017

@@ -22,12 +22,12 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from datamodules.base import SignalDataModule, input_file
-from inr import grids
-from inr.atomic import atomic_output
-from inr.errors import InputError
-from inr.evaluation import Evaluation
-from inr.media import Media, Picture
-from inr.signal import SignalSpec
+from inr.core import grids
+from inr.core.atomic import atomic_output
+from inr.core.errors import InputError
+from inr.core.evaluation import Evaluation
+from inr.core.media import Media, Picture
+from inr.core.signal import SignalSpec
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: extensions of sounds and videos (GIF aside): not images, whatever plugin imageio tries on them.

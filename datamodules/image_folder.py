@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datamodules.image import ImageDataModule, resize_to
 from datamodules.members import MembersDataModule, signal_files
-from inr.errors import InputError
+from inr.core.errors import InputError
 
 #: file types read from a folder (a glob or a list may name any image file).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp")

@@ -15,9 +15,9 @@ from datamodules.crops import CropSetDataModule
 from datamodules.image import checked_image_options, read_image, resize_longer_side, values_to_pixels
 from datamodules.image_folder import IMAGE_SUFFIXES
 from datamodules.members import signal_files
-from inr.errors import InputError
-from inr.media import Media, Picture
-from inr.signal import SignalSpec
+from inr.core.errors import InputError
+from inr.core.media import Media, Picture
+from inr.core.signal import SignalSpec
 
 #: held-out patches shown in the validation media.
 MEDIA_PATCHES = 4

@@ -28,13 +28,13 @@ import trimesh
 from torch import Tensor
 
 from datamodules.base import SignalDataModule, input_file, sampling_seed
-from inr import grids
-from inr.atomic import atomic_output
-from inr.errors import InputError
-from inr.evaluation import Evaluation
-from inr.media import Media, Picture, Shape
-from inr.mesh import extract_mesh, sample_surface, to_original
-from inr.signal import SignalSpec
+from inr.core import grids
+from inr.core.atomic import atomic_output
+from inr.core.errors import InputError
+from inr.core.evaluation import Evaluation
+from inr.core.media import Media, Picture, Shape
+from inr.core.mesh import extract_mesh, sample_surface, to_original
+from inr.core.signal import SignalSpec
 
 MESH_SUFFIXES = (".obj", ".off", ".stl", ".glb", ".gltf")
 TEXT_SUFFIXES = (".xyz", ".pts", ".txt")

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from datamodules.members import MembersDataModule, signal_files
 from datamodules.pointcloud import SUPPORTED, PointCloudDataModule
-from inr.errors import InputError
+from inr.core.errors import InputError
 
 
 class ShapeFolderDataModule(MembersDataModule):

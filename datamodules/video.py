@@ -21,12 +21,12 @@ import torch
 from torch import Tensor
 
 from datamodules.base import SignalDataModule, sampling_seed
-from datamodules.video_io import ENCODERS, read_video, resize_frame, target_size, write_video
-from inr.atomic import atomic_output
-from inr.errors import InputError
-from inr.evaluation import Evaluation
-from inr.media import Media, Picture, Video
-from inr.signal import SignalSpec
+from inr.core.atomic import atomic_output
+from inr.core.errors import InputError
+from inr.core.evaluation import Evaluation
+from inr.core.media import Media, Picture, Video
+from inr.core.signal import SignalSpec
+from inr.io.video_files import ENCODERS, read_video, resize_frame, target_size, write_video
 
 #: the built-in clip when no path is given: a 24-frame, 32 x 48 pattern moving right.
 SYNTHETIC_SOURCE = "synthetic moving pattern"

@@ -20,22 +20,28 @@ from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.base import SignalDataModule
-from inr.checkpoints import Checkpoint, read_checkpoint
-from inr.distributed import DEFAULT_TIMEOUT_S, RankFailureReporter, apply_timeout, check_timeout, is_transport_error
-from inr.errors import InputError, InrError, MissingFileError, print_error_line
-from inr.lightning_private import logger_started
-from inr.module import INRModule
-from inr.progress import ProgressBar as InrProgressBar
-from inr.watchdog import HangWatchdog
+from inr.core.errors import InputError, InrError, MissingFileError, print_error_line
+from inr.training.checkpoints import Checkpoint, read_checkpoint
+from inr.training.distributed.faults import (
+    DEFAULT_TIMEOUT_S,
+    RankFailureReporter,
+    apply_timeout,
+    check_timeout,
+    is_transport_error,
+)
+from inr.training.distributed.watchdog import HangWatchdog
+from inr.training.lightning_private import logger_started
+from inr.training.module import INRModule
+from inr.training.progress import ProgressBar as InrProgressBar
 
 #: commands beside LightningCLI's, each ``module:function`` taking the remaining arguments.
 COMMANDS = {
-    "render": "inr.render:main",
-    "export": "inr.export:main",  # the members of a batched checkpoint: one stacked file, or one checkpoint each
-    "benchmark": "inr.benchmark:main",  # configs over a folder of signals: the paper-style table
-    "ntk": "inr.experiments.ntk_command:main",  # NTK report of any encoder + network (docs/ntk.md)
+    "render": "inr.commands.render:main",
+    "export": "inr.commands.export:main",  # the members of a batched checkpoint: one stacked file, or one checkpoint each
+    "benchmark": "inr.commands.benchmark:main",  # configs over a folder of signals: the paper-style table
+    "ntk": "inr.commands.ntk:main",  # NTK report of any encoder + network (docs/ntk.md)
     "experiment": "inr.experiments.cli:main",  # spectral-bias experiments: psweep, table, spectra
-    "meta": "inr.meta.cli:main",  # learning across signals: meta-learned inits, functa (docs/meta.md)
+    "meta": "inr.commands.meta:main",  # learning across signals: meta-learned inits, functa (docs/meta.md)
 }
 
 EPILOG = (
@@ -51,19 +57,19 @@ EPILOG = (
 CLASS_HELP = (
     "options of the chosen classes:\n"
     "  inr fit --data.help datamodules.image.ImageDataModule     data options (path, size, batch_size, seed)\n"
-    "  inr fit --model.encoder.help inr.encoders.GaussianFourier  encoder options; likewise --model.network.help"
+    "  inr fit --model.encoder.help inr.nn.encoders.GaussianFourier  encoder options; likewise --model.network.help"
 )
 
 DEFAULTS = {
     "data": {"class_path": "datamodules.image.ImageDataModule"},
-    "trainer.logger": {"class_path": "inr.wandb_logger.WandbLogger"},
+    "trainer.logger": {"class_path": "inr.io.wandb_logger.WandbLogger"},
     "trainer.default_root_dir": "runs",
     "trainer.max_steps": 500,
     "trainer.val_check_interval": 100,
     "trainer.check_val_every_n_epoch": None,
     "trainer.num_sanity_val_steps": 0,
     "trainer.log_every_n_steps": 10,
-    "trainer.plugins": [{"class_path": "inr.checkpoint_io.AtomicCheckpointIO"}],
+    "trainer.plugins": [{"class_path": "inr.io.checkpoint_io.AtomicCheckpointIO"}],
     "trainer.inference_mode": False,  # validation may differentiate the network (derivative metrics)
     "checkpoint.save_last": True,
     "checkpoint.every_n_train_steps": 100,
@@ -265,7 +271,7 @@ def _formatter():
 
 
 def input_error(error: BaseException) -> InrError | None:
-    """The :class:`inr.errors.InrError` behind ``error`` (following ``__cause__`` / ``__context__``), if any.
+    """The :class:`inr.core.errors.InrError` behind ``error`` (following ``__cause__`` / ``__context__``), if any.
 
     jsonargparse wraps errors raised while instantiating the classes; the user needs our message, not the chain.
     """

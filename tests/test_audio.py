@@ -13,7 +13,7 @@ from wandb_reader import find_offline_runs, metric_values, read_history
 
 from datamodules.audio import SYNTHETIC_SOURCE, AudioDataModule, read_audio, synthetic_audio, waveform_picture
 from inr.cli import find_last_checkpoint
-from inr.render import render_checkpoint
+from inr.commands.render import render_checkpoint
 
 BACH = SHARED_DATA / "gt_bach.wav"
 SMALL_SIREN = ["--model.network.init_args.hidden", "64", "--model.network.init_args.layers", "2"]

@@ -23,10 +23,10 @@ from conftest import TINY_MODEL
 from datamodules.audio import RENDER_BLOCK, AudioDataModule, read_audio
 from datamodules.image import ImageDataModule, read_image, write_png
 from datamodules.pointcloud import PointCloudDataModule, read_shape
-from inr.encoders import GaussianFourier, PositionalEncoding
-from inr.networks import MLP, Siren
-from inr.render import load_model
-from inr.signal import SignalSpec
+from inr.commands.render import load_model
+from inr.core.signal import SignalSpec
+from inr.nn.encoders import GaussianFourier, PositionalEncoding
+from inr.nn.networks import MLP, Siren
 
 # --- image ---------------------------------------------------------------------------------------------------------
 
@@ -464,7 +464,7 @@ def test_bad_option_value_gives_one_line(tmp_path, capsys, gray_png, args, messa
 @pytest.mark.parametrize(
     "args, key, reason",
     [
-        (["--model.network", "inr.networks.Nope"], "model.network", "module 'inr.networks' has no attribute 'Nope'"),
+        (["--model.network", "inr.nn.networks.Nope"], "model.network", "module 'inr.nn.networks' has no attribute 'Nope'"),
         (["--model.network", "nope.Nope"], "model.network", "No module named 'nope'"),
         (["--data", "datamodules.image.Nope"], "data", "module 'datamodules.image' has no attribute 'Nope'"),
         (["--data.nope", "3"], "data", "Option 'nope' is not accepted"),
@@ -486,7 +486,7 @@ def test_unknown_class_path_or_option_names_the_key(tmp_path, capsys, gray_png, 
 
 
 def test_bad_checkpoints_for_render(tmp_path, capsys):
-    from inr.render import main
+    from inr.commands.render import main
 
     (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
     torch.save({"state_dict": {"w": torch.zeros(1000)}, "hyper_parameters": {}}, tmp_path / "foreign.ckpt")

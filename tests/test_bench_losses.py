@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from bench.plain_losses import gradient_loss, laplacian_loss, sdf_batch, sdf_loss, value_loss
+from inr.core.step import Step
 from inr.losses import ValueLoss
 from inr.losses.derivatives import GradientLoss, LaplacianLoss
 from inr.losses.sdf import EikonalLoss, NormalLoss, OffSurfaceLoss, SurfaceLoss
-from inr.networks import Siren
-from inr.step import Step
+from inr.nn.networks import Siren
 
 
 def _inr_loss(network, losses, batch) -> torch.Tensor:

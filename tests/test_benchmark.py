@@ -14,8 +14,8 @@ from conftest import ROOT, child_env
 from test_members import _images
 from wandb_reader import find_offline_runs, read_config, read_history, wait_until_finished
 
-from inr.benchmark import benchmark
-from inr.errors import InputError, MissingFileError
+from inr.commands.benchmark import benchmark
+from inr.core.errors import InputError, MissingFileError
 
 
 def test_benchmark_table_holds_mean_and_std_over_every_signal_of_every_shape(tmp_path):

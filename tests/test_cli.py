@@ -43,7 +43,7 @@ def test_help_lists_subcommands_and_documented_options(capsys):
     assert "most points evaluated at once" in fit  # docstrings reach the help
     data = _help(capsys, "fit", "--data.help", "datamodules.image.ImageDataModule")
     assert "--data.path" in data and "resize" in data
-    encoder = _help(capsys, "fit", "--model.encoder.help", "inr.encoders.GaussianFourier")
+    encoder = _help(capsys, "fit", "--model.encoder.help", "inr.nn.encoders.GaussianFourier")
     assert "--model.encoder.sigma SIGMA" in encoder
     render = _help(capsys, "render", "--help")
     assert "audio: sample rate in Hz" in " ".join(render.split())
@@ -77,7 +77,7 @@ def test_every_config_parses_and_trains_two_steps(config, gray_png, tmp_path):
     if metric == "psnr":
         assert 0 < value < 100
     else:  # chamfer: NaN exactly when the network has no zero level set in the cube yet
-        from inr.mesh import extract_mesh
+        from inr.core.mesh import extract_mesh
 
         faces = len(extract_mesh(cli.model.predict_values, 24).faces)
         assert (math.isnan(value) and faces == 0) or (0 < value < 2 and faces > 0), (value, faces)
@@ -94,7 +94,7 @@ def test_every_config_parses_and_trains_two_steps(config, gray_png, tmp_path):
          "GaussianFourier sigma must be > 0, got 0.0"),
         (["--config", "configs/image_relu_pe.yaml", "--model.encoder.init_args.sigma", "-1"],
          "PositionalEncoding sigma must be > 0"),
-        (["--model.encoder", "inr.encoders.NoSuchEncoder"], "inr.encoders' has no attribute 'NoSuchEncoder'"),
+        (["--model.encoder", "inr.nn.encoders.NoSuchEncoder"], "inr.nn.encoders' has no attribute 'NoSuchEncoder'"),
         (["--model.chunk_size", "0"], "model chunk_size must be >= 1 point"),
     ],
 )

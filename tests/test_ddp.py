@@ -204,7 +204,7 @@ def test_complex_network_under_derivative_losses_fits_on_two_processes_like_on_o
     # inr's all-reduce carries them as real and imaginary parts.
     image = _cameraman_png(tmp_path / "image.png", 4, 5)
     common = ["--config", "configs/poisson_gradient.yaml", "--data.path", str(image), "--data.size", "null",
-              "--model.network", '{"class_path": "inr.zoo.Wire", "init_args": {"hidden": 16, "layers": 1}}',
+              "--model.network", '{"class_path": "inr.nn.zoo.Wire", "init_args": {"hidden": 16, "layers": 1}}',
               "--model.optimizer.init_args.lr", "5e-3", "--trainer.max_steps", "3",
               "--trainer.val_check_interval", "3", "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar",
               "false", "--trainer.logger", "false", *FLOAT64]

@@ -1,4 +1,4 @@
-"""inr.devices: the --device of inr ntk / inr experiment, and seeded model building that leaves the caller's RNGs."""
+"""inr.core.devices: the --device of inr ntk / inr experiment, and seeded model building that leaves the caller's RNGs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from inr.cli import main
-from inr.devices import resolve_device, seeded
+from inr.core.devices import resolve_device, seeded
 
 
 def test_default_device_is_the_gpu_when_one_is_visible():

@@ -1,13 +1,13 @@
-"""inr.diff: gradients and Laplacians match closed forms (float64, 1e-5) and finite differences."""
+"""inr.core.diff: gradients and Laplacians match closed forms (float64, 1e-5) and finite differences."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from inr import diff
-from inr.encoders import GaussianFourier
-from inr.networks import SIREN_OMEGA_0, Siren
+from inr.core import diff
+from inr.nn.encoders import GaussianFourier
+from inr.nn.networks import SIREN_OMEGA_0, Siren
 
 
 def _coords(count: int = 64, seed: int = 0) -> torch.Tensor:

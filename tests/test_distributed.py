@@ -1,4 +1,4 @@
-"""inr.distributed and inr.watchdog without processes: which errors mean a lost peer, how a stall is described."""
+"""inr.training.distributed.faults and inr.training.distributed.watchdog without processes: which errors mean a lost peer, how a stall is described."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 import torch.distributed as dist
 from lightning.pytorch.strategies import DDPStrategy
 
-from inr.distributed import BACKSTOP_S, apply_timeout, is_transport_error
-from inr.lightning_private import process_group_timeout
-from inr.watchdog import describe_stall
+from inr.training.distributed.faults import BACKSTOP_S, apply_timeout, is_transport_error
+from inr.training.distributed.watchdog import describe_stall
+from inr.training.lightning_private import process_group_timeout
 
 
 @pytest.mark.parametrize("error, lost_peer", [

@@ -1,11 +1,11 @@
-"""inr.errors: the CLI tells the user's errors (one line) from bugs (traceback) by type, not by where they arose."""
+"""inr.core.errors: the CLI tells the user's errors (one line) from bugs (traceback) by type, not by where they arose."""
 
 from __future__ import annotations
 
 import pytest
 
 from inr.cli import input_error
-from inr.errors import InputError, MissingFileError, MissingTargetError, NonFiniteLossError
+from inr.core.errors import InputError, MissingFileError, MissingTargetError, NonFiniteLossError
 
 
 def _wrapped(error: BaseException) -> RuntimeError:
@@ -39,7 +39,7 @@ def test_inr_errors_are_still_the_builtin_types_callers_catch():
 def test_an_error_line_is_one_write_so_concurrent_ranks_never_interleave(monkeypatch):
     import sys
 
-    from inr.errors import print_error_line
+    from inr.core.errors import print_error_line
 
     writes = []
 

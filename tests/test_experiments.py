@@ -27,7 +27,7 @@ def offline_runs(folder):
 
 
 def test_inr_ntk_command_writes_picture_csv_and_wandb_run(tmp_path):
-    main(["ntk", "--encoder", "inr.encoders.BasicFourier", "--encoder.band_limit", "4",
+    main(["ntk", "--encoder", "inr.nn.encoders.BasicFourier", "--encoder.band_limit", "4",
           "--network.hidden", "8", "--network.layers", "1", "--points", "16", "--seeds", "2",
           "--name", "tiny", "--out", str(tmp_path)])
     assert_png(tmp_path / "tiny.png")
@@ -39,7 +39,7 @@ def test_inr_ntk_command_writes_picture_csv_and_wandb_run(tmp_path):
 
 
 def test_inr_ntk_2d_grid(tmp_path):
-    main(["ntk", "--in_dim", "2", "--network", "inr.networks.Siren", "--network.hidden", "8",
+    main(["ntk", "--in_dim", "2", "--network", "inr.nn.networks.Siren", "--network.hidden", "8",
           "--network.layers", "0", "--points", "6", "--seeds", "1", "--out", str(tmp_path), "--wandb", "false"])
     assert_png(tmp_path / "ntk.png")
     assert len(read_csv(tmp_path / "ntk.csv")) == 36

@@ -74,7 +74,7 @@ def test_loss_with_a_new_target_recipe_trains_on_exactly_its_targets(recipes, gr
 
 def test_modality_recipe_fits_logs_media_and_renders(recipes, tmp_path):
     from inr.cli import find_last_checkpoint
-    from inr.render import render_checkpoint
+    from inr.commands.render import render_checkpoint
 
     ys, xs = np.meshgrid(np.linspace(-1, 1, 24), np.linspace(-1, 1, 20), indexing="ij")
     field = np.stack([np.sin(3 * xs) * np.cos(2 * ys), xs * ys], axis=-1) * 50 + 10  # [24, 20, 2], not in [-1, 1]

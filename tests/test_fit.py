@@ -13,7 +13,7 @@ from conftest import TINY_MODEL, child_env, run_fit
 from wandb_reader import find_offline_runs, metric_values, read_config, read_history, run_id, wait_until_finished
 
 from inr.cli import find_last_checkpoint
-from inr.render import render_checkpoint
+from inr.commands.render import render_checkpoint
 
 SMALL_SIREN = ["--model.network.init_args.hidden", "64", "--model.network.init_args.layers", "2"]
 FAST_ADAM = ["--model.optimizer", "torch.optim.Adam", "--model.optimizer.lr", "1e-3"]
@@ -68,7 +68,7 @@ def test_offline_wandb_run_holds_psnr_loss_images_and_config(siren_run):
     pixels = iio.imread(picture)
     assert pixels.shape[:2] == (32, 32) and pixels.std() > 10  # not the black image of a float-in-[0,1] mistake
     config = read_config(run)
-    assert config["network"]["class_path"] == "inr.networks.Siren"
+    assert config["network"]["class_path"] == "inr.nn.networks.Siren"
     assert config["signal"]["shape"] == [32, 32]
 
 

@@ -1,7 +1,7 @@
 """Checkpoints written by an earlier main (tests/fixtures, see make_fixtures.py) load, render and resume today.
 
 Their hyper-parameters name classes by the flat layout of 2026-12-06 (``inr.networks.Siren``, ...): class paths
-are saved API.
+are saved API, mapped to today's modules by :data:`inr.compat.MOVED`.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ def test_the_fixtures_name_classes_by_the_old_layout():
     assert _hparams("zoo_wire")["network"]["class_path"] == "inr.zoo.Wire"
     assert _hparams("zoo_hash_grid")["encoder"]["class_path"] == "inr.hash_grid.HashGrid"
     assert _hparams("meta_maml_siren")["_class_path"] == "inr.meta.maml.MAML"
+    from inr.compat import MOVED
+
+    assert {"inr.networks", "inr.zoo", "inr.hash_grid", "inr.encoders"} <= MOVED.keys()  # moved since
     assert set(RENDERED) >= {"image_siren", "audio_siren", "video_siren", "sdf_siren", "many_image_siren",
                              "zoo_wire", "zoo_hash_grid", "zoo_fourier_net", "meta_maml_init", "meta_functa_export",
                              "meta_hypernetwork_export"}

@@ -13,14 +13,14 @@ import pytest
 import torch
 import yaml
 
-from inr.diff import gradient, laplacian
-from inr.errors import InputError
-from inr.hash_grid import HASH_PRIMES, HashGrid, level_resolutions
+from inr.core.diff import gradient, laplacian
+from inr.core.errors import InputError
+from inr.core.signal import SignalSpec
 from inr.losses import ValueLoss
 from inr.losses.derivatives import LaplacianLoss
-from inr.module import INRModule, chunks
-from inr.networks import MLP
-from inr.signal import SignalSpec
+from inr.nn.hash_grid import HASH_PRIMES, HashGrid, level_resolutions
+from inr.nn.networks import MLP
+from inr.training.module import INRModule, chunks
 
 # measured 52.5 dB (CPU, seed 0); the same MLP on raw coordinates reaches 22.9 dB
 PSNR_AFTER_150_STEPS = 45.0

@@ -17,7 +17,7 @@ from conftest import TINY_MODEL
 from lightning.pytorch.callbacks import Callback
 from torch.overrides import TorchFunctionMode
 
-from inr.progress import ProgressBar
+from inr.training.progress import ProgressBar
 
 #: Tensor methods that copy a value to the host (a device sync on a GPU).
 HOST_READS = {"item", "__bool__", "__float__", "__int__", "__index__", "tolist", "numpy", "nonzero", "__format__"}

@@ -12,14 +12,14 @@ import pytest
 import torch
 from conftest import ROOT
 
-from inr.evaluation import Evaluation
+from inr.core.evaluation import Evaluation
+from inr.core.signal import SignalSpec
+from inr.core.step import Step
 from inr.losses import ValueLoss
 from inr.losses.derivatives import GradientLoss, LaplacianLoss
 from inr.losses.sdf import EikonalLoss, NormalLoss, OffSurfaceLoss, SurfaceLoss
 from inr.metrics import PSNR, SNR, SSIM, DerivativeError, SurfaceDistance, default_metrics
-from inr.networks import Siren
-from inr.signal import SignalSpec
-from inr.step import Step
+from inr.nn.networks import Siren
 
 
 def _image_evaluation(prediction: np.ndarray, truth: np.ndarray) -> Evaluation:
@@ -99,7 +99,7 @@ def test_default_metrics_follow_the_signal_kind_and_the_loss_targets():
 
 
 def test_ssim_refuses_a_signal_that_is_no_image():
-    from inr.module import INRModule
+    from inr.training.module import INRModule
 
     spec = SignalSpec(in_dim=1, out_dim=1, kind="audio", shape=(800,))
     evaluation = Evaluation(spec=spec, batch={"values": torch.zeros(800, 1)}, prediction=torch.zeros(800, 1),
@@ -150,21 +150,22 @@ def _imports(path: Path) -> set[str]:
 
 def test_datamodules_never_import_the_module_and_components_never_import_lightning():
     for path in sorted((ROOT / "datamodules").glob("*.py")):
-        assert not any(name.startswith("inr.module") for name in _imports(path)), path
+        assert not any(name.startswith("inr.training.module") for name in _imports(path)), path
         assert "predict_values" not in path.read_text(), f"{path} calls the model"
-    components = ["encoders.py", "networks.py", "diff.py", "step.py", "chunks.py", "grids.py", "signal.py",
-                  "evaluation.py", "metrics.py", "losses/__init__.py", "losses/derivatives.py", "losses/sdf.py"]
+    components = ["nn/encoders.py", "nn/networks.py", "core/diff.py", "core/step.py", "core/chunks.py",
+                  "core/grids.py", "core/signal.py", "core/evaluation.py", "metrics/__init__.py", "losses/__init__.py",
+                  "losses/derivatives.py", "losses/sdf.py"]
     for name in components:
         imported = _imports(ROOT / "inr" / name)
         assert not any(module.split(".")[0] in ("lightning", "pytorch_lightning") for module in imported), name
-        assert "inr.module" not in imported, name
+        assert "inr.training.module" not in imported, name
 
 
 def test_a_loss_whose_target_the_data_cannot_compute_is_refused(tmp_path):
     from lightning.pytorch import Trainer
 
     from datamodules.audio import AudioDataModule
-    from inr.module import INRModule
+    from inr.training.module import INRModule
 
     data = AudioDataModule(crop_seconds=0.01)
     model = INRModule(network=functools.partial(Siren, hidden=8, layers=0), losses=[GradientLoss()],

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from datamodules.image import ImageDataModule
-from inr.encoders import Identity
+from inr.core.step import Step
 from inr.losses import ValueLoss
-from inr.module import INRModule
-from inr.networks import Siren
-from inr.step import Step
+from inr.nn.encoders import Identity
+from inr.nn.networks import Siren
+from inr.training.module import INRModule
 
 
 def test_value_loss_matches_hand_computation():

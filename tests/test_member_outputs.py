@@ -15,9 +15,9 @@ from conftest import ROOT, TINY_MODEL, child_env, run_fit
 from test_members import _clips, _images
 from wandb_reader import find_offline_runs, metric_values, read_history
 
-from inr.errors import InputError, MissingFileError
-from inr.export import member_checkpoint, read_members
-from inr.render import render_checkpoint
+from inr.commands.export import member_checkpoint, read_members
+from inr.commands.render import render_checkpoint
+from inr.core.errors import InputError, MissingFileError
 
 STEPS = 30
 
@@ -92,7 +92,7 @@ def test_export_writes_the_stacked_parameters_and_single_checkpoints_every_comma
 
     predicted = cli.model.eval().predict_values(pixel_grid(12, 12))
     for index, path in enumerate(singles):
-        from inr.render import load_model
+        from inr.commands.render import load_model
 
         single = load_model(path)
         assert not single.signal.batched and single.signal.source == str(files[index])
@@ -106,7 +106,7 @@ def test_export_writes_the_stacked_parameters_and_single_checkpoints_every_comma
 
 def test_export_refuses_single_signal_checkpoints_and_missing_options(members_run, tmp_path, gray_png):
     cli, root, _, last = members_run
-    from inr.export import export
+    from inr.commands.export import export
 
     with pytest.raises(InputError, match="needs --out FILE"):
         export(last, None, None)

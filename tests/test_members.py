@@ -12,8 +12,8 @@ import yaml
 from conftest import EQUIVALENT_ATOL, FLOAT64
 
 from inr.cli import build_cli
-from inr.errors import InputError
-from inr.members import Members, build_members, member_seeds
+from inr.core.errors import InputError
+from inr.nn.members import Members, build_members, member_seeds
 
 ZOO = Path(__file__).resolve().parent.parent / "configs" / "zoo"
 
@@ -42,7 +42,7 @@ def test_every_zoo_member_starts_and_evaluates_as_its_single_network(preset):
     model = _small(preset)
 
     def build():
-        encoder = _component(model.get("encoder", "inr.encoders.Identity"), 2)
+        encoder = _component(model.get("encoder", "inr.nn.encoders.Identity"), 2)
         return encoder, _component(model["network"], encoder.out_dim, 3)
 
     seeds = [11, 12, 13]
@@ -60,7 +60,7 @@ def test_every_zoo_member_starts_and_evaluates_as_its_single_network(preset):
 
 
 def test_members_read_through_the_module_and_refuse_bad_inputs():
-    from inr.networks import MLP, Siren
+    from inr.nn.networks import MLP, Siren
 
     (network,) = build_members(lambda: (MLP(2, 3, hidden=8, layers=1),), [0, 1])
     assert network.piecewise_linear and network.out_dim == 3 and network.describe() == "MLP(activation='relu')"

@@ -10,7 +10,7 @@ import pytest
 import torch
 import trimesh
 
-from inr.mesh import extract_mesh, sample_surface, surface_metrics, to_original
+from inr.core.mesh import extract_mesh, sample_surface, surface_metrics, to_original
 
 
 def sphere(radius: float = 0.5):

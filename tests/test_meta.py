@@ -17,12 +17,12 @@ from wandb_reader import find_offline_runs, metric_values, wait_until_finished
 
 from datamodules.clips import AudioClipDataModule
 from datamodules.patches import ImagePatchDataModule
-from inr.errors import InputError
+from inr.core.errors import InputError
+from inr.core.signal import SignalSpec
 from inr.meta.export import read_latents
 from inr.meta.functa import Functa, ModulatedSiren
 from inr.meta.maml import MAML, Reptile
-from inr.networks import Siren
-from inr.signal import SignalSpec
+from inr.nn.networks import Siren
 
 LINE = SignalSpec(in_dim=1, out_dim=1, kind="audio", shape=(2,), meta={"sample_rate": 2})
 TINY_META = ["--model.init_args.network.init_args.hidden", "16", "--model.init_args.network.init_args.layers", "1"]
@@ -204,7 +204,7 @@ def _meta_here(*args: str):
     """``inr meta ARGS`` in this process (W&B run closed and flushed); returns the CLI object."""
     import wandb
 
-    from inr.meta.cli import build_meta_cli
+    from inr.commands.meta import build_meta_cli
 
     try:
         cli = build_meta_cli(list(args))
@@ -260,7 +260,7 @@ def test_meta_fit_logs_every_step_count_and_the_standard_init_and_resumes_exactl
     for key, value in first["state_dict"].items():
         assert torch.equal(value, second["state_dict"][key]), key
 
-    from inr.meta.cli import build_meta_cli
+    from inr.commands.meta import build_meta_cli
 
     with pytest.raises(InputError, match="written by inr.meta.maml.MAML, the model now is inr.meta.maml.Reptile"):
         build_meta_cli(_fit_args("reptile_siren.yaml", folder, split, "--trainer.max_steps", "8", "--ckpt_path",
@@ -313,8 +313,8 @@ def test_meta_learned_init_beats_the_standard_init_after_the_same_inner_steps(tm
 def test_exported_init_renders_and_a_plain_fit_starts_from_it(tmp_path):
     from conftest import run_fit
 
+    from inr.commands.render import render_checkpoint
     from inr.meta.export import export_init
-    from inr.render import render_checkpoint
 
     folder = _images(tmp_path / "images", 4)
     _meta_here(*_fit_args("maml_siren.yaml", folder, tmp_path / "meta", "--trainer.max_steps", "2",
@@ -342,8 +342,8 @@ def test_exported_init_renders_and_a_plain_fit_starts_from_it(tmp_path):
 
 
 def test_functa_latents_are_exported_read_back_and_each_is_a_renderable_siren(tmp_path):
+    from inr.commands.render import load_model
     from inr.meta.export import export_functa_signal, export_init, fit_latents
-    from inr.render import load_model
 
     folder = _images(tmp_path / "images", 4)
     _meta_here(*_fit_args("functa_siren.yaml", folder, tmp_path / "meta", "--trainer.max_steps", "2",
@@ -358,7 +358,7 @@ def test_functa_latents_are_exported_read_back_and_each_is_a_renderable_siren(tm
     print(export_functa_signal(meta, tmp_path / "latents.pt", 2, tmp_path / "signal2.ckpt"))
     siren = load_model(tmp_path / "signal2.ckpt")
     from datamodules.patches import read_patch_signal
-    from inr import grids
+    from inr.core import grids
 
     truth = read_patch_signal(siren.signal, files[2])
     prediction = siren.predict_values(grids.grid((8, 8))).clamp(-1, 1)
@@ -373,7 +373,7 @@ def test_functa_latents_are_exported_read_back_and_each_is_a_renderable_siren(tm
 
 @pytest.mark.parametrize("config", sorted((ROOT / "configs" / "meta").glob("*.yaml")), ids=lambda path: path.name)
 def test_every_meta_config_trains_two_steps_and_validates(config, tmp_path):
-    from inr.meta.cli import build_meta_cli
+    from inr.commands.meta import build_meta_cli
 
     data = _recording(tmp_path / "tone.wav") if "audio" in config.name else _images(tmp_path / "images", 4)
     cli = build_meta_cli(_fit_args(config.name, data, tmp_path, "--trainer.max_steps", "2",
@@ -412,10 +412,10 @@ def test_context_masks_are_nested_and_of_the_asked_sizes():
 
 def test_predicted_network_exports_as_a_checkpoint_inr_render_takes_with_the_same_values(tmp_path):
     from datamodules.patches import read_patch_signal
-    from inr import grids
+    from inr.commands.render import load_model, render_checkpoint
+    from inr.core import grids
     from inr.meta.export import export_predicted
     from inr.meta.hypernetwork import Hypernetwork
-    from inr.render import load_model, render_checkpoint
 
     folder = _images(tmp_path / "images", 4)
     _meta_here(*_fit_args("hypernetwork_siren.yaml", folder, tmp_path / "meta", "--trainer.max_steps", "2",
@@ -445,7 +445,7 @@ def test_predicted_network_exports_as_a_checkpoint_inr_render_takes_with_the_sam
 def test_uneven_batches_mixed_sample_rates_and_a_members_init_are_refused(tmp_path):
     import soundfile
 
-    from inr.init_from import initial_state
+    from inr.training.init_from import initial_state
 
     folder = _images(tmp_path / "images", 3)
     data = ImagePatchDataModule(str(folder), patch=8, batch_size=6)

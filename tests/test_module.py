@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from inr import diff
-from inr.module import INRModule
+from inr.core import diff
+from inr.training.module import INRModule
 
 SPEC = {"in_dim": 2, "out_dim": 3, "value_range": (-1.0, 1.0)}
 

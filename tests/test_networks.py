@@ -4,8 +4,8 @@ from functools import partial
 import pytest
 import torch
 
-from inr.encoders import PositionalEncoding
-from inr.networks import MLP, SIREN_OMEGA_0, CoordinateMLP, Float32Linear, Layer, Siren
+from inr.nn.encoders import PositionalEncoding
+from inr.nn.networks import MLP, SIREN_OMEGA_0, CoordinateMLP, Float32Linear, Layer, Siren
 
 
 def test_siren_initialisation_statistics():
@@ -87,9 +87,9 @@ def test_a_new_layer_class_is_a_network_on_the_skeleton():
 
 
 def test_laplacian_loss_reads_what_network_and_encoder_declare():
+    from inr.core.signal import SignalSpec
     from inr.losses.derivatives import LaplacianLoss
-    from inr.module import INRModule
-    from inr.signal import SignalSpec
+    from inr.training.module import INRModule
 
     spec = SignalSpec(in_dim=2, out_dim=1, kind="image", datamodule="datamodules.image.ImageDataModule", shape=(4, 4))
     network = partial(CoordinateMLP, hidden=4, layers=1, layer=_AbsLayer)

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from inr.encoders import BasicFourier, GaussianFourier
-from inr.networks import MLP
+from inr.nn.encoders import BasicFourier, GaussianFourier
+from inr.nn.networks import MLP
 from inr.ntk import (
     averaged_ntk,
     cross_section,
@@ -185,7 +185,7 @@ def _gram_of_flat_gradients(model: nn.Module, coords: torch.Tensor) -> torch.Ten
 
 
 def test_ntk_of_a_complex_network_counts_real_and_imaginary_parts():
-    from inr.zoo import Wire
+    from inr.nn.zoo import Wire
 
     torch.manual_seed(0)
     model = Wire(1, 1, hidden=8, layers=1, first_omega_0=3.0, hidden_omega_0=3.0, sigma_0=1.0)

@@ -140,7 +140,7 @@ def test_sample_is_on_device_seeded_and_shares_the_cached_signal():
 @pytest.mark.slow  # ~15 s on 2 idle cores, 80 s when they are shared
 def test_sphere_fit_on_cpu_has_the_radius_at_the_centre_and_a_watertight_mesh(tmp_path, monkeypatch):
     from inr.cli import build_cli, find_last_checkpoint
-    from inr.render import render_checkpoint
+    from inr.commands.render import render_checkpoint
 
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)
     path = tmp_path / "sphere.ply"
@@ -178,7 +178,7 @@ def fit_args(tmp_path: Path, path: str | None, steps: int = 4) -> list[str]:
 
 
 def test_fit_logs_terms_metrics_and_media_then_renders_a_mesh(tmp_path, monkeypatch):
-    from inr.render import render_checkpoint
+    from inr.commands.render import render_checkpoint
 
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)
     cli = run_fit(fit_args(tmp_path, None))

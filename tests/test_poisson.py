@@ -14,14 +14,14 @@ from wandb_reader import find_offline_runs, metric_values, read_history
 
 from datamodules.blend import BlendDataModule
 from datamodules.image import ImageDataModule, image_derivatives
-from inr import step as step_module
-from inr.encoders import Identity, PositionalEncoding
+from inr.core import step as step_module
+from inr.core.step import Step
 from inr.losses import ValueLoss
 from inr.losses.derivatives import GradientLoss, LaplacianLoss
 from inr.metrics import align
-from inr.module import INRModule
-from inr.networks import MLP, Siren
-from inr.step import Step
+from inr.nn.encoders import Identity, PositionalEncoding
+from inr.nn.networks import MLP, Siren
+from inr.training.module import INRModule
 
 SMALL_SIREN = ["--model.network.init_args.hidden", "64", "--model.network.init_args.layers", "2"]
 
@@ -106,7 +106,7 @@ def test_laplacian_with_relu_gives_one_clear_cli_error(gray_png, tmp_path, capsy
 
     with pytest.raises(SystemExit) as exit_info:
         main(["fit", "--config", "configs/poisson_laplacian.yaml", "--data.path", str(gray_png),
-              "--model.network", "inr.networks.MLP", "--model.network.activation", "relu",
+              "--model.network", "inr.nn.networks.MLP", "--model.network.activation", "relu",
               "--trainer.max_steps", "1", "--trainer.default_root_dir", str(tmp_path)])
     assert exit_info.value.code == 2
     last_line = capsys.readouterr().err.strip().splitlines()[-1]

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from inr.encoders import Identity, PositionalEncoding, fourier_features
-from inr.networks import MLP, Siren
+from inr.nn.encoders import Identity, PositionalEncoding, fourier_features
+from inr.nn.networks import MLP, Siren
 
 BF16 = {"device_type": "cpu", "dtype": torch.bfloat16}
 

@@ -13,9 +13,9 @@ import torch
 from conftest import ROOT, TINY_MODEL, child_env, run_fit
 from wandb_reader import find_offline_runs, metric_values
 
-from inr import checkpoint_io
-from inr.checkpoint_io import AtomicCheckpointIO, atomic_torch_save
 from inr.cli import find_last_checkpoint, main
+from inr.io import checkpoint_io
+from inr.io.checkpoint_io import AtomicCheckpointIO, atomic_torch_save
 
 
 def test_crash_while_writing_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
@@ -36,7 +36,7 @@ def test_crash_while_writing_leaves_the_previous_checkpoint_intact(tmp_path, mon
 
 @pytest.mark.parametrize("durable", [False, True])
 def test_atomic_output_replaces_the_file_only_when_the_block_succeeds(tmp_path, durable):
-    from inr.atomic import atomic_output
+    from inr.core.atomic import atomic_output
 
     target = tmp_path / "out" / "render.wav"
     with atomic_output(target, durable=durable) as temporary:

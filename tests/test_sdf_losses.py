@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
+from inr.core.step import Step
 from inr.losses.sdf import SIREN_OFF_SURFACE_ALPHA, EikonalLoss, NormalLoss, OffSurfaceLoss, SurfaceLoss
-from inr.step import Step
 
 LOSSES = [SurfaceLoss(), NormalLoss(), EikonalLoss(), OffSurfaceLoss()]
 
@@ -64,8 +64,8 @@ def test_chunks_add_up_to_the_full_batch_loss():
 
 
 def test_losses_refuse_multichannel_outputs():
-    from inr.module import INRModule
-    from inr.signal import SignalSpec
+    from inr.core.signal import SignalSpec
+    from inr.training.module import INRModule
 
     with pytest.raises(ValueError, match="SurfaceLoss needs a 1-channel SDF output, but the data has out_dim=3"):
         INRModule(signal=SignalSpec(3, 3), losses=[SurfaceLoss()])

@@ -1,4 +1,4 @@
-"""inr.signal.SignalSpec: typed, stored as primitives, and checkpoints written before it still render and resume."""
+"""inr.core.signal.SignalSpec: typed, stored as primitives, and checkpoints written before it still render and resume."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import TINY_MODEL, run_fit
 
-from inr.signal import SignalSpec
+from inr.core.signal import SignalSpec
 
 
 def test_round_trip_through_primitives():
@@ -44,7 +44,7 @@ def test_a_checkpoint_in_the_layout_without_shape_renders_and_resumes(gray_png, 
     import imageio.v3 as iio
 
     from inr.cli import find_last_checkpoint
-    from inr.render import render_checkpoint
+    from inr.commands.render import render_checkpoint
 
     args = ["--config", "configs/image_siren.yaml", "--data.path", str(gray_png), "--data.size", "null",
             "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false",

@@ -8,7 +8,7 @@ from conftest import TINY_MODEL
 from lightning.pytorch.callbacks import Callback
 
 from inr.losses.derivatives import GradientLoss
-from inr.module import INRModule
+from inr.training.module import INRModule
 
 SPEC = {"in_dim": 2, "out_dim": 1, "value_range": (-1.0, 1.0)}
 

@@ -16,9 +16,9 @@ from conftest import ROOT, TINY_MODEL, child_env, run_fit
 from wandb_reader import find_offline_runs, metric_values, read_history
 
 from datamodules.video import VideoDataModule, index_coords, synthetic_clip, values_to_frames
-from datamodules.video_io import read_video, write_video
-from inr import grids
-from inr.errors import InputError, MissingFileError
+from inr.core import grids
+from inr.core.errors import InputError, MissingFileError
+from inr.io.video_files import read_video, write_video
 
 FRAMES, HEIGHT, WIDTH = 12, 24, 32
 
@@ -106,7 +106,7 @@ def test_index_coordinates_equal_the_materialised_grid_and_batches_hold_the_clip
 
 def test_frame_metrics_are_the_mean_of_each_frames_image_metrics():
     from datamodules.image import ImageDataModule  # noqa: F401 - image conventions the frames follow
-    from inr.evaluation import Evaluation
+    from inr.core.evaluation import Evaluation
     from inr.metrics import FramePSNR, FrameSSIM, image_ssim
 
     data = VideoDataModule(None, frames=8, val_frames=[1, 6])
@@ -167,7 +167,7 @@ def _assert_same_8bit(written: np.ndarray, expected: np.ndarray) -> None:
 
 
 def test_render_round_trip_and_in_between_frames(video_run, tmp_path):
-    from inr.render import load_model, render_checkpoint
+    from inr.commands.render import load_model, render_checkpoint
 
     cli, root = video_run
     (last,) = root.glob("**/checkpoints/last.ckpt")
@@ -209,7 +209,7 @@ def test_render_round_trip_and_in_between_frames(video_run, tmp_path):
 
 
 def test_render_refuses_bad_outputs_before_evaluating(video_run, tmp_path):
-    from inr.signal import SignalSpec
+    from inr.core.signal import SignalSpec
 
     cli, _ = video_run
     spec = SignalSpec.from_dict(cli.model.hparams["signal"])
@@ -296,7 +296,7 @@ def test_write_video_pads_odd_sides_for_h264(tmp_path):
 
 
 def test_fps_is_refused_for_a_signal_without_frames(gray_png, tmp_path):
-    from inr.render import render_checkpoint
+    from inr.commands.render import render_checkpoint
 
     run_fit(["--config", "configs/image_siren.yaml", "--data.path", str(gray_png), "--data.size", "8",
              "--trainer.max_steps", "2", "--trainer.val_check_interval", "2", "--trainer.default_root_dir",

@@ -1,4 +1,4 @@
-"""The activation networks of inr.zoo: initialisation and forward formulas of their official code, exact
+"""The activation networks of inr.nn.zoo: initialisation and forward formulas of their official code, exact
 derivatives, and the refusals where autograd's derivatives are not the function's."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import math
 import pytest
 import torch
 
-from inr.networks import Float32Linear
-from inr.zoo import Finer, FinerLayer, GaborLayer, Gauss, GaussLayer, Wire
+from inr.nn.networks import Float32Linear
+from inr.nn.zoo import Finer, FinerLayer, GaborLayer, Gauss, GaussLayer, Wire
 
 
 def test_finer_layer_initialisation_and_formula():
@@ -106,9 +106,9 @@ def test_input_gradients_and_laplacians_match_finite_differences(make):
 
 
 def test_finer_without_scale_gradient_is_refused_for_derivative_losses():
+    from inr.core.signal import SignalSpec
     from inr.losses.derivatives import GradientLoss
-    from inr.module import INRModule
-    from inr.signal import SignalSpec
+    from inr.training.module import INRModule
 
     spec = SignalSpec(in_dim=2, out_dim=1, kind="image", shape=(4, 4))
     with pytest.raises(ValueError, match=r"the losses \['gradient'\] train on derivatives, but autograd's input "
@@ -120,8 +120,8 @@ def test_finer_without_scale_gradient_is_refused_for_derivative_losses():
 
 def _pemlp(in_dim: int, out_dim: int, hidden: int, layers: int) -> torch.nn.Module:
     """configs/zoo/pemlp.yaml's encoder + network."""
-    from inr.encoders import NerfPositionalEncoding
-    from inr.networks import MLP
+    from inr.nn.encoders import NerfPositionalEncoding
+    from inr.nn.networks import MLP
 
     encoder = NerfPositionalEncoding(in_dim, num_frequencies=10)
     return torch.nn.Sequential(encoder, MLP(encoder.out_dim, out_dim, hidden=hidden, layers=layers))
@@ -131,7 +131,7 @@ def _pemlp(in_dim: int, out_dim: int, hidden: int, layers: int) -> torch.nn.Modu
 def test_same_seed_gives_the_official_models_weights_and_outputs(name):
     """bench/finer_reference.py copies the official models.py; from one seed inr's network is the same function."""
     from bench.finer_reference import official_model
-    from inr.networks import Siren
+    from inr.nn.networks import Siren
 
     make = {"siren": Siren, "finer": Finer, "gauss": functools.partial(Gauss, scale=30.0), "wire": Wire,
             "pemlp": _pemlp}[name]

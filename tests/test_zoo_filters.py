@@ -11,10 +11,10 @@ import pytest
 import torch
 from torch import nn
 
-from inr.errors import InputError
-from inr.multiplicative_filters import FourierFilter, FourierNet, GaborFilter, GaborNet
-from inr.networks import Float32Linear
-from inr.zoo import Sinc, SincLayer, stable_sinc
+from inr.core.errors import InputError
+from inr.nn.multiplicative_filters import FourierFilter, FourierNet, GaborFilter, GaborNet
+from inr.nn.networks import Float32Linear
+from inr.nn.zoo import Sinc, SincLayer, stable_sinc
 
 
 def reference_mfn(kind: str, in_size: int, hidden: int, out: int, n_layers: int, input_scale: float,

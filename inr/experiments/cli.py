@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from inr.errors import InrError
+from inr.core.errors import InrError
 
 EXPERIMENTS = {
     "psweep": "inr.experiments.psweep:run_psweep",
@@ -22,7 +22,7 @@ EXPERIMENTS = {
 def run_function(function: Callable, prog: str, argv: list[str] | None) -> None:
     """Parse ``argv`` into ``function``'s arguments (jsonargparse, with ``--config``) and call it.
 
-    Input errors (:class:`inr.errors.InrError`) print one line and exit with status 2.
+    Input errors (:class:`inr.core.errors.InrError`) print one line and exit with status 2.
     """
     from jsonargparse import ActionConfigFile, ArgumentParser
 

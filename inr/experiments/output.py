@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from inr.errors import InputError
+from inr.core.errors import InputError
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
@@ -36,11 +36,11 @@ def pyplot():
 def log_to_wandb(out: Path, name: str, files: dict[str, Path], summary: dict[str, float] | None = None) -> Path:
     """Log PNGs (as images) and CSVs (as tables) to a W&B run under ``out/wandb``; returns the run folder.
 
-    The run is :class:`inr.wandb_logger.WandbLogger`'s: offline unless the environment asks for online logging.
+    The run is :class:`inr.io.wandb_logger.WandbLogger`'s: offline unless the environment asks for online logging.
     """
     import wandb
 
-    from inr.wandb_logger import WandbLogger
+    from inr.io.wandb_logger import WandbLogger
 
     run = WandbLogger(project="inr", name=name, save_dir=str(out), group="experiments").experiment
     payload: dict[str, Any] = {}

@@ -1,6 +1,6 @@
 """1D spectral-bias sweep (Tancik et al. 2020, Sec. 6.1 and their 1D notebook).
 
-Band-limited Fourier features a_j = 1 / j^p, b_j = j, j = 1..16 (``inr.encoders.BasicFourier``) for several p,
+Band-limited Fourier features a_j = 1 / j^p, b_j = j, j = 1..16 (``inr.nn.encoders.BasicFourier``) for several p,
 plus no mapping, followed by a ReLU MLP. For each p: the NTK cross-section and its spectrum (bandwidth shrinks as
 p grows; drawn from the infinite-width kernel of the same encoder + MLP, as the paper's notebook does), and
 train/test error of regressing a random 1/f power-law signal (cut at N/4) from 32 of 256 points by full-batch
@@ -17,12 +17,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from inr import grids
-from inr.devices import resolve_device, seeded
-from inr.encoders import BasicFourier, Encoder, Identity
+from inr.core import grids
+from inr.core.devices import resolve_device, seeded
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
 from inr.experiments.training import fit_full_batch, predict
-from inr.networks import MLP
+from inr.nn.encoders import BasicFourier, Encoder, Identity
+from inr.nn.networks import MLP
 from inr.ntk import averaged_ntk, eigen, predict_dynamics, relu_ntk, spectrum
 
 # Tancik et al.'s 1D experiment: frequencies j = 1..16, 256 grid points, every 8th one used for training.

@@ -15,16 +15,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from inr import grids
-from inr.devices import resolve_device
-from inr.encoders import Encoder, GaussianFourier, Identity, NerfPositionalEncoding
-from inr.errors import InputError
+from inr.core import grids
+from inr.core.devices import resolve_device
+from inr.core.errors import InputError
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
-from inr.hash_grid import HashGrid
-from inr.multiplicative_filters import FourierNet, GaborNet
-from inr.networks import MLP, Siren
+from inr.nn.encoders import Encoder, GaussianFourier, Identity, NerfPositionalEncoding
+from inr.nn.hash_grid import HashGrid
+from inr.nn.multiplicative_filters import FourierNet, GaborNet
+from inr.nn.networks import MLP, Siren
+from inr.nn.zoo import Finer, Gauss, Sinc, Wire
 from inr.ntk import averaged_ntk, spectrum, stationary_profile
-from inr.zoo import Finer, Gauss, Sinc, Wire
 
 #: ``(width, depth, sigma, mapping_size, seed) -> (encoder, network builder)`` of every network compared, by name.
 Builder = Callable[[int, int, float, int, int], tuple[Encoder, Callable[[int], nn.Module]]]

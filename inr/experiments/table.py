@@ -20,13 +20,13 @@ import torch
 from torch import Tensor, nn
 from torchmetrics.functional.image import peak_signal_noise_ratio
 
-from inr import grids
-from inr.devices import resolve_device, seeded
-from inr.encoders import Encoder, FixedFourier, GaussianFourier, Identity
-from inr.errors import InputError, MissingFileError
+from inr.core import grids
+from inr.core.devices import resolve_device, seeded
+from inr.core.errors import InputError, MissingFileError
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
 from inr.experiments.training import fit_full_batch, predict
-from inr.networks import MLP
+from inr.nn.encoders import Encoder, FixedFourier, GaussianFourier, Identity
+from inr.nn.networks import MLP
 
 # Tancik et al. 2020, Table 1 / supplement: per-group Gaussian scale sigma and PE exponent s.
 PAPER_SIGMA = {"natural": 10.0, "text": 14.0}

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from inr.chunks import chunk_slices, evaluate_in_chunks
+from inr.core.chunks import chunk_slices, evaluate_in_chunks
 
 
 def fit_full_batch(

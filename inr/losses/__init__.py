@@ -1,6 +1,6 @@
 """Pluggable, weighted losses.
 
-A loss gets a :class:`inr.step.Step` and returns a scalar that is a mean over the step's points (so a batch
+A loss gets a :class:`inr.core.step.Step` and returns a scalar that is a mean over the step's points (so a batch
 split into chunks sums to the full-batch loss). It declares the batch ``targets`` it reads (``values``,
 ``gradients``, ``normals``...); the module asks the DataModule for exactly the union of its losses' targets.
 The module multiplies each loss by its ``weight``, sums them and logs each term as ``train/loss/<name>``.
@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from torch import Tensor, nn
 
-from inr.step import Step
+from inr.core.step import Step
 
 
 class Loss(nn.Module):

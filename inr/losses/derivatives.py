@@ -4,7 +4,7 @@ SIREN (Sitzmann et al. 2020, Sec. 4.1 "Solving the Poisson equation"): an image 
 field or its Laplacian alone by matching the network's derivatives, up to the constant (and for the Laplacian,
 harmonic terms) that the derivatives do not determine. Targets come from the DataModule (``gradients [N, c, d]``,
 ``laplacians [N, c]``, in the units of the [-1, 1] coordinates); the derivatives come from the shared, cached
-:class:`inr.step.Step`, so both losses together cost one gradient pass.
+:class:`inr.core.step.Step`, so both losses together cost one gradient pass.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import warnings
 
 from torch import Tensor, nn
 
-from inr.encoders import Identity
-from inr.errors import InputError
+from inr.core.errors import InputError
+from inr.core.step import Step
 from inr.losses import Loss
-from inr.step import Step
+from inr.nn.encoders import Identity
 
 
 class GradientLoss(Loss):
@@ -59,8 +59,8 @@ class LaplacianLoss(Loss):
     def check_model(self, model: nn.Module) -> None:
         """Raise when ``model`` (an INRModule: encoder + network) is piecewise linear in its coordinates.
 
-        Reads what the encoder (:class:`inr.encoders.Encoder`) and the network
-        (:class:`inr.networks.CoordinateNetwork`) declare; a network that declares nothing is taken as smooth.
+        Reads what the encoder (:class:`inr.nn.encoders.Encoder`) and the network
+        (:class:`inr.nn.networks.CoordinateNetwork`) declare; a network that declares nothing is taken as smooth.
         """
         network, encoder = model.network, model.encoder
         if not getattr(network, "piecewise_linear", False):
@@ -71,7 +71,7 @@ class LaplacianLoss(Loss):
             raise InputError(
                 f"LaplacianLoss cannot train {described} on {inputs}: the network is piecewise linear, and so is the "
                 "encoder, so its Laplacian is zero almost everywhere and carries no training signal. Use "
-                "inr.networks.Siren, an MLP activation with curvature (softplus, tanh, gelu), or a Fourier encoder."
+                "inr.nn.networks.Siren, an MLP activation with curvature (softplus, tanh, gelu), or a Fourier encoder."
             )
         warnings.warn(
             f"LaplacianLoss with piecewise-linear {described}: only the curvature of {type(encoder).__name__} "

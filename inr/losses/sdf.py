@@ -20,9 +20,9 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from inr.errors import InputError
+from inr.core.errors import InputError
+from inr.core.step import Step
 from inr.losses import Loss
-from inr.step import Step
 
 #: SIREN's off-surface penalty exp(-alpha |f|) (Sitzmann et al. 2020, Eq. 6 and its code): alpha = 100 makes
 #: the penalty vanish beyond |f| ~ 0.05 in the [-1, 1] cube, so only spurious near-zero values are pushed away.

@@ -25,10 +25,10 @@ from typing import Any
 import lightning
 import torch
 
-from inr.atomic import atomic_output
-from inr.checkpoints import read_checkpoint
-from inr.errors import InputError, MissingFileError
-from inr.signal import SignalSpec
+from inr.core.atomic import atomic_output
+from inr.core.errors import InputError, MissingFileError
+from inr.core.signal import SignalSpec
+from inr.training.checkpoints import read_checkpoint
 
 LATENTS_FORMAT = "inr.latents/1"
 #: signals whose latents are fitted at once.
@@ -93,7 +93,7 @@ def export_functa_signal(path: str | Path, latents: str | Path, index: int, out:
         raise InputError(f"{latents} holds latents of size {data['latents'].shape[1]}, the checkpoint's are "
                          f"{model.latent_dim}")
     network = model.network
-    siren = {"class_path": "inr.networks.Siren",
+    siren = {"class_path": "inr.nn.networks.Siren",
              "init_args": {"hidden": network.hidden, "layers": network.modulated_layers - 1,
                            "first_omega_0": float(network.siren.net[0].omega_0),
                            "hidden_omega_0": float(network.siren.net[1].omega_0) if network.modulated_layers > 1
@@ -108,7 +108,7 @@ def export_functa_signal(path: str | Path, latents: str | Path, index: int, out:
 
 def export_predicted(path: str | Path, context: str | Path, size: int | None, out: str | Path, seed: int = 0) -> str:
     """Write the SIREN a hypernetwork checkpoint predicts from ``size`` points of file ``context`` (all: None)."""
-    from inr import grids
+    from inr.core import grids
     from inr.meta.hypernetwork import Hypernetwork
 
     checkpoint, method = meta_checkpoint(path)
@@ -147,7 +147,7 @@ def read_signals(spec: SignalSpec, files: list[str]) -> torch.Tensor:
 def fit_latents(path: str | Path, files: list[str], out: str | Path, steps: int | None = None,
                 device: str = "cpu") -> str:
     """Fit a latent per file with functa checkpoint ``path`` and write the latents file ``out``; a line saying what."""
-    from inr import grids
+    from inr.core import grids
     from inr.meta.functa import Functa
     from inr.meta.functional import mean_squared_errors
 

@@ -25,12 +25,12 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
-from inr.encoders import Encoder, Identity
-from inr.errors import InputError
+from inr.core.errors import InputError
+from inr.core.signal import SignalSpec
 from inr.meta.functional import mean_squared_errors, sgd_steps
 from inr.meta.learner import EVAL_STEPS, InnerLoopLearner
-from inr.networks import SIREN_OMEGA_0, Siren
-from inr.signal import SignalSpec
+from inr.nn.encoders import Encoder, Identity
+from inr.nn.networks import SIREN_OMEGA_0, Siren
 
 # functa's get_config: meta-SGD step sizes drawn in (0.005, 0.1), clipped to [0, 1]; 3 inner steps.
 FUNCTA_META_SGD_INIT = (0.005, 0.1)
@@ -81,7 +81,7 @@ class ModulatedSiren(nn.Module):
 
     @torch.no_grad()
     def siren_state(self, latent: Tensor) -> dict[str, Tensor]:
-        """The plain :class:`inr.networks.Siren` state (its biases plus the shifts) that equals this at ``latent``."""
+        """The plain :class:`inr.nn.networks.Siren` state (its biases plus the shifts) that equals this at ``latent``."""
         state = {key: value.clone() for key, value in self.siren.state_dict().items()}
         for index, shift in enumerate(self.shifts(latent)):
             state[f"net.{index}.linear.bias"] += shift

@@ -29,12 +29,12 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
-from inr.encoders import Encoder, Identity
-from inr.errors import InputError
+from inr.core.errors import InputError
+from inr.core.signal import SignalSpec
 from inr.meta.functional import call_per_signal, mean_squared_errors
 from inr.meta.learner import MetaLearner
-from inr.networks import SineLayer, Siren
-from inr.signal import SignalSpec
+from inr.nn.encoders import Encoder, Identity
+from inr.nn.networks import SineLayer, Siren
 
 # train_img_neural_process.py: kl_weight 1e-1 (latent), fw_weight 1e2 (predicted weights), context sizes [10, 200].
 SIREN_LATENT_WEIGHT = 0.1

@@ -25,17 +25,17 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
-from inr.encoders import Encoder, Identity
-from inr.errors import InputError
-from inr.evaluation import Evaluation
-from inr.gradient_sync import all_reduce_gradients, check_ddp_strategy, without_gradient_reducer
-from inr.lightning_private import instantiated_by_cli
-from inr.loss_guard import NonFiniteLossGuard, guarded_update
-from inr.media import log_media
-from inr.member_metrics import summarise_members
+from inr.core.errors import InputError
+from inr.core.evaluation import Evaluation
+from inr.core.signal import SignalSpec, check_resumed_signal, given_signal
+from inr.io.media_logger import log_media
 from inr.metrics import default_metrics
-from inr.networks import Siren
-from inr.signal import SignalSpec, check_resumed_signal, given_signal
+from inr.nn.encoders import Encoder, Identity
+from inr.nn.networks import Siren
+from inr.training.distributed.gradient_sync import all_reduce_gradients, check_ddp_strategy, without_gradient_reducer
+from inr.training.lightning_private import instantiated_by_cli
+from inr.training.loss_guard import NonFiniteLossGuard, guarded_update
+from inr.training.member_metrics import summarise_members
 
 #: inner-step counts validated by default (the functa and learned-init papers report 3 and 2; 10 shows the trend).
 EVAL_STEPS = (0, 1, 3, 10)

@@ -23,11 +23,11 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
-from inr.encoders import Encoder, Identity
+from inr.core.signal import SignalSpec
 from inr.meta.functional import Parameters, call_per_signal, mean_squared_errors, per_signal, sgd_steps
 from inr.meta.learner import EVAL_STEPS, InnerLoopLearner
-from inr.networks import Siren
-from inr.signal import SignalSpec
+from inr.nn.encoders import Encoder, Identity
+from inr.nn.networks import Siren
 
 # learnit's meta_demo.ipynb: inner SGD lr 0.01, 2 inner steps, outer Adam lr 1e-5.
 LEARNIT_INNER_LR = 1e-2

@@ -26,7 +26,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from inr.errors import InputError
+from inr.core.errors import InputError
 
 
 def _relu_moments(cov: Tensor, var1: Tensor, var2: Tensor) -> tuple[Tensor, Tensor]:
@@ -51,7 +51,7 @@ def relu_ntk(
 ) -> Tensor:
     """Infinite-width NTK of a ReLU MLP with ``hidden_layers`` ReLU layers and a linear scalar output.
 
-    ``hidden_layers`` counts ReLU layers: ``inr.networks.MLP(d, 1, layers=L)`` has L + 1 of them. Inputs are
+    ``hidden_layers`` counts ReLU layers: ``inr.nn.networks.MLP(d, 1, layers=L)`` has L + 1 of them. Inputs are
     the network's input features (apply the encoder first: the analytic kernel of encoder + MLP).
 
     Args:

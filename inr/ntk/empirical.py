@@ -14,8 +14,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, jacrev, vmap
 
-from inr.devices import seeded
-from inr.errors import InputError
+from inr.core.devices import seeded
+from inr.core.errors import InputError
 
 Output = Literal["trace", "full"]
 

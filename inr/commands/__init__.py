@@ -1,0 +1,2 @@
+"""The ``inr`` subcommands besides fit and validate (:mod:`inr.cli`), one module each.
+"""

@@ -1,0 +1,2 @@
+"""Multi-process training: the gradient all-reduce, rank-failure handling, the hang watchdog.
+"""

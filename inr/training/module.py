@@ -1,0 +1,510 @@
+"""INRModule: encoder + network + weighted losses + metrics, trained by Lightning.
+
+The DataModule hands every training step a batch already on the device (``coords [N, d]``, ``values [N, c]``,
+extras). The step splits it into chunks of at most ``chunk_size`` points and accumulates gradients chunk by
+chunk (manual optimisation): memory is bounded by the chunk, and on CPU the activations stay below glibc's mmap
+threshold so they are reused rather than mapped and zeroed anew every step (2-5x faster at 65k points).
+
+Under DDP the chunks accumulate locally and the gradients are all-reduced once per step
+(:mod:`inr.training.distributed.gradient_sync`). The step never waits for the device except at logging steps: a non-finite loss is
+noted on the device and raised there, before checkpoints and before validation (:mod:`inr.training.loss_guard`).
+
+The module asks the DataModule for exactly the targets its losses (training) and metrics (validation) declare.
+Validation evaluates the whole signal once (with derivatives when a metric needs them), hands the
+:class:`inr.core.evaluation.Evaluation` to the metrics (:mod:`inr.metrics`) and then to the media callback
+(:class:`inr.io.media_logger.MediaLogger`), which asks the DataModule to turn it into pictures and sounds.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.plugins.precision import DoublePrecision
+from torch import Tensor, nn
+
+from inr.core import diff
+from inr.core.chunks import chunk_slices, evaluate_in_chunks
+from inr.core.errors import InputError, UnsupportedSetupError
+from inr.core.evaluation import Evaluation
+from inr.core.precision import to_float64
+from inr.core.signal import SignalSpec, check_resumed_signal, given_signal
+from inr.core.step import Step
+from inr.io.media_logger import MediaLogger
+from inr.losses import Loss, ValueLoss
+from inr.metrics import SignalMetric, default_metrics
+from inr.nn.encoders import Encoder, Identity
+from inr.nn.members import build_members, member_seeds
+from inr.nn.networks import Siren
+from inr.training.distributed import liveness
+from inr.training.distributed.gradient_sync import (
+    all_reduce_gradients,
+    check_ddp_strategy,
+    resolve_conjugate_gradients,
+    without_gradient_reducer,
+)
+from inr.training.init_from import load_initial_state
+from inr.training.lightning_private import compiler_failure, instantiated_by_cli
+from inr.training.loss_guard import NonFiniteLossGuard, guarded_update
+from inr.training.member_metrics import log_member_table, summarise_members
+from inr.training.member_shards import all_reduce_terms, gather_members, gather_rows, shard_range
+
+_NOT_PRIMITIVE = ["encoder", "network", "losses", "metrics", "optimizer", "lr_scheduler"]
+#: checkpoint entry holding the best value of every validation metric so far.
+BEST_METRICS_KEY = "inr_best_metrics"
+
+
+def chunks(batch: dict[str, Tensor], size: int) -> Iterator[dict[str, Tensor]]:
+    """Split every [N, ...] tensor of ``batch`` into consecutive pieces of at most ``size`` points."""
+    for piece in chunk_slices(batch["coords"].shape[0], size):
+        yield {key: value[piece] for key, value in batch.items()}
+
+
+def member_chunks(batch: dict[str, Tensor], size: int) -> Iterator[tuple[slice, dict[str, Tensor]]]:
+    """Split every [K, N, ...] tensor of ``batch`` into pieces of at most ``size`` points over their members.
+
+    A piece holds whole groups of members with all their points while a member's points fit (groups of
+    ``size // N``), else one member's points in pieces of ``size``: each member's working set stays small and
+    contiguous (on a CPU, groups that fit the caches run faster than all members at once). Yields (the members of
+    the piece, the piece).
+    """
+    members, count = batch["coords"].shape[:2]
+    per_member = min(count, size)
+    for group in chunk_slices(members, max(1, size // max(per_member, 1))):
+        for piece in chunk_slices(count, per_member):
+            yield group, {key: value[group, piece] for key, value in batch.items()}
+
+
+class INRModule(L.LightningModule):
+    """An implicit neural representation: ``network(encoder(coords))``, fitted with a sum of weighted losses.
+
+    Args:
+        encoder: builds the coordinate encoder from the coordinate dimension (class_path + init_args in YAML).
+        network: builds the network from (encoder out_dim, signal channels).
+        losses: weighted loss terms; default a single ``ValueLoss``.
+        metrics: validation metrics (:mod:`inr.metrics`); default the signal kind's
+            (:func:`inr.metrics.default_metrics`: PSNR and SSIM for images, PSNR and SNR for audio, Chamfer distance
+            and normal consistency for shapes; aligned PSNR/SSIM and derivative errors for images fitted from
+            derivatives).
+        optimizer: builds the optimizer from the parameters (default Adam, lr 1e-3); components that define
+            ``parameter_groups()`` (the hash grid's table) train in their own groups (:meth:`configure_optimizers`).
+        lr_scheduler: optional scheduler, stepped once per optimisation step.
+        chunk_size: most points evaluated at once, in training (gradient accumulation) and rendering.
+        signal: the DataModule's :class:`inr.core.signal.SignalSpec` (or its ``to_dict()``, as checkpoints store it);
+            linked automatically by ``inr fit``.
+        compile: run encoder + network through ``torch.compile`` (value losses only: torch.compile cannot take the
+            double backward that derivative losses need).
+        matmul_precision: ``torch.set_float32_matmul_precision`` while fitting: ``high`` allows TF32 matmuls on
+            GPUs that have them, ``medium`` bf16; None leaves the process setting alone. Restored afterwards.
+        init_from: a checkpoint whose encoder and network weights a new fit starts from (a learned initialisation
+            exported by ``inr meta export``, or any ``inr fit`` checkpoint of one signal); every member of a folder
+            fit starts from them. Read when fitting starts (a resume then restores its own weights); never when a
+            checkpoint is only loaded (``inr render``).
+
+    Mixed precision is Lightning's: ``--trainer.precision bf16-mixed`` trains under autocast, except the encoder and
+    the network's input layer, which see the coordinates and run in full float32 (:mod:`inr.core.precision`);
+    validation metrics are always computed in float32 from the float32 weights.
+    """
+
+    def __init__(
+        self,
+        encoder: Callable[[int], Encoder] = Identity,
+        network: Callable[[int, int], nn.Module] = Siren,
+        losses: list[Loss] | None = None,
+        metrics: list[SignalMetric] | None = None,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        lr_scheduler: LRSchedulerCallable | None = None,
+        chunk_size: int = 16384,
+        signal: dict[str, Any] | SignalSpec | None = None,
+        compile: bool = False,
+        matmul_precision: Literal["highest", "high", "medium"] | None = None,
+        init_from: str | None = None,
+    ) -> None:
+        super().__init__()
+        # Under LightningCLI the hyperparameters are the primitive config (class_path/init_args), so checkpoints
+        # load with weights_only=True and rebuild the model alone; built directly, keep only the primitives.
+        by_cli = instantiated_by_cli()
+        self.save_hyperparameters(ignore=None if by_cli else [*_NOT_PRIMITIVE, "signal"])
+        self.signal = given_signal(signal, "INRModule", "inr fit")
+        if not by_cli:
+            self.hparams["signal"] = self.signal.to_dict()
+        if chunk_size < 1:
+            raise InputError(f"model chunk_size must be >= 1 point, got {chunk_size}")
+        self.chunk_size = chunk_size
+        if self.signal.batched:
+            # member k starts as the single run seeded with (the run's seed + k) would (inr.nn.members)
+            def representation() -> tuple[nn.Module, nn.Module]:
+                built = encoder(self.signal.in_dim)
+                return built, network(built.out_dim, self.signal.out_dim)
+
+            self.encoder, self.network = build_members(representation, member_seeds(self.signal.members))
+        else:
+            self.encoder = encoder(self.signal.in_dim)
+            self.network = network(self.encoder.out_dim, self.signal.out_dim)
+        self.losses = nn.ModuleList(losses if losses is not None else [ValueLoss()])
+        if len(self.losses) == 0:
+            raise InputError("model losses is empty: give at least one loss (e.g. inr.losses.ValueLoss)")
+        names = [loss.name for loss in self.losses]
+        if len(set(names)) != len(names):
+            raise InputError(f"model losses have repeated names {names}; each term is logged under its name")
+        for loss in self.losses:
+            loss.check_model(self)
+        self.training_targets = sorted({target for loss in self.losses for target in loss.targets})
+        self.metrics = nn.ModuleList(metrics if metrics is not None else
+                                     default_metrics(self.signal.kind, self.training_targets))
+        metric_names = [name for metric in self.metrics for name in metric.names]
+        if len(set(metric_names)) != len(metric_names):
+            raise InputError(f"model metrics log repeated names {metric_names}; each value is logged under its name")
+        self.validation_targets = sorted({"values", *(target for metric in self.metrics for target in metric.targets)})
+        self.best_metrics: dict[str, float] = {}
+        self.member_metrics: list[dict[str, Tensor]] = []  # the last validation's values per member
+        self.shard: slice | None = None  # this process's members while fitting on several processes
+        self.last_evaluation: Evaluation | None = None  # for the media callback, right after validation_step
+        self._throughput_mark: tuple[float, int] | None = None  # (host time, global step) of the last logging step
+        needing = [loss.name for loss in self.losses if loss.needs_derivatives]
+        self.needs_derivatives = bool(needing)
+        if needing and not getattr(self.network, "exact_input_derivatives", True):
+            described = self.network.describe() if hasattr(self.network, "describe") else type(self.network).__name__
+            raise InputError(f"the losses {needing} train on derivatives, but autograd's input derivatives of "
+                             f"{described} are not its own (for Finer: set scale_req_grad true)")
+        self.loss_guard = NonFiniteLossGuard(names)
+        self.progress_metrics: dict[str, float] = {}  # host-side values for the progress bar
+        if compile and needing:
+            raise InputError(f"model compile: true cannot train the derivative losses {needing}: torch.compile does "
+                             "not support the double backward they need; set model.compile false")
+        self._compiled = torch.compile(self._represent) if compile else None
+        self.matmul_precision = matmul_precision
+        self.init_from = init_from
+        self._previous_matmul_precision: str | None = None
+        # on the device with the model, so a step builds no weight tensor
+        self.register_buffer("loss_weights", torch.tensor([loss.weight for loss in self.losses]), persistent=False)
+        self.has_complex_parameters = any(parameter.is_complex() for parameter in self.parameters())
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = lr_scheduler
+        self.automatic_optimization = False
+
+    def forward(self, coords: Tensor) -> Tensor:
+        """Evaluate the representation: coords [..., in_dim] -> values [..., out_dim]."""
+        if not self.training and torch.is_autocast_enabled(coords.device.type):
+            # float32 metrics under mixed-precision training (validation runs in eval mode). Disabled per call
+            # (per chunk): one autocast context around a whole chunked evaluation held memory per chunk.
+            with torch.autocast(coords.device.type, enabled=False):
+                return self._represent(coords)
+        if self._compiled is not None and not coords.requires_grad:
+            try:
+                return self._compiled(coords)
+            except compiler_failure() as error:  # e.g. no C++ compiler for inductor on CPU
+                reason = (str(error).strip().splitlines() or [""])[0]
+                raise UnsupportedSetupError(f"model.compile: torch.compile could not build the model ({reason}); "
+                                   "set --model.compile false") from error
+        return self._represent(coords)
+
+    def _represent(self, coords: Tensor) -> Tensor:
+        return self.network(self.encoder(coords))
+
+    @property
+    def active_spec(self) -> SignalSpec:
+        """The signal this process evaluates: all of it, or its shard of the members."""
+        return self.signal if self.shard is None else self.signal.shard(self.shard)
+
+    def _evaluate_members(self, members: slice) -> None:
+        """The members (global indices) the encoder and the network evaluate from now on."""
+        for component in (self.encoder, self.network):
+            component.active = members
+
+    def _set_shard(self, shard: slice | None) -> None:
+        """Evaluate and train only the members in ``shard`` (None: all)."""
+        self.shard = shard
+        self._evaluate_members(shard if shard is not None else slice(0, self.signal.members))
+
+    def _activate(self, group: slice | None) -> None:
+        """Evaluate the members ``group`` of this process's shard (None: the whole shard)."""
+        if group is None:
+            self._set_shard(self.shard)
+            return
+        offset = self.shard.start if self.sharded else 0
+        self._evaluate_members(slice(offset + group.start, offset + group.stop))
+
+    @property
+    def sharded(self) -> bool:
+        """Whether this process fits a shard of the members (a batched fit on several processes)."""
+        return self.shard is not None
+
+    def setup(self, stage: str) -> None:
+        """Refuse multi-process strategies other than DDP; apply ``matmul_precision`` for the run."""
+        trainer = self._trainer
+        if trainer is not None and isinstance(trainer.precision_plugin, DoublePrecision):
+            # Lightning converts the module to float64 after restoring a checkpoint into it; converted first, a
+            # resumed 64-true run keeps its float64 weights unrounded.
+            to_float64(self)
+        if stage == "fit":
+            check_ddp_strategy(trainer, "inr")
+        if stage == "fit" and trainer is not None and trainer.world_size > 1 and self.signal.batched:
+            self._set_shard(shard_range(self.signal.members, trainer.world_size, trainer.global_rank))
+            print(f"inr: rank {trainer.global_rank} fits members {self.shard.start}..{self.shard.stop - 1} of "
+                  f"{self.signal.members}", file=sys.stderr, flush=True)
+        if stage == "fit" and self.init_from is not None:
+            load_initial_state(self, self.init_from, members=self.signal.batched)
+        if self.matmul_precision is not None:
+            self._previous_matmul_precision = torch.get_float32_matmul_precision()
+            torch.set_float32_matmul_precision(self.matmul_precision)
+        datamodule = trainer.datamodule if trainer is not None else None
+        if datamodule is not None and hasattr(datamodule, "provide"):
+            users = {f"loss {type(loss).__name__}": loss.targets for loss in self.losses}
+            users.update({f"metric {type(metric).__name__}": metric.targets for metric in self.metrics})
+            datamodule.provide(training=self.training_targets, validation=self.validation_targets, users=users)
+
+    def configure_callbacks(self) -> list[L.Callback]:
+        """The media callback: pictures and sounds of every validation, logged on rank zero."""
+        return [MediaLogger()]
+
+    def on_fit_start(self) -> None:
+        """Put the parameter count in every logger's run config."""
+        count = sum(parameter.numel() for parameter in self.parameters())
+        for logger in self.loggers:
+            logger.log_hyperparams({"parameters": count})
+
+    def teardown(self, stage: str) -> None:
+        """Evaluate every member again; restore the process's matmul precision."""
+        if self.sharded:
+            self._set_shard(None)
+        if self._previous_matmul_precision is not None:
+            torch.set_float32_matmul_precision(self._previous_matmul_precision)
+            self._previous_matmul_precision = None
+
+    @torch.no_grad()
+    def predict_values(self, coords: Tensor, progress: bool = False) -> Tensor:
+        """Evaluate coords [N, in_dim] in chunks of ``chunk_size`` (bounded memory) -> values [N, out_dim].
+
+        Members (a batched signal): coords [K, N, in_dim], or [N, in_dim] for every member, -> [K, N, out_dim].
+        """
+        coords = coords.to(self.device)
+        if not self.signal.batched:
+            return evaluate_in_chunks(self, coords, self.chunk_size,
+                                      empty=coords.new_empty((0, self.signal.out_dim)), progress=progress)
+        members = self.active_spec.members
+        if coords.dim() == 2:
+            coords = coords.expand(members, *coords.shape)
+        empty = coords.new_empty((members, 0, self.signal.out_dim))
+        return evaluate_in_chunks(self, coords, self.chunk_size, empty=empty, progress=progress, members=True)
+
+    @torch.no_grad()
+    def predict_member(self, index: int, coords: Tensor, progress: bool = False) -> Tensor:
+        """Member ``index`` alone at coords [N, in_dim] -> values [N, out_dim] (in chunks; the others not evaluated)."""
+        self.signal.member(index)  # a clear error for an index out of range
+        active = self.encoder.active
+        try:
+            self._evaluate_members(slice(index, index + 1))
+            coords = coords.to(self.device)[None]
+            empty = coords.new_empty((1, 0, self.signal.out_dim))
+            return evaluate_in_chunks(self, coords, self.chunk_size, empty=empty, progress=progress, members=True)[0]
+        finally:
+            self._evaluate_members(active)
+
+    def evaluate(self, batch: dict[str, Tensor]) -> Step:
+        """Run the model on one chunk and wrap the result for the losses."""
+        coords = batch["coords"]
+        if self.needs_derivatives:
+            coords = coords.detach().requires_grad_(True)
+        return Step(coords, self(coords), batch)
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        """One optimisation step over the whole batch, accumulated over chunks; no host sync but at logging steps.
+
+        Under DDP the gradients are all-reduced once, after the last chunk, weighted by each rank's points.
+        Members (tensors [K, N, ...]): each loss is the mean over all members' points, so the objective is it
+        times K, the sum over members of each member's own mean loss (what each would minimise alone); the
+        logged terms are the means over members.
+        """
+        optimizer = self.optimizers()
+        optimizer.zero_grad(set_to_none=True)
+        batched = self.signal.batched
+        count = batch["coords"].shape[1 if batched else 0]
+        scale = self.active_spec.members if batched else 1
+        terms = torch.zeros(len(self.losses), device=self.device)
+        with without_gradient_reducer(self.trainer):
+            pieces = (member_chunks(batch, self.chunk_size) if batched
+                      else ((None, chunk) for chunk in chunks(batch, self.chunk_size)))
+            for group, chunk in pieces:
+                liveness.note_progress()
+                if group is not None:
+                    self._activate(group)
+                step = self.evaluate(chunk)
+                # share of the batch's points; for members, this piece's members' share of the summed objective
+                share = chunk["coords"].shape[:-1].numel() / (count * scale)
+                values = torch.stack([loss(step) for loss in self.losses])
+                self.manual_backward((self.loss_weights * values).sum() * (share * scale))
+                terms += values.detach() * share
+        if batched:
+            self._activate(None)
+        if self.has_complex_parameters:
+            resolve_conjugate_gradients(self.parameters())
+        if self.sharded:  # members share nothing: no gradient crosses processes
+            terms = all_reduce_terms(terms, scale)
+        elif self.trainer.world_size > 1:
+            terms = all_reduce_gradients(self.parameters(), count, terms)
+        total = (terms * self.loss_weights).sum()
+        learning_rate = guarded_update(self, optimizer, total, terms)
+        if learning_rate is not None:  # a logging step
+            metrics = {f"train/loss/{loss.name}": value for loss, value in zip(self.losses, terms.tolist())}
+            metrics["train/loss"] = float(total)
+            metrics["train/lr"] = learning_rate
+            metrics.update(self._throughput(batch["coords"].shape[:-1].numel() * self.trainer.world_size))
+            self.progress_metrics["train/loss"] = metrics["train/loss"]  # shown by inr.training.progress.ProgressBar
+            self.log("train/loss", total, logger=False)  # callback_metrics; prog_bar would read it every step
+            self.log_at_global_step(metrics)
+        return total
+
+    def _throughput(self, points_per_step: int) -> dict[str, float]:
+        """``train/samples_per_second`` since the previous logging step; empty at the first one.
+
+        Host clock: the device has just been read at a logging step, so the time includes the steps' work.
+        """
+        now, step = time.perf_counter(), self.global_step
+        mark, self._throughput_mark = self._throughput_mark, (now, step)
+        if mark is None or step <= mark[1] or now <= mark[0]:
+            return {}
+        return {"train/samples_per_second": points_per_step * (step - mark[1]) / (now - mark[0])}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to write weights updated from a non-finite loss; a sharded fit writes every member."""
+        if self._trainer is not None and self.trainer.state.fn == "fit":
+            self.loss_guard.check(self.global_step)
+        checkpoint[BEST_METRICS_KEY] = dict(self.best_metrics)
+        if self.sharded:  # every rank saves (Lightning calls this hook on all): gather, then rewrite what was taken
+            self._gather_members()
+            state = self.state_dict()
+            checkpoint["state_dict"] = {key: state.get(key, value) for key, value in checkpoint["state_dict"].items()}
+            if "optimizer_states" in checkpoint:
+                checkpoint["optimizer_states"] = [optimizer.state_dict() for optimizer in self.trainer.optimizers]
+
+    def _gather_members(self) -> None:
+        """Every rank gets every member's parameters and optimizer state (see :mod:`inr.training.member_shards`)."""
+        gather_members(self.parameters(), self.trainer.optimizers, self.signal.members, self.shard)
+
+    def on_validation_start(self) -> None:
+        """Stop before validating weights updated from a non-finite loss."""
+        if self._trainer is not None and self.trainer.state.fn == "fit":
+            self.loss_guard.check(self.global_step)
+
+    def on_train_end(self) -> None:
+        """A fit does not end normally on weights updated from a non-finite loss; every rank ends with all members."""
+        self.loss_guard.check(self.global_step)
+        if self.sharded:
+            self._gather_members()
+
+    def log_at_global_step(self, metrics: dict[str, Tensor | float]) -> None:
+        """Send metrics to every logger at x = global_step (optimiser steps taken), the axis users read.
+
+        Lightning's own logging uses the count of batches before the step, one less than global_step.
+        """
+        values = {key: float(value) for key, value in metrics.items()}
+        for logger in self.loggers:
+            logger.log_metrics(values, step=self.global_step)
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        """Evaluate the full signal, update the metrics and log ``val/<name>``; keep the evaluation for media.
+
+        Every rank evaluates the whole signal, so the metrics are the same number whatever the number of ranks.
+        """
+        evaluation = self.evaluate_signal(batch, media=self._logs_media())
+        if self.signal.batched:
+            rows = [self._metric_values(evaluation.member(index)) for index in range(evaluation.spec.members)]
+            if self.sharded:
+                floats = [{name: float(value) for name, value in row.items()} for row in rows]
+                rows = [{name: torch.tensor(value) for name, value in row.items()} for row in gather_rows(floats)]
+            self.member_metrics = rows
+            values = summarise_members(rows)
+        else:
+            values = self._metric_values(evaluation)
+        for name, value in values.items():
+            self.log(f"val/{name}", value, prog_bar=name == "psnr", logger=False)
+        if not self.trainer.sanity_checking:
+            self.log_at_global_step({f"val/{name}": value for name, value in values.items()})
+            if self.signal.batched and self.trainer.is_global_zero:
+                log_member_table(self.loggers, self.signal, self.member_metrics, self.global_step)
+            self._note_best({f"val/{name}": float(value) for name, value in values.items()})
+        self.last_evaluation = evaluation
+
+    def _metric_values(self, evaluation: Evaluation) -> dict[str, Tensor]:
+        """Every metric's values on one (single-signal) evaluation, by name."""
+        values: dict[str, Tensor] = {}
+        for metric in self.metrics:
+            metric.update(evaluation)
+            values.update(metric.compute())
+            metric.reset()
+        return values
+
+    def evaluate_signal(self, batch: dict[str, Tensor], media: bool = False) -> Evaluation:
+        """The representation on the validation batch, with the derivatives the metrics need.
+
+        With ``media``, a gradient is accompanied by the Laplacian (the media show both).
+        """
+        needs = {name for metric in self.metrics for name in metric.derivatives}
+        gradient = laplacian = None
+        if needs:
+            with_laplacian = "laplacian" in needs or media
+            prediction, gradient, laplacian = diff.evaluate_with_derivatives(
+                self, batch["coords"], self.chunk_size, with_laplacian=with_laplacian, members=self.signal.batched)
+        else:
+            prediction = self.predict_values(batch["coords"])
+        offset = self.shard.start if self.sharded else 0
+
+        def predict_member(index: int, coords: Tensor) -> Tensor:
+            return self.predict_member(offset + index, coords)
+
+        return Evaluation(spec=self.active_spec, batch=batch, prediction=prediction, predict=self.predict_values,
+                          predict_member=predict_member if self.signal.batched else None,
+                          gradient=gradient, laplacian=laplacian, step=self.global_step)
+
+    def _logs_media(self) -> bool:
+        """Whether this validation's media will be logged: rank zero, a logger, not the sanity check."""
+        trainer = self.trainer
+        return trainer.is_global_zero and trainer.logger is not None and not trainer.sanity_checking
+
+    def _note_best(self, values: dict[str, float]) -> None:
+        """Keep each metric's best value (resumed from checkpoints) and put it in the W&B summary as ``best/<key>``."""
+        better = {f"val/{name}": metric for metric in self.metrics for name in metric.names}
+        improved = {}
+        for key, value in values.items():
+            if key not in better:  # the spread over members (val/psnr_std, ...) has no best
+                continue
+            previous = self.best_metrics.get(key, float("nan"))
+            if better[key].is_better(key[len("val/"):], value, previous):
+                self.best_metrics[key] = improved[f"best/{key}"] = value
+        if not improved or not self.trainer.is_global_zero:
+            return
+        for logger in self.loggers:
+            summary = getattr(getattr(logger, "experiment", None), "summary", None)
+            if summary is not None and hasattr(summary, "update"):
+                summary.update(improved)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to resume on a different signal (other file, size or channels), naming what differs."""
+        self.best_metrics = dict(checkpoint.get(BEST_METRICS_KEY, {}))
+        check_resumed_signal(checkpoint, self.signal)
+
+    def configure_optimizers(self) -> Any:
+        """Build the optimizer (and scheduler) from the configured factories.
+
+        The encoder and the network may define ``parameter_groups()`` (e.g. :class:`inr.nn.hash_grid.HashGrid`: its
+        table with Adam eps 1e-15 and no weight decay); the optimizer then gets a list of group dicts: first every
+        parameter in no such group, with the optimizer's own options (left out when empty), then those groups.
+        Without any, it gets ``self.parameters()`` as they are.
+        """
+        groups = [group for component in (self.encoder, self.network) if hasattr(component, "parameter_groups")
+                  for group in component.parameter_groups()]
+        if groups:
+            grouped = {id(parameter) for group in groups for parameter in group["params"]}
+            rest = [parameter for parameter in self.parameters() if id(parameter) not in grouped]
+            optimizer = self.optimizer_factory([{"params": rest}, *groups] if rest else groups)
+        else:
+            optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer)}}
