@@ -187,10 +187,16 @@ def _gram_of_flat_gradients(model: nn.Module, coords: torch.Tensor) -> torch.Ten
 def test_ntk_of_a_complex_network_counts_real_and_imaginary_parts():
     from inr.nn.zoo import Wire
 
+    from inr.core.precision import to_float64
+
     torch.manual_seed(0)
     model = Wire(1, 1, hidden=8, layers=1, first_omega_0=3.0, hidden_omega_0=3.0, sigma_0=1.0)
-    coords = torch.linspace(-1, 1, 6)[:, None]
-    torch.testing.assert_close(empirical_ntk(model, coords, batch_size=4), _gram_of_flat_gradients(model, coords))
+    # float64 (complex128): two summation orders of the same sum agree to ~1e-15, whatever the CPU's kernels
+    to_float64(model)
+    coords = torch.linspace(-1, 1, 6, dtype=torch.float64)[:, None]
+    kernel = empirical_ntk(model, coords, batch_size=4)
+    assert kernel.dtype == torch.float64
+    torch.testing.assert_close(kernel, _gram_of_flat_gradients(model, coords), rtol=1e-12, atol=1e-12)
 
 
 def test_spectra_take_every_zoo_network():
