@@ -53,7 +53,7 @@ class ComplexGaborLayer(nn.Module):
         return torch.exp(1j * self.omega_0 * lin - (self.scale_0 * lin).abs().square())
 
 
-class PositionalEncoding(nn.Module):
+class OfficialPositionalEncoding(nn.Module):
     def __init__(self, in_channels: int, n_freqs: int) -> None:
         super().__init__()
         self.out_channels = in_channels * (2 * n_freqs + 1)
@@ -68,7 +68,7 @@ class PositionalEncoding(nn.Module):
 
 
 def _pemlp(hidden: int, layers: int, out: int, n_freqs: int = 10) -> nn.Module:
-    encoding = PositionalEncoding(2, n_freqs)
+    encoding = OfficialPositionalEncoding(2, n_freqs)
     blocks = [encoding, nn.Linear(encoding.out_channels, hidden), nn.ReLU(True)]
     for _ in range(layers):
         blocks += [nn.Linear(hidden, hidden), nn.ReLU(True)]

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from bench.reference import Siren as PlainSiren
+from bench.reference import PlainSiren
 from datamodules.patches import ImagePatchDataModule
 from inr.meta.functa import Functa, ModulatedSiren
 from inr.meta.hypernetwork import Hypernetwork

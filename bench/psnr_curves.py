@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from bench.reference import Siren, cameraman_tensors, plain_step, psnr_unit_range
+from bench.reference import PlainSiren, cameraman_tensors, plain_step, psnr_unit_range
 from inr.cli import build_cli
 
 
@@ -23,7 +23,7 @@ def reference_curve(steps: list[int], every: int, seed: int = 0) -> tuple[dict[i
     """Official-notebook SIREN fit; returns {step: psnr} at multiples of ``every`` and the mean s/step."""
     torch.manual_seed(seed)
     coords, values = cameraman_tensors(256)
-    model = Siren()
+    model = PlainSiren()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     curve, elapsed = {}, 0.0
     for step in range(1, max(steps) + 1):

@@ -25,7 +25,7 @@ class SineLayer(nn.Module):
         return torch.sin(self.omega_0 * self.linear(x))
 
 
-class Siren(nn.Module):
+class PlainSiren(nn.Module):
     def __init__(self, in_features=2, hidden_features=256, hidden_layers=3, out_features=1):
         super().__init__()
         layers = [SineLayer(in_features, hidden_features, is_first=True)]

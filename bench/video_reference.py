@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from bench.reference import Siren as PlainSiren
+from bench.reference import PlainSiren
 from inr.io.video_files import read_video
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from datamodules.base import SignalDataModule, input_file
+from datamodules.base import SignalDataModule
 from inr.core import grids
 from inr.core.atomic import atomic_output
 from inr.core.chunks import chunk_slices
@@ -24,6 +24,7 @@ from inr.core.errors import InputError
 from inr.core.evaluation import Evaluation
 from inr.core.media import Media, Picture, Sound
 from inr.core.signal import SignalSpec
+from inr.io.files import input_file
 
 #: samples evaluated and written at once by ``render_to_file`` (bounded memory for any output length).
 RENDER_BLOCK = 1 << 18

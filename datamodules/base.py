@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-from pathlib import Path
 from typing import Any, ClassVar
 
 import lightning as L
@@ -24,7 +23,7 @@ from lightning.pytorch.plugins.precision import DoublePrecision
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
-from inr.core.errors import InputError, MissingFileError
+from inr.core.errors import InputError
 from inr.core.evaluation import Evaluation
 from inr.core.media import Media
 from inr.core.signal import SignalSpec
@@ -35,18 +34,6 @@ class _Placeholders(IterableDataset):
 
     def __iter__(self):
         return itertools.repeat(0)
-
-
-def input_file(path: str | Path, what: str) -> Path:
-    """``path`` as a Path once it is known to be a non-empty file; ``what`` names it in errors ("image file")."""
-    path = Path(path)
-    if not path.exists():
-        raise MissingFileError(f"{what} not found: {path}")
-    if not path.is_file():
-        raise InputError(f"{what} {path} is a folder (or device), not a file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{what} {path} is empty (0 bytes)")
-    return path
 
 
 def sampling_seed(seed: int, step: int, rank: int) -> int:

@@ -8,7 +8,7 @@ Member k samples as the single run seeded ``seed + k`` would: full batch, or ``b
 generator seeded by (seed + k, step). So a batched fit of K files is, member by member, the K single fits.
 
 On several processes each rank holds, samples and validates only its shard of the members
-(:func:`inr.training.member_shards.shard_range`, the module's shard); a member's draws do not depend on which rank holds it.
+(:func:`inr.core.shards.shard_range`, the module's shard); a member's draws do not depend on which rank holds it.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from datamodules.base import SignalDataModule, sampling_seed
 from inr.core.errors import InputError, MissingFileError
 from inr.core.evaluation import Evaluation
 from inr.core.media import Media
+from inr.core.shards import shard_range
 from inr.core.signal import SignalSpec
-from inr.training.member_shards import shard_range
 
 #: members whose media a validation logs (the first ones).
 MEDIA_MEMBERS = 4

@@ -27,7 +27,7 @@ import torch
 import trimesh
 from torch import Tensor
 
-from datamodules.base import SignalDataModule, input_file, sampling_seed
+from datamodules.base import SignalDataModule, sampling_seed
 from inr.core import grids
 from inr.core.atomic import atomic_output
 from inr.core.errors import InputError
@@ -35,6 +35,7 @@ from inr.core.evaluation import Evaluation
 from inr.core.media import Media, Picture, Shape
 from inr.core.mesh import extract_mesh, sample_surface, to_original
 from inr.core.signal import SignalSpec
+from inr.io.files import input_file
 
 MESH_SUFFIXES = (".obj", ".off", ".stl", ".glb", ".gltf")
 TEXT_SUFFIXES = (".xyz", ".pts", ".txt")

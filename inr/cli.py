@@ -19,6 +19,22 @@ from typing import Any
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+# Every module whose classes a config may name, imported here so that jsonargparse resolves short names among the
+# subclasses it knows (``network: Finer``, ``--data ImageFolderDataModule``); full class paths work as well.
+import datamodules.audio_folder  # noqa: F401
+import datamodules.blend  # noqa: F401
+import datamodules.clips  # noqa: F401
+import datamodules.image_folder  # noqa: F401
+import datamodules.patches  # noqa: F401
+import datamodules.shape_folder  # noqa: F401
+import datamodules.video  # noqa: F401
+import inr.io.wandb_logger  # noqa: F401
+import inr.losses.derivatives  # noqa: F401
+import inr.losses.sdf  # noqa: F401
+import inr.metrics  # noqa: F401
+import inr.nn.hash_grid  # noqa: F401
+import inr.nn.multiplicative_filters  # noqa: F401
+import inr.nn.zoo  # noqa: F401
 from datamodules.base import SignalDataModule
 from inr.core.errors import InputError, InrError, MissingFileError, print_error_line
 from inr.training.checkpoints import Checkpoint, read_checkpoint
@@ -37,7 +53,7 @@ from inr.training.progress import ProgressBar as InrProgressBar
 #: commands beside LightningCLI's, each ``module:function`` taking the remaining arguments.
 COMMANDS = {
     "render": "inr.commands.render:main",
-    "export": "inr.commands.export:main",  # the members of a batched checkpoint: one stacked file, or one checkpoint each
+    "export": "inr.commands.export:main",  # a batched checkpoint's members: one stacked file, or one checkpoint each
     "benchmark": "inr.commands.benchmark:main",  # configs over a folder of signals: the paper-style table
     "ntk": "inr.commands.ntk:main",  # NTK report of any encoder + network (docs/ntk.md)
     "experiment": "inr.experiments.cli:main",  # spectral-bias experiments: psweep, table, spectra

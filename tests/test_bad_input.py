@@ -464,7 +464,8 @@ def test_bad_option_value_gives_one_line(tmp_path, capsys, gray_png, args, messa
 @pytest.mark.parametrize(
     "args, key, reason",
     [
-        (["--model.network", "inr.nn.networks.Nope"], "model.network", "module 'inr.nn.networks' has no attribute 'Nope'"),
+        (["--model.network", "inr.nn.networks.Nope"], "model.network",
+         "module 'inr.nn.networks' has no attribute 'Nope'"),
         (["--model.network", "nope.Nope"], "model.network", "No module named 'nope'"),
         (["--data", "datamodules.image.Nope"], "data", "module 'datamodules.image' has no attribute 'Nope'"),
         (["--data.nope", "3"], "data", "Option 'nope' is not accepted"),

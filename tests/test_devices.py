@@ -1,4 +1,4 @@
-"""inr.core.devices: the --device of inr ntk / inr experiment, and seeded model building that leaves the caller's RNGs."""
+"""inr.core.devices: the --device of inr ntk / experiment, and seeded model building that leaves the caller's RNGs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""inr.training.distributed.faults and inr.training.distributed.watchdog without processes: which errors mean a lost peer, how a stall is described."""
+"""inr.training.distributed faults and watchdog without processes: which errors mean a lost peer, how a stall reads."""
 
 from __future__ import annotations
 

@@ -119,7 +119,8 @@ def test_fixed_fourier_from_a_yaml_config():
     parser = ArgumentParser()
     parser.add_argument("--encoder", type=Callable[[int], Encoder])
     config = parser.parse_string(
-        "encoder:\n  class_path: inr.nn.encoders.FixedFourier\n  init_args:\n    frequencies: [[1.0, 0.0], [0.0, 4.0]]\n"
+        "encoder:\n  class_path: inr.nn.encoders.FixedFourier\n  init_args:\n"
+        "    frequencies: [[1.0, 0.0], [0.0, 4.0]]\n"
     )
     encoder = parser.instantiate_classes(config).encoder(2)
     assert isinstance(encoder, FixedFourier) and encoder.out_dim == 4

@@ -1,4 +1,4 @@
-"""inr.core.errors: the CLI tells the user's errors (one line) from bugs (traceback) by type, not by where they arose."""
+"""inr.core.errors: the CLI tells the user's errors (one line) from bugs (traceback) by type, not by where."""
 
 from __future__ import annotations
 

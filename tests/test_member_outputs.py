@@ -15,9 +15,9 @@ from conftest import ROOT, TINY_MODEL, child_env, run_fit
 from test_members import _clips, _images
 from wandb_reader import find_offline_runs, metric_values, read_history
 
-from inr.commands.export import member_checkpoint, read_members
 from inr.commands.render import render_checkpoint
 from inr.core.errors import InputError, MissingFileError
+from inr.training.member_checkpoints import member_checkpoint, read_members
 
 STEPS = 30
 

@@ -185,9 +185,8 @@ def _gram_of_flat_gradients(model: nn.Module, coords: torch.Tensor) -> torch.Ten
 
 
 def test_ntk_of_a_complex_network_counts_real_and_imaginary_parts():
-    from inr.nn.zoo import Wire
-
     from inr.core.precision import to_float64
+    from inr.nn.zoo import Wire
 
     torch.manual_seed(0)
     model = Wire(1, 1, hidden=8, layers=1, first_omega_0=3.0, hidden_omega_0=3.0, sigma_0=1.0)

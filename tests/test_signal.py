@@ -1,4 +1,4 @@
-"""inr.core.signal.SignalSpec: typed, stored as primitives, and checkpoints written before it still render and resume."""
+"""inr.core.signal.SignalSpec: typed, stored as primitives; checkpoints written before it still render and resume."""
 
 from __future__ import annotations
 

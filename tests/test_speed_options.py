@@ -17,8 +17,9 @@ SPEC = {"in_dim": 2, "out_dim": 1, "value_range": (-1.0, 1.0)}
 
 @pytest.mark.slow
 @pytest.mark.skipif(bool(os.environ.get("ATEN_CPU_CAPABILITY")),
-                    reason="ATEN_CPU_CAPABILITY forces ATen's kernels to another ISA than the one torch.compile generates "
-                           "code for: plain torch.compile(lambda t: torch.sin(30 * t)) then returns NaN (torch 2.13)")
+                    reason="ATEN_CPU_CAPABILITY forces ATen's kernels to another ISA than the one torch.compile "
+                           "generates code for: plain torch.compile(lambda t: torch.sin(30 * t)) then returns NaN "
+                           "(torch 2.13)")
 def test_compiled_model_trains_like_the_eager_one(gray_png, tmp_path):
     torch.manual_seed(0)
     eager = INRModule(signal=SPEC)

@@ -1,2 +1,1 @@
-"""The ``inr`` subcommands besides fit and validate (:mod:`inr.cli`), one module each.
-"""
+"""The ``inr`` subcommands besides fit and validate (:mod:`inr.cli`), one module each."""

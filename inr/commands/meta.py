@@ -13,6 +13,10 @@ import sys
 import warnings
 from typing import Any
 
+# the methods, imported so that configs and --model name them by class alone (``class_path: MAML``)
+import inr.meta.functa  # noqa: F401
+import inr.meta.hypernetwork  # noqa: F401
+import inr.meta.maml  # noqa: F401
 from inr.cli import DEFAULTS, INRCLI, build_cli, run_cli
 from inr.core.errors import InrError
 from inr.meta.learner import MetaLearner

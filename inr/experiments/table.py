@@ -63,7 +63,7 @@ def load_images(source: str, size: int) -> list[tuple[str, np.ndarray]]:
     """
     from skimage import data, transform
 
-    from datamodules.image import read_image
+    from inr.io.image_files import read_image
 
     if source.startswith("skimage:"):
         names = [name for name in source.split(":", 1)[1].split(",") if name]

@@ -1,2 +1,1 @@
-"""Files and loggers: the W&B logger, media logging, checkpoint files, video files.
-"""
+"""Files and loggers: the W&B logger, media logging, checkpoint files, video files."""

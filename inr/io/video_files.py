@@ -17,6 +17,7 @@ import torch
 from torch.nn import functional as F
 
 from inr.core.errors import InputError, MissingFileError
+from inr.io.image_files import read_image
 
 #: containers read as video files (any FFmpeg reads; these are the tested ones).
 VIDEO_SUFFIXES = (".mp4", ".webm", ".avi", ".mkv", ".mov", ".gif")
@@ -140,8 +141,6 @@ def numbered_frames(folder: Path) -> list[Path]:
 
 
 def _folder_frames(files: list[Path]) -> Iterator[np.ndarray]:
-    from datamodules.image import read_image
-
     for file in files:
         pixels = read_image(file)  # float [0, 1], with read_image's errors naming the frame file
         frame = np.round(pixels[..., :3] * 255).astype(np.uint8) if pixels.shape[-1] >= 3 else \

@@ -81,7 +81,7 @@ class ModulatedSiren(nn.Module):
 
     @torch.no_grad()
     def siren_state(self, latent: Tensor) -> dict[str, Tensor]:
-        """The plain :class:`inr.nn.networks.Siren` state (its biases plus the shifts) that equals this at ``latent``."""
+        """The plain :class:`~inr.nn.networks.Siren` state (biases plus the shifts) that equals this at ``latent``."""
         state = {key: value.clone() for key, value in self.siren.state_dict().items()}
         for index, shift in enumerate(self.shifts(latent)):
             state[f"net.{index}.linear.bias"] += shift

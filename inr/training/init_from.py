@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from inr.commands.export import single_name
 from inr.core.errors import InputError, MissingFileError
 from inr.training.checkpoints import read_checkpoint
+from inr.training.member_checkpoints import single_name
 
 _COMPONENTS = ("encoder.", "network.")
 

@@ -6,7 +6,7 @@ chunk (manual optimisation): memory is bounded by the chunk, and on CPU the acti
 threshold so they are reused rather than mapped and zeroed anew every step (2-5x faster at 65k points).
 
 Under DDP the chunks accumulate locally and the gradients are all-reduced once per step
-(:mod:`inr.training.distributed.gradient_sync`). The step never waits for the device except at logging steps: a non-finite loss is
+(:mod:`~.distributed.gradient_sync`). The step never waits for the device except at logging steps: a non-finite loss is
 noted on the device and raised there, before checkpoints and before validation (:mod:`inr.training.loss_guard`).
 
 The module asks the DataModule for exactly the targets its losses (training) and metrics (validation) declare.
@@ -33,6 +33,7 @@ from inr.core.chunks import chunk_slices, evaluate_in_chunks
 from inr.core.errors import InputError, UnsupportedSetupError
 from inr.core.evaluation import Evaluation
 from inr.core.precision import to_float64
+from inr.core.shards import shard_range
 from inr.core.signal import SignalSpec, check_resumed_signal, given_signal
 from inr.core.step import Step
 from inr.io.media_logger import MediaLogger
@@ -52,7 +53,7 @@ from inr.training.init_from import load_initial_state
 from inr.training.lightning_private import compiler_failure, instantiated_by_cli
 from inr.training.loss_guard import NonFiniteLossGuard, guarded_update
 from inr.training.member_metrics import log_member_table, summarise_members
-from inr.training.member_shards import all_reduce_terms, gather_members, gather_rows, shard_range
+from inr.training.member_shards import all_reduce_terms, gather_members, gather_rows
 
 _NOT_PRIMITIVE = ["encoder", "network", "losses", "metrics", "optimizer", "lr_scheduler"]
 #: checkpoint entry holding the best value of every validation metric so far.

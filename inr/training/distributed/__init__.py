@@ -1,2 +1,1 @@
-"""Multi-process training: the gradient all-reduce, rank-failure handling, the hang watchdog.
-"""
+"""Multi-process training: the gradient all-reduce, rank-failure handling, the hang watchdog."""

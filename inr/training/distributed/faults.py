@@ -5,7 +5,7 @@ Under DDP an exception on one rank leaves the others waiting in a collective (gr
 Type: message`` into the job's key-value store (torch.distributed's TCPStore, hosted by rank zero, so it works
 across nodes); a rank that then loses contact with it reads that line and stops with it instead of a transport
 error; rank zero terminates the ranks it launched, so none is left hanging. A rank that hangs instead of failing
-is caught by :class:`inr.training.distributed.watchdog.HangWatchdog` after ``--ddp_timeout`` seconds; the process group's own timeout
+is caught by :class:`~.watchdog.HangWatchdog` after ``--ddp_timeout`` seconds; the process group's own timeout
 (:func:`apply_timeout`) is a minute longer, a backstop that also bounds the start-up rendezvous.
 """
 

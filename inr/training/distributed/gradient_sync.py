@@ -1,6 +1,6 @@
 """One gradient all-reduce per optimisation step under multi-process training, weighted by each rank's points.
 
-A training step accumulates its gradients over chunks (:meth:`inr.training.module.INRModule.training_step`). DDP's reducer
+A training step accumulates its gradients over chunks (:meth:`INRModule.training_step`). DDP's reducer
 would all-reduce at every chunk's backward pass: the traffic grows with the number of chunks, ranks that hold
 different numbers of chunks (uneven full-batch shards) pair the wrong reductions or wait forever, and a parameter
 that gets no gradient (the last bias under derivative-only losses) stops the job. inr keeps the reducer out of the

@@ -1,13 +1,13 @@
 """A rank that stops making progress ends the whole multi-process job, with one line naming it, on any backend.
 
 With gloo a rank waiting for a hung peer gets an exception after the process-group timeout, which
-:class:`inr.training.distributed.faults.RankFailureReporter` turns into a readable line. With NCCL it does not: the waiting rank
+:class:`~.faults.RankFailureReporter` turns into a readable line. With NCCL it does not: the waiting rank
 blocks in a CUDA synchronisation, NCCL's own watchdog aborts the process from C++ after the timeout without a word,
 and the hung rank is left running. :class:`HangWatchdog` is a thread in every rank that watches the training loop's
-progress (:mod:`inr.training.distributed.liveness`) and publishes it to the job's store. When its rank has made no progress for
+progress (:mod:`~.liveness`) and publishes it to the job's store. When its rank has made no progress for
 ``--ddp_timeout`` seconds, it reads every rank's progress, prints one line naming the rank that is behind (the one
 that never entered the gradient all-reduce the others wait in), rank zero stops the ranks it started, and the
-process exits. The process group's timeout is a minute longer (:func:`inr.training.distributed.faults.apply_timeout`), so the
+process exits. The process group's timeout is a minute longer (:func:`~.faults.apply_timeout`), so the
 watchdog speaks first whatever the backend.
 """
 
