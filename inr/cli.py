@@ -49,6 +49,9 @@ from inr.training.distributed.watchdog import HangWatchdog
 from inr.training.lightning_private import logger_started
 from inr.training.module import INRModule
 from inr.training.progress import ProgressBar as InrProgressBar
+from inr.training.quiet import quiet_third_party_notices
+
+quiet_third_party_notices()
 
 #: commands beside LightningCLI's, each ``module:function`` taking the remaining arguments.
 COMMANDS = {

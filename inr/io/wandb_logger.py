@@ -57,6 +57,8 @@ class WandbLogger(LightningWandbLogger):
             project=project, name=name, save_dir=save_dir or ".", version=version, offline=offline,
             group=group, tags=tags, settings={"silent": True, "console": "off"} if offline else None,
         )
+        # Lightning always passes ``anonymous`` (None by default), which W&B now warns about on every run
+        self._wandb_init.pop("anonymous", None)
         self._logged_up_to: int | None = None
         self._current_step: int | None = None
 
