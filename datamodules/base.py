@@ -27,6 +27,7 @@ from inr.core.errors import InputError
 from inr.core.evaluation import Evaluation
 from inr.core.media import Media
 from inr.core.signal import SignalSpec
+from inr.io.files import input_file  # noqa: F401 - part of the DataModule author's API (docs/extending.md)
 
 
 class _Placeholders(IterableDataset):

@@ -101,3 +101,18 @@ def no_wandb_run_left_open():
     wandb = sys.modules.get("wandb")
     if wandb is not None and wandb.run is not None:
         wandb.finish()
+
+
+def config_class(class_path: str) -> type:
+    """The class a config names: a dotted path, or a short name as jsonargparse resolves it (inr's components)."""
+    import importlib
+
+    if "." in class_path:
+        module, name = class_path.rsplit(".", 1)
+        return getattr(importlib.import_module(module), name)
+    homes = ["inr.nn.encoders", "inr.nn.networks", "inr.nn.zoo", "inr.nn.multiplicative_filters", "inr.nn.hash_grid",
+             "inr.meta.functa", "inr.losses", "inr.losses.derivatives", "inr.losses.sdf", "inr.metrics"]
+    found = [getattr(module, class_path) for module in map(importlib.import_module, homes)
+             if isinstance(getattr(module, class_path, None), type)]
+    assert found, f"no component class named {class_path}"
+    return found[0]

@@ -54,8 +54,8 @@ def test_encoder_recipe_fits_and_declares_itself_piecewise_linear(recipes, gray_
 def test_network_layer_recipe_fits(recipes, gray_png, tmp_path):
     cli = _fit(recipes / "gauss.yaml", tmp_path / "run", "--data.path", str(gray_png))
     network = cli.model.network
-    assert type(network).__name__ == "Gauss" and [type(block).__name__ for block in network.net] == [
-        "GaussLayer", "GaussLayer", "GaussLayer", "Linear"]
+    assert type(network).__name__ == "GaussianMLP" and [type(block).__name__ for block in network.net] == [
+        "GaussianLayer", "GaussianLayer", "GaussianLayer", "Linear"]
     assert cli.trainer.callback_metrics["val/psnr"].item() > 25.0
 
 

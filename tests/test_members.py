@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import EQUIVALENT_ATOL, FLOAT64
+from conftest import EQUIVALENT_ATOL, FLOAT64, config_class
 
 from inr.cli import build_cli
 from inr.core.errors import InputError
@@ -20,12 +20,9 @@ ZOO = Path(__file__).resolve().parent.parent / "configs" / "zoo"
 
 def _component(spec, *args):
     """Build ``class_path`` + ``init_args`` of a YAML entry with positional ``args``."""
-    import importlib
-
     if isinstance(spec, str):
         spec = {"class_path": spec}
-    module, name = spec["class_path"].rsplit(".", 1)
-    return getattr(importlib.import_module(module), name)(*args, **spec.get("init_args", {}))
+    return config_class(spec["class_path"])(*args, **spec.get("init_args", {}))
 
 
 def _small(preset: str) -> dict:

@@ -93,6 +93,8 @@ def dataset_of(config: Path) -> tuple[str, str | None]:
     """The dataset DataModule class path for ``config``'s data, and its size option (a clear error if none)."""
     data = (yaml.safe_load(config.read_text()) or {}).get("data", {})
     class_path = data.get("class_path", "datamodules.image.ImageDataModule") if isinstance(data, dict) else data
+    if "." not in class_path:  # a short name, as the shipped configs write it
+        class_path = next((path for path in DATASETS if path.rsplit(".", 1)[1] == class_path), class_path)
     if class_path in DATASETS:
         return DATASETS[class_path]
     if class_path in {dataset for dataset, _ in DATASETS.values()}:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from torch import Tensor
 
 from inr.core.media import Media, Picture, Shape, Sound, Video
 
@@ -43,21 +42,18 @@ def log_media(logger: Any, items: list[Media], step: int) -> None:
 
 
 class MediaLogger(L.Callback):
-    """After each validation step on rank zero (not the sanity check), log the DataModule's media of it."""
+    """After each validation step, log the module's media of it (rank zero, with a logger, not the sanity check).
+
+    The module says what its media are (``validation_media(trainer, wanted)``: INRModule asks the DataModule to
+    picture its evaluation, the meta-learning methods the held-out crops beside their reconstructions).
+    """
 
     def on_validation_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        """Ask the DataModule for the media of ``pl_module.last_evaluation`` and log them."""
-        evaluation, pl_module.last_evaluation = getattr(pl_module, "last_evaluation", None), None
-        datamodule = trainer.datamodule
-        if (evaluation is None or not trainer.is_global_zero or trainer.sanity_checking or not trainer.loggers
-                or not hasattr(datamodule, "media")):
-            return
-        extra: dict[str, Tensor] = {
-            name: pl_module.predict_values(coords) for name, coords in datamodule.media_coords().items()
-        }
-        items = datamodule.media(evaluation, extra)
-        for logger in trainer.loggers:
-            log_media(logger, items, evaluation.step)
+        """Log the media of the validation step just run."""
+        wanted = trainer.is_global_zero and not trainer.sanity_checking and bool(trainer.loggers)
+        items = pl_module.validation_media(trainer, wanted)
+        for logger in trainer.loggers if wanted else []:
+            log_media(logger, items, pl_module.global_step)

@@ -27,22 +27,21 @@ from torch import Tensor, nn
 
 from inr.core.errors import InputError
 from inr.core.evaluation import Evaluation
-from inr.core.signal import SignalSpec, check_resumed_signal, given_signal
-from inr.io.media_logger import log_media
+from inr.core.media import Media
+from inr.core.signal import SignalSpec
 from inr.metrics import default_metrics
 from inr.nn.encoders import Encoder, Identity
 from inr.nn.networks import Siren
-from inr.training.distributed.gradient_sync import all_reduce_gradients, check_ddp_strategy, without_gradient_reducer
-from inr.training.lightning_private import instantiated_by_cli
-from inr.training.loss_guard import NonFiniteLossGuard, guarded_update
+from inr.training.base import SignalModule
+from inr.training.distributed.gradient_sync import all_reduce_gradients, without_gradient_reducer
+from inr.training.loss_guard import guarded_update
 from inr.training.member_metrics import summarise_members
 
 #: inner-step counts validated by default (the functa and learned-init papers report 3 and 2; 10 shows the trend).
 EVAL_STEPS = (0, 1, 3, 10)
-_NOT_PRIMITIVE = ["encoder", "network", "optimizer", "lr_scheduler"]
 
 
-class MetaLearner(L.LightningModule):
+class MetaLearner(SignalModule):
     """Base of the meta-learning methods: shared parameters learned from many signals of one shape.
 
     Args:
@@ -64,23 +63,15 @@ class MetaLearner(L.LightningModule):
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,
     ) -> None:
-        super().__init__()
-        by_cli = instantiated_by_cli()
-        self.save_hyperparameters(ignore=None if by_cli else [*_NOT_PRIMITIVE, "signal"])
-        self.signal = given_signal(signal, type(self).__name__, "inr meta fit")
+        super().__init__(signal, optimizer, lr_scheduler, ["meta"], "inr meta fit")
         if self.signal.batched:
             raise InputError(f"{type(self).__name__} learns across signals given as crops "
                              "(datamodules.patches.ImagePatchDataModule, datamodules.clips.AudioClipDataModule), "
                              "not members of a folder fit")
-        if not by_cli:
-            self.hparams["signal"] = self.signal.to_dict()
         self.encoder = encoder(self.signal.in_dim)
         self.network = network(self.encoder.out_dim, self.signal.out_dim)
         self.metrics = nn.ModuleList(default_metrics(self.signal.kind))
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = lr_scheduler
-        self.automatic_optimization = False
-        self.loss_guard = NonFiniteLossGuard(["meta"])
+        self._media_columns: dict[str, Tensor] | None = None  # the last validation's, until the callback asks
         self.standard_init: dict[str, Tensor] = {}  # the parameters as built, kept at setup
         self._standard_values: dict[str, float] | None = None  # the standard init's validation, computed once
 
@@ -127,14 +118,7 @@ class MetaLearner(L.LightningModule):
         """
         if not self.standard_init:
             self.remember_standard_init()
-        if stage == "fit":
-            check_ddp_strategy(self._trainer, "inr meta")
-
-    def on_fit_start(self) -> None:
-        """Put the parameter count in every logger's run config."""
-        count = sum(parameter.numel() for parameter in self.parameters())
-        for logger in self.loggers:
-            logger.log_hyperparams({"parameters": count})
+        super().setup(stage)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         """One outer step on this rank's signals; under DDP the gradients are reduced once, weighted by signals."""
@@ -153,20 +137,6 @@ class MetaLearner(L.LightningModule):
             self.log_at_global_step({"train/loss": float(terms[0]), "train/lr": learning_rate})
         return terms[0]
 
-    def log_at_global_step(self, metrics: dict[str, float]) -> None:
-        """Send metrics to every logger at x = global_step (outer steps taken)."""
-        for logger in self.loggers:
-            logger.log_metrics({key: float(value) for key, value in metrics.items()}, step=self.global_step)
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse to write parameters updated from a non-finite loss."""
-        if self._trainer is not None and self.trainer.state.fn == "fit":
-            self.loss_guard.check(self.global_step)
-
-    def on_train_end(self) -> None:
-        """A meta-training run does not end normally on parameters updated from a non-finite loss."""
-        self.loss_guard.check(self.global_step)
-
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         """The held-out signals' metrics per label (inner steps, context size) and, on rank zero, their media."""
         with torch.enable_grad():
@@ -183,7 +153,7 @@ class MetaLearner(L.LightningModule):
         if not self.trainer.sanity_checking:
             self.log_at_global_step({f"val/{name}": value for name, value in {
                 **values, **(self._standard_values or {})}.items()})
-            self._log_media(batch, predictions)
+            self._media_columns = self.media_columns(batch, predictions)
 
     def labelled_metrics(self, batch: dict[str, Tensor], predictions: dict[str, Tensor]) -> dict[str, float]:
         """``{name_label: mean over signals}`` and its ``_std``, ``_min``, ``_max`` per label.
@@ -195,14 +165,7 @@ class MetaLearner(L.LightningModule):
         for label, prediction in predictions.items():
             evaluation = Evaluation(spec=spec, batch=batch, prediction=prediction.float(), predict=_no_predict,
                                     step=self.global_step)
-            rows = []
-            for index in range(spec.members):
-                row: dict[str, Tensor] = {}
-                for metric in self.metrics:
-                    metric.update(evaluation.member(index))
-                    row.update(metric.compute())
-                    metric.reset()
-                rows.append(row)
+            rows = [self.metric_values(evaluation.member(index)) for index in range(spec.members)]
             for name, value in summarise_members(rows).items():
                 base, _, spread = name.rpartition("_") if name.endswith(("_std", "_min", "_max")) else (name, "", "")
                 values[f"{base}_{label}" + (f"_{spread}" if spread else "")] = float(value)
@@ -210,25 +173,13 @@ class MetaLearner(L.LightningModule):
                     values[name] = float(value)
         return values
 
-    def _log_media(self, batch: dict[str, Tensor], predictions: dict[str, Tensor]) -> None:
+    def validation_media(self, trainer: L.Trainer, wanted: bool) -> list[Media]:
         """The DataModule's pictures of the first held-out signals: truth, then each label's reconstruction."""
-        datamodule = self.trainer.datamodule
-        if not self.trainer.is_global_zero or not self.trainer.loggers or not hasattr(datamodule, "crop_media"):
-            return
-        items = datamodule.crop_media(self.media_columns(batch, predictions), self.global_step)
-        for logger in self.loggers:
-            log_media(logger, items, self.global_step)
-
-    def configure_optimizers(self) -> Any:
-        """The outer optimizer (and scheduler) over every trained shared parameter."""
-        optimizer = self.optimizer_factory([parameter for parameter in self.parameters() if parameter.requires_grad])
-        if self.scheduler_factory is None:
-            return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer)}}
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse to resume on crops of another description (shape, channels, kind), naming what differs."""
-        check_resumed_signal(checkpoint, self.signal)
+        columns, self._media_columns = self._media_columns, None
+        datamodule = trainer.datamodule
+        if not wanted or columns is None or not hasattr(datamodule, "crop_media"):
+            return []
+        return datamodule.crop_media(columns, self.global_step)
 
 
 class InnerLoopLearner(MetaLearner):

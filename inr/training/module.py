@@ -17,7 +17,6 @@ Validation evaluates the whole signal once (with derivatives when a metric needs
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -25,37 +24,34 @@ from typing import Any, Literal
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from lightning.pytorch.plugins.precision import DoublePrecision
 from torch import Tensor, nn
 
 from inr.core import diff
 from inr.core.chunks import chunk_slices, evaluate_in_chunks
 from inr.core.errors import InputError, UnsupportedSetupError
 from inr.core.evaluation import Evaluation
-from inr.core.precision import to_float64
-from inr.core.shards import shard_range
-from inr.core.signal import SignalSpec, check_resumed_signal, given_signal
+from inr.core.media import Media
+from inr.core.signal import SignalSpec
 from inr.core.step import Step
-from inr.io.media_logger import MediaLogger
 from inr.losses import Loss, ValueLoss
 from inr.metrics import SignalMetric, default_metrics
 from inr.nn.encoders import Encoder, Identity
 from inr.nn.members import build_members, member_seeds
 from inr.nn.networks import Siren
+from inr.training.base import SignalModule
 from inr.training.distributed import liveness
 from inr.training.distributed.gradient_sync import (
     all_reduce_gradients,
-    check_ddp_strategy,
     resolve_conjugate_gradients,
     without_gradient_reducer,
 )
 from inr.training.init_from import load_initial_state
-from inr.training.lightning_private import compiler_failure, instantiated_by_cli
-from inr.training.loss_guard import NonFiniteLossGuard, guarded_update
+from inr.training.lightning_private import compiler_failure
+from inr.training.loss_guard import guarded_update
+from inr.training.member_fitting import MemberFitting, member_chunks
 from inr.training.member_metrics import log_member_table, summarise_members
-from inr.training.member_shards import all_reduce_terms, gather_members, gather_rows
+from inr.training.member_shards import all_reduce_terms
 
-_NOT_PRIMITIVE = ["encoder", "network", "losses", "metrics", "optimizer", "lr_scheduler"]
 #: checkpoint entry holding the best value of every validation metric so far.
 BEST_METRICS_KEY = "inr_best_metrics"
 
@@ -66,22 +62,7 @@ def chunks(batch: dict[str, Tensor], size: int) -> Iterator[dict[str, Tensor]]:
         yield {key: value[piece] for key, value in batch.items()}
 
 
-def member_chunks(batch: dict[str, Tensor], size: int) -> Iterator[tuple[slice, dict[str, Tensor]]]:
-    """Split every [K, N, ...] tensor of ``batch`` into pieces of at most ``size`` points over their members.
-
-    A piece holds whole groups of members with all their points while a member's points fit (groups of
-    ``size // N``), else one member's points in pieces of ``size``: each member's working set stays small and
-    contiguous (on a CPU, groups that fit the caches run faster than all members at once). Yields (the members of
-    the piece, the piece).
-    """
-    members, count = batch["coords"].shape[:2]
-    per_member = min(count, size)
-    for group in chunk_slices(members, max(1, size // max(per_member, 1))):
-        for piece in chunk_slices(count, per_member):
-            yield group, {key: value[group, piece] for key, value in batch.items()}
-
-
-class INRModule(L.LightningModule):
+class INRModule(MemberFitting, SignalModule):
     """An implicit neural representation: ``network(encoder(coords))``, fitted with a sum of weighted losses.
 
     Args:
@@ -126,14 +107,8 @@ class INRModule(L.LightningModule):
         matmul_precision: Literal["highest", "high", "medium"] | None = None,
         init_from: str | None = None,
     ) -> None:
-        super().__init__()
-        # Under LightningCLI the hyperparameters are the primitive config (class_path/init_args), so checkpoints
-        # load with weights_only=True and rebuild the model alone; built directly, keep only the primitives.
-        by_cli = instantiated_by_cli()
-        self.save_hyperparameters(ignore=None if by_cli else [*_NOT_PRIMITIVE, "signal"])
-        self.signal = given_signal(signal, "INRModule", "inr fit")
-        if not by_cli:
-            self.hparams["signal"] = self.signal.to_dict()
+        losses = list(losses) if losses is not None else [ValueLoss()]
+        super().__init__(signal, optimizer, lr_scheduler, [loss.name for loss in losses], "inr fit")
         if chunk_size < 1:
             raise InputError(f"model chunk_size must be >= 1 point, got {chunk_size}")
         self.chunk_size = chunk_size
@@ -147,7 +122,7 @@ class INRModule(L.LightningModule):
         else:
             self.encoder = encoder(self.signal.in_dim)
             self.network = network(self.encoder.out_dim, self.signal.out_dim)
-        self.losses = nn.ModuleList(losses if losses is not None else [ValueLoss()])
+        self.losses = nn.ModuleList(losses)
         if len(self.losses) == 0:
             raise InputError("model losses is empty: give at least one loss (e.g. inr.losses.ValueLoss)")
         names = [loss.name for loss in self.losses]
@@ -164,8 +139,7 @@ class INRModule(L.LightningModule):
         self.validation_targets = sorted({"values", *(target for metric in self.metrics for target in metric.targets)})
         self.best_metrics: dict[str, float] = {}
         self.member_metrics: list[dict[str, Tensor]] = []  # the last validation's values per member
-        self.shard: slice | None = None  # this process's members while fitting on several processes
-        self.last_evaluation: Evaluation | None = None  # for the media callback, right after validation_step
+        self.last_evaluation: Evaluation | None = None  # kept for the media, until the callback asks
         self._throughput_mark: tuple[float, int] | None = None  # (host time, global step) of the last logging step
         needing = [loss.name for loss in self.losses if loss.needs_derivatives]
         self.needs_derivatives = bool(needing)
@@ -173,7 +147,6 @@ class INRModule(L.LightningModule):
             described = self.network.describe() if hasattr(self.network, "describe") else type(self.network).__name__
             raise InputError(f"the losses {needing} train on derivatives, but autograd's input derivatives of "
                              f"{described} are not its own (for Finer: set scale_req_grad true)")
-        self.loss_guard = NonFiniteLossGuard(names)
         self.progress_metrics: dict[str, float] = {}  # host-side values for the progress bar
         if compile and needing:
             raise InputError(f"model compile: true cannot train the derivative losses {needing}: torch.compile does "
@@ -185,9 +158,6 @@ class INRModule(L.LightningModule):
         # on the device with the model, so a step builds no weight tensor
         self.register_buffer("loss_weights", torch.tensor([loss.weight for loss in self.losses]), persistent=False)
         self.has_complex_parameters = any(parameter.is_complex() for parameter in self.parameters())
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = lr_scheduler
-        self.automatic_optimization = False
 
     def forward(self, coords: Tensor) -> Tensor:
         """Evaluate the representation: coords [..., in_dim] -> values [..., out_dim]."""
@@ -202,53 +172,18 @@ class INRModule(L.LightningModule):
             except compiler_failure() as error:  # e.g. no C++ compiler for inductor on CPU
                 reason = (str(error).strip().splitlines() or [""])[0]
                 raise UnsupportedSetupError(f"model.compile: torch.compile could not build the model ({reason}); "
-                                   "set --model.compile false") from error
+                                            "set --model.compile false") from error
         return self._represent(coords)
 
     def _represent(self, coords: Tensor) -> Tensor:
         return self.network(self.encoder(coords))
 
-    @property
-    def active_spec(self) -> SignalSpec:
-        """The signal this process evaluates: all of it, or its shard of the members."""
-        return self.signal if self.shard is None else self.signal.shard(self.shard)
-
-    def _evaluate_members(self, members: slice) -> None:
-        """The members (global indices) the encoder and the network evaluate from now on."""
-        for component in (self.encoder, self.network):
-            component.active = members
-
-    def _set_shard(self, shard: slice | None) -> None:
-        """Evaluate and train only the members in ``shard`` (None: all)."""
-        self.shard = shard
-        self._evaluate_members(shard if shard is not None else slice(0, self.signal.members))
-
-    def _activate(self, group: slice | None) -> None:
-        """Evaluate the members ``group`` of this process's shard (None: the whole shard)."""
-        if group is None:
-            self._set_shard(self.shard)
-            return
-        offset = self.shard.start if self.sharded else 0
-        self._evaluate_members(slice(offset + group.start, offset + group.stop))
-
-    @property
-    def sharded(self) -> bool:
-        """Whether this process fits a shard of the members (a batched fit on several processes)."""
-        return self.shard is not None
-
     def setup(self, stage: str) -> None:
-        """Refuse multi-process strategies other than DDP; apply ``matmul_precision`` for the run."""
+        """Members over processes, ``init_from``, ``matmul_precision``; the DataModule told the targets it provides."""
+        super().setup(stage)
         trainer = self._trainer
-        if trainer is not None and isinstance(trainer.precision_plugin, DoublePrecision):
-            # Lightning converts the module to float64 after restoring a checkpoint into it; converted first, a
-            # resumed 64-true run keeps its float64 weights unrounded.
-            to_float64(self)
         if stage == "fit":
-            check_ddp_strategy(trainer, "inr")
-        if stage == "fit" and trainer is not None and trainer.world_size > 1 and self.signal.batched:
-            self._set_shard(shard_range(self.signal.members, trainer.world_size, trainer.global_rank))
-            print(f"inr: rank {trainer.global_rank} fits members {self.shard.start}..{self.shard.stop - 1} of "
-                  f"{self.signal.members}", file=sys.stderr, flush=True)
+            self.shard_over_processes(trainer)
         if stage == "fit" and self.init_from is not None:
             load_initial_state(self, self.init_from, members=self.signal.batched)
         if self.matmul_precision is not None:
@@ -260,20 +195,9 @@ class INRModule(L.LightningModule):
             users.update({f"metric {type(metric).__name__}": metric.targets for metric in self.metrics})
             datamodule.provide(training=self.training_targets, validation=self.validation_targets, users=users)
 
-    def configure_callbacks(self) -> list[L.Callback]:
-        """The media callback: pictures and sounds of every validation, logged on rank zero."""
-        return [MediaLogger()]
-
-    def on_fit_start(self) -> None:
-        """Put the parameter count in every logger's run config."""
-        count = sum(parameter.numel() for parameter in self.parameters())
-        for logger in self.loggers:
-            logger.log_hyperparams({"parameters": count})
-
     def teardown(self, stage: str) -> None:
         """Evaluate every member again; restore the process's matmul precision."""
-        if self.sharded:
-            self._set_shard(None)
+        self.unshard()
         if self._previous_matmul_precision is not None:
             torch.set_float32_matmul_precision(self._previous_matmul_precision)
             self._previous_matmul_precision = None
@@ -293,19 +217,6 @@ class INRModule(L.LightningModule):
             coords = coords.expand(members, *coords.shape)
         empty = coords.new_empty((members, 0, self.signal.out_dim))
         return evaluate_in_chunks(self, coords, self.chunk_size, empty=empty, progress=progress, members=True)
-
-    @torch.no_grad()
-    def predict_member(self, index: int, coords: Tensor, progress: bool = False) -> Tensor:
-        """Member ``index`` alone at coords [N, in_dim] -> values [N, out_dim] (in chunks; the others not evaluated)."""
-        self.signal.member(index)  # a clear error for an index out of range
-        active = self.encoder.active
-        try:
-            self._evaluate_members(slice(index, index + 1))
-            coords = coords.to(self.device)[None]
-            empty = coords.new_empty((1, 0, self.signal.out_dim))
-            return evaluate_in_chunks(self, coords, self.chunk_size, empty=empty, progress=progress, members=True)[0]
-        finally:
-            self._evaluate_members(active)
 
     def evaluate(self, batch: dict[str, Tensor]) -> Step:
         """Run the model on one chunk and wrap the result for the losses."""
@@ -373,40 +284,22 @@ class INRModule(L.LightningModule):
         return {"train/samples_per_second": points_per_step * (step - mark[1]) / (now - mark[0])}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse to write weights updated from a non-finite loss; a sharded fit writes every member."""
-        if self._trainer is not None and self.trainer.state.fn == "fit":
-            self.loss_guard.check(self.global_step)
+        """Refuse to write weights updated from a non-finite loss; keep the best metrics; a shard writes all members."""
+        super().on_save_checkpoint(checkpoint)
         checkpoint[BEST_METRICS_KEY] = dict(self.best_metrics)
-        if self.sharded:  # every rank saves (Lightning calls this hook on all): gather, then rewrite what was taken
-            self._gather_members()
-            state = self.state_dict()
-            checkpoint["state_dict"] = {key: state.get(key, value) for key, value in checkpoint["state_dict"].items()}
-            if "optimizer_states" in checkpoint:
-                checkpoint["optimizer_states"] = [optimizer.state_dict() for optimizer in self.trainer.optimizers]
-
-    def _gather_members(self) -> None:
-        """Every rank gets every member's parameters and optimizer state (see :mod:`inr.training.member_shards`)."""
-        gather_members(self.parameters(), self.trainer.optimizers, self.signal.members, self.shard)
-
-    def on_validation_start(self) -> None:
-        """Stop before validating weights updated from a non-finite loss."""
-        if self._trainer is not None and self.trainer.state.fn == "fit":
-            self.loss_guard.check(self.global_step)
+        if self.sharded:  # every rank saves (Lightning calls this hook on all)
+            self.save_all_members(checkpoint)
 
     def on_train_end(self) -> None:
         """A fit does not end normally on weights updated from a non-finite loss; every rank ends with all members."""
-        self.loss_guard.check(self.global_step)
+        super().on_train_end()
         if self.sharded:
-            self._gather_members()
+            self.gather_all_members()
 
-    def log_at_global_step(self, metrics: dict[str, Tensor | float]) -> None:
-        """Send metrics to every logger at x = global_step (optimiser steps taken), the axis users read.
-
-        Lightning's own logging uses the count of batches before the step, one less than global_step.
-        """
-        values = {key: float(value) for key, value in metrics.items()}
-        for logger in self.loggers:
-            logger.log_metrics(values, step=self.global_step)
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """The best metrics so far; refuse to resume on a different signal, naming what differs."""
+        self.best_metrics = dict(checkpoint.get(BEST_METRICS_KEY, {}))
+        super().on_load_checkpoint(checkpoint)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         """Evaluate the full signal, update the metrics and log ``val/<name>``; keep the evaluation for media.
@@ -415,14 +308,10 @@ class INRModule(L.LightningModule):
         """
         evaluation = self.evaluate_signal(batch, media=self._logs_media())
         if self.signal.batched:
-            rows = [self._metric_values(evaluation.member(index)) for index in range(evaluation.spec.members)]
-            if self.sharded:
-                floats = [{name: float(value) for name, value in row.items()} for row in rows]
-                rows = [{name: torch.tensor(value) for name, value in row.items()} for row in gather_rows(floats)]
-            self.member_metrics = rows
-            values = summarise_members(rows)
+            self.member_metrics = self.member_rows(evaluation)
+            values = summarise_members(self.member_metrics)
         else:
-            values = self._metric_values(evaluation)
+            values = self.metric_values(evaluation)
         for name, value in values.items():
             self.log(f"val/{name}", value, prog_bar=name == "psnr", logger=False)
         if not self.trainer.sanity_checking:
@@ -432,14 +321,14 @@ class INRModule(L.LightningModule):
             self._note_best({f"val/{name}": float(value) for name, value in values.items()})
         self.last_evaluation = evaluation
 
-    def _metric_values(self, evaluation: Evaluation) -> dict[str, Tensor]:
-        """Every metric's values on one (single-signal) evaluation, by name."""
-        values: dict[str, Tensor] = {}
-        for metric in self.metrics:
-            metric.update(evaluation)
-            values.update(metric.compute())
-            metric.reset()
-        return values
+    def validation_media(self, trainer: L.Trainer, wanted: bool) -> list[Media]:
+        """The DataModule's media of the last evaluation (plus the extra points it names, e.g. SDF slices)."""
+        evaluation, self.last_evaluation = self.last_evaluation, None
+        datamodule = trainer.datamodule
+        if not wanted or evaluation is None or not hasattr(datamodule, "media"):
+            return []
+        extra = {name: self.predict_values(coords) for name, coords in datamodule.media_coords().items()}
+        return datamodule.media(evaluation, extra)
 
     def evaluate_signal(self, batch: dict[str, Tensor], media: bool = False) -> Evaluation:
         """The representation on the validation batch, with the derivatives the metrics need.
@@ -454,13 +343,8 @@ class INRModule(L.LightningModule):
                 self, batch["coords"], self.chunk_size, with_laplacian=with_laplacian, members=self.signal.batched)
         else:
             prediction = self.predict_values(batch["coords"])
-        offset = self.shard.start if self.sharded else 0
-
-        def predict_member(index: int, coords: Tensor) -> Tensor:
-            return self.predict_member(offset + index, coords)
-
         return Evaluation(spec=self.active_spec, batch=batch, prediction=prediction, predict=self.predict_values,
-                          predict_member=predict_member if self.signal.batched else None,
+                          predict_member=self.member_predictor() if self.signal.batched else None,
                           gradient=gradient, laplacian=laplacian, step=self.global_step)
 
     def _logs_media(self) -> bool:
@@ -484,28 +368,3 @@ class INRModule(L.LightningModule):
             summary = getattr(getattr(logger, "experiment", None), "summary", None)
             if summary is not None and hasattr(summary, "update"):
                 summary.update(improved)
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse to resume on a different signal (other file, size or channels), naming what differs."""
-        self.best_metrics = dict(checkpoint.get(BEST_METRICS_KEY, {}))
-        check_resumed_signal(checkpoint, self.signal)
-
-    def configure_optimizers(self) -> Any:
-        """Build the optimizer (and scheduler) from the configured factories.
-
-        The encoder and the network may define ``parameter_groups()`` (e.g. :class:`inr.nn.hash_grid.HashGrid`: its
-        table with Adam eps 1e-15 and no weight decay); the optimizer then gets a list of group dicts: first every
-        parameter in no such group, with the optimizer's own options (left out when empty), then those groups.
-        Without any, it gets ``self.parameters()`` as they are.
-        """
-        groups = [group for component in (self.encoder, self.network) if hasattr(component, "parameter_groups")
-                  for group in component.parameter_groups()]
-        if groups:
-            grouped = {id(parameter) for group in groups for parameter in group["params"]}
-            rest = [parameter for parameter in self.parameters() if id(parameter) not in grouped]
-            optimizer = self.optimizer_factory([{"params": rest}, *groups] if rest else groups)
-        else:
-            optimizer = self.optimizer_factory(self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer)}}

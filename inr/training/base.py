@@ -1,0 +1,154 @@
+"""SignalModule: what every inr LightningModule shares, written once (INRModule and the meta-learning methods).
+
+The hyper-parameters as primitives and the signal's description, fit start and the parameter count, logging at
+the global step, the non-finite loss guard around checkpoints, validation and the end of a fit, the optimizer with
+the components' parameter groups, each metric's values on one evaluation, the media of a validation through one
+callback (:class:`inr.io.media_logger.MediaLogger`), float64 runs and the resume check of the signal.
+Subclasses build their components and write the training and validation steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.plugins.precision import DoublePrecision
+from torch import Tensor, nn
+
+from inr.core.evaluation import Evaluation
+from inr.core.media import Media
+from inr.core.precision import to_float64
+from inr.core.signal import SignalSpec, check_resumed_signal, given_signal
+from inr.io.media_logger import MediaLogger
+from inr.training.distributed.gradient_sync import check_ddp_strategy
+from inr.training.lightning_private import instantiated_by_cli
+from inr.training.loss_guard import NonFiniteLossGuard
+
+#: constructor arguments that are objects or factories, not primitives (left out of hparams when built in Python).
+NOT_PRIMITIVE = ["encoder", "network", "losses", "metrics", "optimizer", "lr_scheduler"]
+
+
+class SignalModule(L.LightningModule):
+    """Base of inr's LightningModules: one signal description, manual optimisation under a loss guard.
+
+    Args:
+        signal: the DataModule's :class:`~inr.core.signal.SignalSpec` (or its ``to_dict()``, as checkpoints
+            store it); linked by the command (``command``).
+        optimizer: builds the optimizer from parameters or parameter groups.
+        lr_scheduler: optional scheduler, stepped once per optimisation step.
+        loss_names: the terms the loss guard watches.
+        command: the command that fits this module, named in errors (``inr fit``, ``inr meta fit``).
+    """
+
+    def __init__(self, signal: dict[str, Any] | SignalSpec | None, optimizer: OptimizerCallable,
+                 lr_scheduler: LRSchedulerCallable | None, loss_names: list[str], command: str) -> None:
+        super().__init__()
+        # Under LightningCLI the hyperparameters are the primitive config (class_path/init_args), so checkpoints
+        # load with weights_only=True and rebuild the model alone; built directly, keep only the primitives.
+        by_cli = instantiated_by_cli()
+        # Lightning collects the arguments of every __init__ up the class chain; this one's are not the model's
+        self.save_hyperparameters(ignore=["loss_names", "command", *([] if by_cli else [*NOT_PRIMITIVE, "signal"])])
+        self.signal = given_signal(signal, type(self).__name__, command)
+        if not by_cli:
+            self.hparams["signal"] = self.signal.to_dict()
+        self.command = command
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = lr_scheduler
+        self.automatic_optimization = False
+        self.loss_guard = NonFiniteLossGuard(loss_names)
+        self.metrics: nn.ModuleList = nn.ModuleList()
+
+    # --- set-up -----------------------------------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        """Float64 weights under ``precision 64-true``; refuse multi-process strategies other than DDP."""
+        trainer = self._trainer
+        if trainer is not None and isinstance(trainer.precision_plugin, DoublePrecision):
+            # Lightning converts the module to float64 after restoring a checkpoint into it; converted first, a
+            # resumed 64-true run keeps its float64 weights unrounded.
+            to_float64(self)
+        if stage == "fit":
+            check_ddp_strategy(trainer, self.command.removesuffix(" fit"))
+
+    def configure_callbacks(self) -> list[L.Callback]:
+        """The media callback: the media of every validation, logged on rank zero."""
+        return [MediaLogger()]
+
+    def on_fit_start(self) -> None:
+        """Put the parameter count in every logger's run config."""
+        count = sum(parameter.numel() for parameter in self.parameters())
+        for logger in self.loggers:
+            logger.log_hyperparams({"parameters": count})
+
+    def configure_optimizers(self) -> Any:
+        """Build the optimizer (and scheduler) over the trained parameters.
+
+        Components that define ``parameter_groups()`` (:class:`inr.nn.hash_grid.HashGrid`: its table with Adam eps
+        1e-15 and no weight decay) train in their own groups: the optimizer then gets a list of group dicts, first
+        every other trained parameter with the optimizer's own options (left out when empty), then those groups.
+        Without any, it gets the trained parameters as they are.
+        """
+        trained = [parameter for parameter in self.parameters() if parameter.requires_grad]
+        groups = [group for component in self.children() if hasattr(component, "parameter_groups")
+                  for group in component.parameter_groups()]
+        if groups:
+            grouped = {id(parameter) for group in groups for parameter in group["params"]}
+            rest = [parameter for parameter in trained if id(parameter) not in grouped]
+            optimizer = self.optimizer_factory([{"params": rest}, *groups] if rest else groups)
+        else:
+            optimizer = self.optimizer_factory(trained)
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer)}}
+
+    # --- logging ----------------------------------------------------------------------------------------------------
+    def log_at_global_step(self, metrics: dict[str, Tensor | float]) -> None:
+        """Send metrics to every logger at x = global_step (optimiser steps taken), the axis users read.
+
+        Lightning's own logging uses the count of batches before the step, one less than global_step.
+        """
+        values = {key: float(value) for key, value in metrics.items()}
+        for logger in self.loggers:
+            logger.log_metrics(values, step=self.global_step)
+
+    def metric_values(self, evaluation: Evaluation) -> dict[str, Tensor]:
+        """Every metric's values on one single-signal evaluation, by name.
+
+        Each validation compares whole signals, one evaluation at a time: a metric is updated with it, computed
+        and reset, so its state never spans two signals (the spread over signals is summarised by the caller).
+        """
+        values: dict[str, Tensor] = {}
+        for metric in self.metrics:
+            metric.update(evaluation)
+            values.update(metric.compute())
+            metric.reset()
+        return values
+
+    def validation_media(self, trainer: L.Trainer, wanted: bool) -> list[Media]:
+        """The media of the validation step just run, when ``wanted`` (:class:`MediaLogger`); none by default.
+
+        Called after every validation step on every rank, so a module can let go of what it kept for them.
+        """
+        return []
+
+    # --- the loss guard and resumes ---------------------------------------------------------------------------------
+    def _check_loss_guard_while_fitting(self) -> None:
+        if self._trainer is not None and self.trainer.state.fn == "fit":
+            self.loss_guard.check(self.global_step)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to write weights updated from a non-finite loss."""
+        self._check_loss_guard_while_fitting()
+
+    def on_validation_start(self) -> None:
+        """Stop before validating weights updated from a non-finite loss."""
+        self._check_loss_guard_while_fitting()
+
+    def on_train_end(self) -> None:
+        """A fit does not end normally on weights updated from a non-finite loss."""
+        self.loss_guard.check(self.global_step)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to resume on a different signal (other file, shape or channels), naming what differs."""
+        check_resumed_signal(checkpoint, self.signal)
+
