@@ -109,3 +109,32 @@ def test_short_new_and_old_class_paths_choose_the_same_classes(gray_png, tmp_pat
         cli = build_cli(["--config", "configs/image_siren.yaml", "--data", data, "--data.path", str(image.parent),
                          "--data.size", "null", "--trainer.logger", "false"], run=False)
         assert type(cli.datamodule).__name__ == "ImageFolderDataModule" and cli.model.signal.members == 1, data
+
+
+def test_a_foreign_encoder_or_network_is_refused_naming_the_base_class():
+    import functools
+
+    import pytest
+    from torch import nn
+
+    from inr.core.errors import InputError
+    from inr.core.signal import SignalSpec
+    from inr.training.module import INRModule
+
+    spec = SignalSpec(2, 1, shape=(4, 4))
+    with pytest.raises(InputError, match=r"^model network torch\.nn\.modules\.linear\.Linear is not an "
+                                         r"inr\.nn\.networks\.CoordinateNetwork: subclass it \(docs/extending\.md\)$"):
+        INRModule(network=nn.Linear, signal=spec)
+    with pytest.raises(InputError, match=r"^model encoder .*Flatten is not an inr\.nn\.encoders\.Encoder"):
+        INRModule(encoder=functools.partial(lambda in_dim: nn.Flatten()), signal=spec)
+
+
+def test_no_class_over_300_lines_and_no_file_over_450():
+    import ast
+
+    for path in sorted((ROOT / "inr").rglob("*.py")) + sorted((ROOT / "datamodules").glob("*.py")):
+        text = path.read_text()
+        assert len(text.splitlines()) <= 450, path
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef):
+                assert node.end_lineno - node.lineno + 1 <= 300, f"{path}: {node.name}"

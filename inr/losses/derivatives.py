@@ -60,12 +60,12 @@ class LaplacianLoss(Loss):
         """Raise when ``model`` (an INRModule: encoder + network) is piecewise linear in its coordinates.
 
         Reads what the encoder (:class:`inr.nn.encoders.Encoder`) and the network
-        (:class:`inr.nn.networks.CoordinateNetwork`) declare; a network that declares nothing is taken as smooth.
+        (:class:`inr.nn.networks.CoordinateNetwork`) declare.
         """
         network, encoder = model.network, model.encoder
-        if not getattr(network, "piecewise_linear", False):
+        if not network.piecewise_linear:
             return
-        described = network.describe() if hasattr(network, "describe") else type(network).__name__
+        described = network.describe()
         if encoder.piecewise_linear:
             inputs = "raw coordinates" if isinstance(encoder, Identity) else f"{type(encoder).__name__} features"
             raise InputError(

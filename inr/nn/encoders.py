@@ -17,6 +17,7 @@ implement ``encode`` and the base class's ``forward`` calls it with autocast off
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -54,6 +55,14 @@ class Encoder(nn.Module):
     def encode(self, coords: Tensor) -> Tensor:
         """The mapping itself, on float32 coords [..., in_dim] -> [..., out_dim]."""
         raise NotImplementedError
+
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """Optimizer groups with options of their own (:class:`inr.nn.hash_grid.HashGrid`'s table); none here."""
+        return []
+
+    def describe(self) -> str:
+        """A short name for messages."""
+        return type(self).__name__
 
 
 def check_options(owner: str, *rules: tuple[str, float, str]) -> None:

@@ -36,8 +36,9 @@ class Members(nn.Module):
     Args:
         copies: the K modules, of one structure (same class, options and tensor shapes); member k is ``copies[k]``.
 
-    Attributes the module defines (``out_dim``, ``piecewise_linear``, ``describe()``...) are read through from
-    the first copy, so code that asks an encoder or a network about itself works on its members alike.
+    What the module declares as an encoder or a network (``out_dim``, ``piecewise_linear``,
+    ``exact_input_derivatives``, ``describe()``, ``parameter_groups()``) is answered by the wrapped module, so code
+    that asks an encoder or a network about itself works on its members alike.
     """
 
     def __init__(self, copies: Sequence[nn.Module]) -> None:
@@ -70,12 +71,24 @@ class Members(nn.Module):
         """How many members the forward pass evaluates."""
         return len(range(self.count)[self.active])
 
-    def __getattr__(self, name: str) -> Any:
-        """Tensors and submodules of this wrapper, else the wrapped module's attribute (``out_dim``, ...)."""
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            return getattr(self._modules["module"], name)
+    @property
+    def out_dim(self) -> int:
+        """The wrapped module's output features."""
+        return self.module.out_dim
+
+    @property
+    def piecewise_linear(self) -> bool:
+        """Whether the wrapped module is piecewise linear in its input."""
+        return self.module.piecewise_linear
+
+    @property
+    def exact_input_derivatives(self) -> bool:
+        """Whether autograd's input derivatives of the wrapped module are its own (networks; True for encoders)."""
+        return getattr(self.module, "exact_input_derivatives", True)
+
+    def describe(self) -> str:
+        """The wrapped module's short name."""
+        return self.module.describe()
 
     def forward(self, inputs: Tensor) -> Tensor:
         """Member k's module on ``inputs[k]``: inputs [K, ...] -> outputs [K, ...] (K: the active members)."""
@@ -92,8 +105,6 @@ class Members(nn.Module):
 
     def parameter_groups(self) -> list[dict[str, Any]]:
         """The module's own optimizer groups (e.g. a hash grid's table), with the stacked parameters."""
-        if not hasattr(self.module, "parameter_groups"):
-            return []
         return self.module.parameter_groups()
 
     def member_state(self, index: int) -> dict[str, Tensor]:

@@ -76,6 +76,10 @@ class CoordinateNetwork(nn.Module):
         """A short name for messages, e.g. ``MLP(activation='relu')``."""
         return type(self).__name__
 
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """Optimizer groups with options of their own; none here."""
+        return []
+
 
 class Layer(nn.Module):
     """Base of the layer classes :class:`CoordinateMLP` stacks: ``[..., in_dim] -> [..., out_dim]``.

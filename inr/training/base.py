@@ -16,15 +16,21 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.plugins.precision import DoublePrecision
 from torch import Tensor, nn
 
+from inr.core.errors import InputError
 from inr.core.evaluation import Evaluation
 from inr.core.media import Media
 from inr.core.precision import to_float64
 from inr.core.signal import SignalSpec, check_resumed_signal, given_signal
 from inr.io.media_logger import MediaLogger
+from inr.nn.encoders import Encoder
+from inr.nn.members import Members
+from inr.nn.networks import CoordinateNetwork
 from inr.training.distributed.gradient_sync import check_ddp_strategy
 from inr.training.lightning_private import instantiated_by_cli
 from inr.training.loss_guard import NonFiniteLossGuard
 
+#: checkpoint entry holding the best value of every validation metric so far.
+BEST_METRICS_KEY = "inr_best_metrics"
 #: constructor arguments that are objects or factories, not primitives (left out of hparams when built in Python).
 NOT_PRIMITIVE = ["encoder", "network", "losses", "metrics", "optimizer", "lr_scheduler"]
 
@@ -58,6 +64,7 @@ class SignalModule(L.LightningModule):
         self.automatic_optimization = False
         self.loss_guard = NonFiniteLossGuard(loss_names)
         self.metrics: nn.ModuleList = nn.ModuleList()
+        self.best_metrics: dict[str, float] = {}  # each validation metric's best value so far (kept in checkpoints)
 
     # --- set-up -----------------------------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -89,14 +96,15 @@ class SignalModule(L.LightningModule):
         Without any, it gets the trained parameters as they are.
         """
         trained = [parameter for parameter in self.parameters() if parameter.requires_grad]
-        groups = [group for component in self.children() if hasattr(component, "parameter_groups")
+        groups = [group for component in self.children() if isinstance(component, (Encoder, CoordinateNetwork, Members))
                   for group in component.parameter_groups()]
         if groups:
             grouped = {id(parameter) for group in groups for parameter in group["params"]}
             rest = [parameter for parameter in trained if id(parameter) not in grouped]
             optimizer = self.optimizer_factory([{"params": rest}, *groups] if rest else groups)
-        else:
-            optimizer = self.optimizer_factory(trained)
+        else:  # the parameters as Lightning users pass them, unless some are frozen
+            frozen = len(trained) < len(list(self.parameters()))
+            optimizer = self.optimizer_factory(trained if frozen else self.parameters())
         if self.scheduler_factory is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer)}}
@@ -131,14 +139,32 @@ class SignalModule(L.LightningModule):
         """
         return []
 
+    def note_best(self, values: dict[str, float]) -> None:
+        """Keep each metric's best value (resumed from checkpoints) and put it in the W&B summary as ``best/<key>``."""
+        better = {f"val/{name}": metric for metric in self.metrics for name in metric.names}
+        improved = {}
+        for key, value in values.items():
+            if key not in better:  # the spread over members (val/psnr_std, ...) has no best
+                continue
+            previous = self.best_metrics.get(key, float("nan"))
+            if better[key].is_better(key[len("val/"):], value, previous):
+                self.best_metrics[key] = improved[f"best/{key}"] = value
+        if not improved or not self.trainer.is_global_zero:
+            return
+        for logger in self.loggers:
+            summary = getattr(getattr(logger, "experiment", None), "summary", None)
+            if summary is not None and hasattr(summary, "update"):
+                summary.update(improved)
+
     # --- the loss guard and resumes ---------------------------------------------------------------------------------
     def _check_loss_guard_while_fitting(self) -> None:
         if self._trainer is not None and self.trainer.state.fn == "fit":
             self.loss_guard.check(self.global_step)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse to write weights updated from a non-finite loss."""
+        """Refuse to write weights updated from a non-finite loss; keep the best metrics so far."""
         self._check_loss_guard_while_fitting()
+        checkpoint[BEST_METRICS_KEY] = dict(self.best_metrics)
 
     def on_validation_start(self) -> None:
         """Stop before validating weights updated from a non-finite loss."""
@@ -149,6 +175,16 @@ class SignalModule(L.LightningModule):
         self.loss_guard.check(self.global_step)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse to resume on a different signal (other file, shape or channels), naming what differs."""
+        """The best metrics so far; refuse to resume on another signal (file, shape, channels), naming what differs."""
+        self.best_metrics = dict(checkpoint.get(BEST_METRICS_KEY, {}))
         check_resumed_signal(checkpoint, self.signal)
+
+
+def checked_component(option: str, built: nn.Module, base: type) -> nn.Module:
+    """``built`` once it is a ``base`` (:class:`Encoder`, :class:`CoordinateNetwork`); else a clear error naming it."""
+    if not isinstance(built, base):
+        kind = type(built)
+        raise InputError(f"model {option} {kind.__module__}.{kind.__qualname__} is not an "
+                         f"{base.__module__}.{base.__name__}: subclass it (docs/extending.md)")
+    return built
 

@@ -37,8 +37,8 @@ from inr.losses import Loss, ValueLoss
 from inr.metrics import SignalMetric, default_metrics
 from inr.nn.encoders import Encoder, Identity
 from inr.nn.members import build_members, member_seeds
-from inr.nn.networks import Siren
-from inr.training.base import SignalModule
+from inr.nn.networks import CoordinateNetwork, Siren
+from inr.training.base import SignalModule, checked_component
 from inr.training.distributed import liveness
 from inr.training.distributed.gradient_sync import (
     all_reduce_gradients,
@@ -51,9 +51,6 @@ from inr.training.loss_guard import guarded_update
 from inr.training.member_fitting import MemberFitting, member_chunks
 from inr.training.member_metrics import log_member_table, summarise_members
 from inr.training.member_shards import all_reduce_terms
-
-#: checkpoint entry holding the best value of every validation metric so far.
-BEST_METRICS_KEY = "inr_best_metrics"
 
 
 def chunks(batch: dict[str, Tensor], size: int) -> Iterator[dict[str, Tensor]]:
@@ -96,7 +93,7 @@ class INRModule(MemberFitting, SignalModule):
     def __init__(
         self,
         encoder: Callable[[int], Encoder] = Identity,
-        network: Callable[[int, int], nn.Module] = Siren,
+        network: Callable[[int, int], CoordinateNetwork] = Siren,
         losses: list[Loss] | None = None,
         metrics: list[SignalMetric] | None = None,
         optimizer: OptimizerCallable = torch.optim.Adam,
@@ -115,13 +112,15 @@ class INRModule(MemberFitting, SignalModule):
         if self.signal.batched:
             # member k starts as the single run seeded with (the run's seed + k) would (inr.nn.members)
             def representation() -> tuple[nn.Module, nn.Module]:
-                built = encoder(self.signal.in_dim)
-                return built, network(built.out_dim, self.signal.out_dim)
+                built = checked_component("encoder", encoder(self.signal.in_dim), Encoder)
+                return built, checked_component("network", network(built.out_dim, self.signal.out_dim),
+                                                CoordinateNetwork)
 
             self.encoder, self.network = build_members(representation, member_seeds(self.signal.members))
         else:
-            self.encoder = encoder(self.signal.in_dim)
-            self.network = network(self.encoder.out_dim, self.signal.out_dim)
+            self.encoder = checked_component("encoder", encoder(self.signal.in_dim), Encoder)
+            self.network = checked_component("network", network(self.encoder.out_dim, self.signal.out_dim),
+                                             CoordinateNetwork)
         self.losses = nn.ModuleList(losses)
         if len(self.losses) == 0:
             raise InputError("model losses is empty: give at least one loss (e.g. inr.losses.ValueLoss)")
@@ -137,16 +136,14 @@ class INRModule(MemberFitting, SignalModule):
         if len(set(metric_names)) != len(metric_names):
             raise InputError(f"model metrics log repeated names {metric_names}; each value is logged under its name")
         self.validation_targets = sorted({"values", *(target for metric in self.metrics for target in metric.targets)})
-        self.best_metrics: dict[str, float] = {}
         self.member_metrics: list[dict[str, Tensor]] = []  # the last validation's values per member
         self.last_evaluation: Evaluation | None = None  # kept for the media, until the callback asks
         self._throughput_mark: tuple[float, int] | None = None  # (host time, global step) of the last logging step
         needing = [loss.name for loss in self.losses if loss.needs_derivatives]
         self.needs_derivatives = bool(needing)
-        if needing and not getattr(self.network, "exact_input_derivatives", True):
-            described = self.network.describe() if hasattr(self.network, "describe") else type(self.network).__name__
+        if needing and not self.network.exact_input_derivatives:
             raise InputError(f"the losses {needing} train on derivatives, but autograd's input derivatives of "
-                             f"{described} are not its own (for Finer: set scale_req_grad true)")
+                             f"{self.network.describe()} are not its own (for Finer: set scale_req_grad true)")
         self.progress_metrics: dict[str, float] = {}  # host-side values for the progress bar
         if compile and needing:
             raise InputError(f"model compile: true cannot train the derivative losses {needing}: torch.compile does "
@@ -286,7 +283,6 @@ class INRModule(MemberFitting, SignalModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse to write weights updated from a non-finite loss; keep the best metrics; a shard writes all members."""
         super().on_save_checkpoint(checkpoint)
-        checkpoint[BEST_METRICS_KEY] = dict(self.best_metrics)
         if self.sharded:  # every rank saves (Lightning calls this hook on all)
             self.save_all_members(checkpoint)
 
@@ -295,11 +291,6 @@ class INRModule(MemberFitting, SignalModule):
         super().on_train_end()
         if self.sharded:
             self.gather_all_members()
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """The best metrics so far; refuse to resume on a different signal, naming what differs."""
-        self.best_metrics = dict(checkpoint.get(BEST_METRICS_KEY, {}))
-        super().on_load_checkpoint(checkpoint)
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         """Evaluate the full signal, update the metrics and log ``val/<name>``; keep the evaluation for media.
@@ -318,7 +309,7 @@ class INRModule(MemberFitting, SignalModule):
             self.log_at_global_step({f"val/{name}": value for name, value in values.items()})
             if self.signal.batched and self.trainer.is_global_zero:
                 log_member_table(self.loggers, self.signal, self.member_metrics, self.global_step)
-            self._note_best({f"val/{name}": float(value) for name, value in values.items()})
+            self.note_best({f"val/{name}": float(value) for name, value in values.items()})
         self.last_evaluation = evaluation
 
     def validation_media(self, trainer: L.Trainer, wanted: bool) -> list[Media]:
@@ -351,20 +342,3 @@ class INRModule(MemberFitting, SignalModule):
         """Whether this validation's media will be logged: rank zero, a logger, not the sanity check."""
         trainer = self.trainer
         return trainer.is_global_zero and trainer.logger is not None and not trainer.sanity_checking
-
-    def _note_best(self, values: dict[str, float]) -> None:
-        """Keep each metric's best value (resumed from checkpoints) and put it in the W&B summary as ``best/<key>``."""
-        better = {f"val/{name}": metric for metric in self.metrics for name in metric.names}
-        improved = {}
-        for key, value in values.items():
-            if key not in better:  # the spread over members (val/psnr_std, ...) has no best
-                continue
-            previous = self.best_metrics.get(key, float("nan"))
-            if better[key].is_better(key[len("val/"):], value, previous):
-                self.best_metrics[key] = improved[f"best/{key}"] = value
-        if not improved or not self.trainer.is_global_zero:
-            return
-        for logger in self.loggers:
-            summary = getattr(getattr(logger, "experiment", None), "summary", None)
-            if summary is not None and hasattr(summary, "update"):
-                summary.update(improved)
