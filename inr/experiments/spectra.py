@@ -28,27 +28,27 @@ from inr.ntk import averaged_ntk, spectrum, stationary_profile
 
 #: ``(width, depth, sigma, mapping_size, seed) -> (encoder, network builder)`` of every network compared, by name.
 Builder = Callable[[int, int, float, int, int], tuple[Encoder, Callable[[int], nn.Module]]]
+
+
+def _on_raw_coordinates(network: type) -> Builder:
+    """A network of ``width`` and ``depth`` layers (``depth - 1`` hidden-to-hidden) on the raw coordinate."""
+    return lambda width, depth, sigma, size, seed: (
+        Identity(1), lambda n: network(n, 1, hidden=width, layers=depth - 1))
+
+
 NETWORKS: dict[str, Builder] = {
-    "relu": lambda width, depth, sigma, size, seed: (
-        Identity(1), lambda n: MLP(n, 1, hidden=width, layers=depth - 1)),
-    "siren": lambda width, depth, sigma, size, seed: (
-        Identity(1), lambda n: Siren(n, 1, hidden=width, layers=depth - 1)),
+    "relu": _on_raw_coordinates(MLP),
+    "siren": _on_raw_coordinates(Siren),
     "gaussian_ff": lambda width, depth, sigma, size, seed: (
         GaussianFourier(1, size, sigma=sigma, seed=seed), lambda n: MLP(n, 1, hidden=width, layers=depth - 1)),
     "pemlp": lambda width, depth, sigma, size, seed: (
         NerfPositionalEncoding(1, num_frequencies=10), lambda n: MLP(n, 1, hidden=width, layers=depth - 1)),
-    "finer": lambda width, depth, sigma, size, seed: (
-        Identity(1), lambda n: Finer(n, 1, hidden=width, layers=depth - 1)),
-    "wire": lambda width, depth, sigma, size, seed: (
-        Identity(1), lambda n: Wire(n, 1, hidden=width, layers=depth - 1)),
-    "gauss": lambda width, depth, sigma, size, seed: (
-        Identity(1), lambda n: Gauss(n, 1, hidden=width, layers=depth - 1)),
-    "sinc": lambda width, depth, sigma, size, seed: (
-        Identity(1), lambda n: Sinc(n, 1, hidden=width, layers=depth - 1)),
-    "fourier_net": lambda width, depth, sigma, size, seed: (
-        Identity(1), lambda n: FourierNet(n, 1, hidden=width, layers=depth - 1)),
-    "gabor_net": lambda width, depth, sigma, size, seed: (
-        Identity(1), lambda n: GaborNet(n, 1, hidden=width, layers=depth - 1)),
+    "finer": _on_raw_coordinates(Finer),
+    "wire": _on_raw_coordinates(Wire),
+    "gauss": _on_raw_coordinates(Gauss),
+    "sinc": _on_raw_coordinates(Sinc),
+    "fourier_net": _on_raw_coordinates(FourierNet),
+    "gabor_net": _on_raw_coordinates(GaborNet),
     # the preset's grid and its small MLP (2 hidden layers of 64), whatever width and depth
     "hash_grid": lambda width, depth, sigma, size, seed: (
         HashGrid(1, max_resolution=512, seed=seed), lambda n: MLP(n, 1, hidden=64, layers=1)),
