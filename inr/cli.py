@@ -209,7 +209,7 @@ class INRCLI(LightningCLI):
             if not Path(ckpt_path).is_file():
                 raise MissingFileError(f"--ckpt_path {ckpt_path}: no such checkpoint file")
             if subcommand == "fit":
-                check_resume(ckpt_path, self.parser.dump(self.config, format="yaml", skip_none=False), subcommand)
+                check_resume(ckpt_path, self.parser.dump(self.config, format="yaml", skip_unset=False), subcommand)
         super()._parse_ckpt_path()
 
     def before_instantiate_classes(self) -> None:

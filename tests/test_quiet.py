@@ -10,16 +10,18 @@ import warnings
 from conftest import ROOT, TINY_MODEL, child_env
 
 
-def test_a_plain_fit_prints_no_third_party_notices(gray_png, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "inr.cli", "fit", "--config", "configs/image_siren.yaml",
-                           "--data.path", str(gray_png), "--data.size", "null", "--trainer.max_steps", "2",
-                           "--trainer.val_check_interval", "2", "--trainer.default_root_dir", str(tmp_path),
-                           *TINY_MODEL], capture_output=True, text=True, cwd=ROOT, env=child_env(), timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    output = done.stdout + done.stderr
-    for notice in ("litlogger", "anonymous setting", "LeafSpec", "Warning"):
-        assert notice not in output, (notice, output[-3000:])
-    assert "inr: W&B offline run in" in output  # inr's own lines remain
+def test_a_plain_fit_and_its_resume_print_no_third_party_notices(gray_png, tmp_path):
+    for steps, resume in (("2", []), ("3", ["--ckpt_path", "last"])):
+        done = subprocess.run([sys.executable, "-m", "inr.cli", "fit", "--config", "configs/image_siren.yaml",
+                               "--data.path", str(gray_png), "--data.size", "null", "--trainer.max_steps", steps,
+                               "--trainer.val_check_interval", "1", "--trainer.default_root_dir", str(tmp_path),
+                               *TINY_MODEL, *resume], capture_output=True, text=True, cwd=ROOT, env=child_env(),
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        output = done.stdout + done.stderr
+        for notice in ("litlogger", "anonymous setting", "LeafSpec", "Warning"):
+            assert notice not in output, (notice, output[-3000:])
+        assert "inr: W&B offline run in" in output  # inr's own lines remain
 
 
 def test_only_the_named_notices_are_filtered(caplog):
