@@ -75,8 +75,9 @@ EPILOG = (
 
 CLASS_HELP = (
     "options of the chosen classes:\n"
-    "  inr fit --data.help datamodules.image.ImageDataModule     data options (path, size, batch_size, seed)\n"
-    "  inr fit --model.encoder.help inr.nn.encoders.GaussianFourier  encoder options; likewise --model.network.help"
+    "  inr fit --data.help ImageDataModule              data options (path, size, batch_size, seed)\n"
+    "  inr fit --model.encoder.help GaussianFourier     encoder options; likewise --model.network.help Finer\n"
+    "  classes by short name (Siren, HashGrid, ImageFolderDataModule) or full path (inr.nn.networks.Siren)"
 )
 
 DEFAULTS = {

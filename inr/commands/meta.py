@@ -29,8 +29,8 @@ EPILOG = (
 
 COMMAND_HELP = (
     "options of the chosen classes:\n"
-    "  inr meta fit --model.help inr.meta.functa.Functa                 a method's options (--model.init_args.*)\n"
-    "  inr meta fit --data.help datamodules.patches.ImagePatchDataModule  data options (path, patch, holdout, ...)"
+    "  inr meta fit --model.help Functa               a method's options (--model.init_args.*)\n"
+    "  inr meta fit --data.help ImagePatchDataModule  data options (path, patch, holdout, ...)"
 )
 
 META_DEFAULTS = {
