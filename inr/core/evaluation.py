@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import Tensor
 
-from inr.core.errors import MissingTargetError
 from inr.core.signal import SignalSpec
+from inr.core.targets import Targets
 
 
 @dataclass
-class Evaluation:
+class Evaluation(Targets):
     """The representation evaluated on the DataModule's validation batch.
 
     Args:
@@ -30,6 +30,8 @@ class Evaluation:
             alone; None evaluates every member and picks one.
         extras: what metrics computed and media may show (e.g. ``aligned`` [N, c], ``mesh``).
     """
+
+    missing_target: ClassVar[str] = "this metric needs the validation batch's {key!r}"
 
     spec: SignalSpec
     batch: dict[str, Tensor]
@@ -63,9 +65,4 @@ class Evaluation:
                           prediction=self.prediction[index], predict=predict, gradient=pick(self.gradient),
                           laplacian=pick(self.laplacian), step=self.step)
 
-    def target(self, key: str) -> Tensor:
-        """The batch entry ``key``, with a clear error when the DataModule does not provide it."""
-        if key not in self.batch:
-            raise MissingTargetError(f"this metric needs the validation batch's {key!r}, but the DataModule provides "
-                                     f"only {sorted(self.batch)}")
-        return self.batch[key]
+

@@ -12,10 +12,10 @@ from functools import cached_property
 from torch import Tensor
 
 from inr.core import diff
-from inr.core.errors import MissingTargetError
+from inr.core.targets import Targets
 
 
-class Step:
+class Step(Targets):
     """One evaluation of the model on a batch.
 
     Args:
@@ -24,6 +24,8 @@ class Step:
         outputs: network outputs [..., N, c].
         batch: targets and extras from the DataModule, e.g. ``values [..., N, c]``.
     """
+
+    missing_target = "this loss needs batch[{key!r}]"
 
     def __init__(self, coords: Tensor, outputs: Tensor, batch: dict[str, Tensor]) -> None:
         self.coords = coords
@@ -40,9 +42,4 @@ class Step:
         """Trace of the Hessian of each output channel, [..., N, c]."""
         return diff.laplacian(self.outputs, self.coords, grad=self.gradient)
 
-    def target(self, key: str) -> Tensor:
-        """The batch entry ``key``, with a clear error when the DataModule does not provide it."""
-        if key not in self.batch:
-            raise MissingTargetError(f"this loss needs batch[{key!r}], but the DataModule provides only "
-                                     f"{sorted(self.batch)}")
-        return self.batch[key]
+
