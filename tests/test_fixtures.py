@@ -19,6 +19,7 @@ from conftest import EQUIVALENT_ATOL, ROOT, child_env
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CHECKPOINTS = FIXTURES / "checkpoints"
 RENDERED = dict(np.load(CHECKPOINTS / "rendered.npz"))
+RENDERED_FLOAT64 = dict(np.load(CHECKPOINTS / "rendered_float64.npz"))
 
 
 def probe_coords(in_dim: int) -> torch.Tensor:
@@ -47,10 +48,19 @@ def test_the_fixtures_name_classes_by_the_old_layout():
 def test_an_old_checkpoint_renders_the_values_it_rendered_when_written(name):
     from inr.render import load_model
 
-    model = load_model(CHECKPOINTS / f"{name}.ckpt")
-    values = model.predict_values(probe_coords(model.signal.in_dim))
-    # float32 forward passes of small networks on another CPU's kernels differ by ~1e-6 (values in [-1, 1])
-    torch.testing.assert_close(values, torch.from_numpy(RENDERED[name]), rtol=0, atol=1e-5)
+    from inr.core.precision import to_float64
+
+    coords = probe_coords(load_model(CHECKPOINTS / f"{name}.ckpt").signal.in_dim)
+    # The same function, exactly: evaluated in float64, where two machines' kernels agree to ~1e-15 (the old main's
+    # float64 values, rendered_float64.npz); 1e-9 is far below any change of a weight or of a class.
+    exact = to_float64(load_model(CHECKPOINTS / f"{name}.ckpt")).predict_values(coords.double())
+    torch.testing.assert_close(exact, torch.from_numpy(RENDERED_FLOAT64[name]), rtol=0, atol=EQUIVALENT_ATOL)
+    # As inr render evaluates it (float32): the old and the new float32 values each lie within this network's float32
+    # rounding of the exact ones; that rounding is measured here (float32 against float64 on this machine), as
+    # networks differ by orders (a Gauss layer of scale 30 amplifies it ~20x over a SIREN).
+    values = load_model(CHECKPOINTS / f"{name}.ckpt").predict_values(coords)
+    rounding = float((values.double() - exact).abs().max())
+    torch.testing.assert_close(values, torch.from_numpy(RENDERED[name]), rtol=0, atol=4 * rounding + 1e-6)
 
 
 def _inr(*args: str) -> subprocess.CompletedProcess:
@@ -102,4 +112,6 @@ def test_an_old_meta_checkpoint_exports_the_initialisation_it_exported(tmp_path)
     _inr("meta", "export", str(CHECKPOINTS / "meta_functa_siren.ckpt"), "--latents",
          str(CHECKPOINTS / "functa_latents.pt"), "--index", "0", "--out", str(tmp_path / "functa.ckpt"))
     exported, expected = _state(tmp_path / "functa.ckpt"), _state(CHECKPOINTS / "meta_functa_export.ckpt")
-    assert all(torch.equal(exported[key], value) for key, value in expected.items())
+    assert exported.keys() == expected.keys()
+    for key, value in expected.items():  # biases + shifts (a float32 map of the latent): a few float32 roundings
+        torch.testing.assert_close(exported[key], value, rtol=1e-6, atol=1e-6, msg=key)
