@@ -47,6 +47,9 @@ class SignalModule(L.LightningModule):
         command: the command that fits this module, named in errors (``inr fit``, ``inr meta fit``).
     """
 
+    #: the validation metrics (subclasses set them after their components, so summaries list those first).
+    metrics: nn.ModuleList
+
     def __init__(self, signal: dict[str, Any] | SignalSpec | None, optimizer: OptimizerCallable,
                  lr_scheduler: LRSchedulerCallable | None, loss_names: list[str], command: str) -> None:
         super().__init__()
@@ -63,7 +66,6 @@ class SignalModule(L.LightningModule):
         self.scheduler_factory = lr_scheduler
         self.automatic_optimization = False
         self.loss_guard = NonFiniteLossGuard(loss_names)
-        self.metrics: nn.ModuleList = nn.ModuleList()
         self.best_metrics: dict[str, float] = {}  # each validation metric's best value so far (kept in checkpoints)
 
     # --- set-up -----------------------------------------------------------------------------------------------------
