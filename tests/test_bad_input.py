@@ -521,3 +521,14 @@ def test_fit_with_a_missing_or_unreadable_ckpt_path_gives_one_line(tmp_path, cap
     expected = {"missing.ckpt": "no such checkpoint file",
                 "junk.ckpt": "is not a readable checkpoint (torch.load failed: UnpicklingError: "}[name]
     assert last_line.startswith(f"inr: error: --ckpt_path {tmp_path / name}") and expected in last_line
+
+
+@pytest.mark.parametrize(("datamodule", "what", "suffix"), [(ImageDataModule, "image file", ".png"),
+                                                            (AudioDataModule, "audio file", ".wav"),
+                                                            (PointCloudDataModule, "shape file", ".ply")])
+def test_missing_and_empty_files_are_refused_naming_them(datamodule, what, suffix, tmp_path):
+    with pytest.raises(FileNotFoundError, match=f"^{what} not found: .*missing{suffix}$"):
+        datamodule(path=str(tmp_path / f"missing{suffix}"))
+    (tmp_path / f"empty{suffix}").write_bytes(b"")
+    with pytest.raises(ValueError, match=f"^{what} .*empty{suffix} is empty \\(0 bytes\\)$"):
+        datamodule(path=str(tmp_path / f"empty{suffix}"))
