@@ -73,12 +73,18 @@ EPILOG = (
     "  inr meta {fit,validate,export,latents} ...     learned initialisations and functa over many signals"
 )
 
-CLASS_HELP = (
-    "options of the chosen classes:\n"
-    "  inr fit --data.help ImageDataModule              data options (path, size, batch_size, seed)\n"
-    "  inr fit --model.encoder.help GaussianFourier     encoder options; likewise --model.network.help Finer\n"
-    "  classes by short name (Siren, HashGrid, ImageFolderDataModule) or full path (inr.nn.networks.Siren)"
-)
+
+
+def class_help(*rows: tuple[str, str]) -> str:
+    """The help's closing lines on the chosen classes' options: one ``(command, what it shows)`` per row."""
+    lines = [f"  {command:<48} {what}" for command, what in rows]
+    return "\n".join(["options of the chosen classes:", *lines,
+                      "  classes by short name (Siren, HashGrid, ImageFolderDataModule) or full path "
+                      "(inr.nn.networks.Siren)"])
+
+
+CLASS_HELP = class_help(("inr fit --data.help ImageDataModule", "data options (path, size, batch_size, seed)"),
+                        ("inr fit --model.encoder.help GaussianFourier", "encoder options; likewise --model.network"))
 
 DEFAULTS = {
     "data": {"class_path": "datamodules.image.ImageDataModule"},

@@ -17,7 +17,7 @@ from typing import Any
 import inr.meta.functa  # noqa: F401
 import inr.meta.hypernetwork  # noqa: F401
 import inr.meta.maml  # noqa: F401
-from inr.cli import DEFAULTS, INRCLI, build_cli, run_cli
+from inr.cli import DEFAULTS, INRCLI, build_cli, class_help, run_cli
 from inr.core.errors import InrError
 from inr.meta.learner import MetaLearner
 
@@ -27,11 +27,8 @@ EPILOG = (
     "  inr meta latents CKPT --data FILES --out latents.pt   functa: one fitted latent vector per signal"
 )
 
-COMMAND_HELP = (
-    "options of the chosen classes:\n"
-    "  inr meta fit --model.help Functa               a method's options (--model.init_args.*)\n"
-    "  inr meta fit --data.help ImagePatchDataModule  data options (path, patch, holdout, ...)"
-)
+COMMAND_HELP = class_help(("inr meta fit --model.help Functa", "a method's options (--model.init_args.*)"),
+                          ("inr meta fit --data.help ImagePatchDataModule", "data options (path, patch, holdout)"))
 
 META_DEFAULTS = {
     **DEFAULTS,

@@ -22,19 +22,16 @@ predicted SIREN of one signal as an ordinary checkpoint (``inr render``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
-from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 from inr.core.errors import InputError
-from inr.core.signal import SignalSpec
 from inr.meta.functional import call_per_signal, mean_squared_errors
 from inr.meta.learner import MetaLearner
-from inr.nn.encoders import Encoder, Identity
-from inr.nn.networks import SineLayer, Siren
+from inr.nn.networks import SineLayer
 
 # train_img_neural_process.py: kl_weight 1e-1 (latent), fw_weight 1e2 (predicted weights), context sizes [10, 200].
 SIREN_LATENT_WEIGHT = 0.1
@@ -176,9 +173,7 @@ class Hypernetwork(MetaLearner):
 
     def __init__(
         self,
-        encoder: Callable[[int], Encoder] = Identity,
-        network: Callable[[int, int], nn.Module] = Siren,
-        signal: dict[str, Any] | SignalSpec | None = None,
+        *,
         context: Literal["set", "conv"] = "set",
         latent_dim: int = 256,
         set_hidden: int = 256,
@@ -192,10 +187,10 @@ class Hypernetwork(MetaLearner):
         latent_weight: float = SIREN_LATENT_WEIGHT,
         weight_weight: float = SIREN_WEIGHT_WEIGHT,
         clip_norm: float | None = 1.0,
-        optimizer: OptimizerCallable = torch.optim.Adam,
-        lr_scheduler: LRSchedulerCallable | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(encoder, network, signal, optimizer, lr_scheduler)
+        # encoder, network, signal, optimizer, lr_scheduler: MetaLearner's (jsonargparse follows **options there)
+        super().__init__(**options)
         self.network.requires_grad_(False)  # the structure the hypernetwork fills; its own values are unused
         points = self.signal.points or 0
         low, high = (int(value) for value in context_range)

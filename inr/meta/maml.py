@@ -94,30 +94,14 @@ class MAML(InitLearner):
     """MAML: the shared initialisation minimising each signal's error after ``inner_steps`` SGD steps.
 
     Args:
-        encoder: builds the coordinate encoder from the coordinate dimension.
-        network: builds the network from (encoder out_dim, signal channels).
-        signal: one signal's description (linked from --data by ``inr meta fit``).
-        inner_steps: inner SGD steps per signal (learnit: 2).
-        inner_lr: inner SGD step size (learnit: 0.01).
         first_order: treat the inner gradients as constants (first-order MAML); False differentiates through them.
-        eval_steps: inner-step counts validated.
-        optimizer: the outer optimizer (learnit: Adam, lr 1e-5).
-        lr_scheduler: optional scheduler of the outer optimizer.
+        options: :class:`InitLearner`'s (encoder, network, signal, inner steps and lr as learnit's, eval_steps,
+            the outer optimizer: learnit's Adam at lr 1e-5, lr_scheduler).
     """
 
-    def __init__(
-        self,
-        encoder: Callable[[int], Encoder] = Identity,
-        network: Callable[[int, int], nn.Module] = Siren,
-        signal: dict[str, Any] | SignalSpec | None = None,
-        inner_steps: int = LEARNIT_INNER_STEPS,
-        inner_lr: float = LEARNIT_INNER_LR,
-        first_order: bool = False,
-        eval_steps: Sequence[int] = EVAL_STEPS,
-        optimizer: OptimizerCallable = torch.optim.Adam,
-        lr_scheduler: LRSchedulerCallable | None = None,
-    ) -> None:
-        super().__init__(encoder, network, signal, inner_steps, inner_lr, eval_steps, optimizer, lr_scheduler)
+    def __init__(self, *, first_order: bool = False, **options: Any) -> None:
+        # the other options are InitLearner's (jsonargparse follows **options there for configs and --help)
+        super().__init__(**options)
         self.first_order = first_order
 
     def meta_objective(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
