@@ -112,6 +112,7 @@ def _cli_fit(root: Path, image: Path, steps: int, *extra: str) -> subprocess.Com
     return done
 
 
+@pytest.mark.slow
 def test_resume_in_a_new_process_matches_an_uninterrupted_run(gray_png, tmp_path):
     _cli_fit(tmp_path / "straight", gray_png, 20)
     _cli_fit(tmp_path / "resumed", gray_png, 10)

@@ -70,6 +70,7 @@ def _inr(*args: str) -> subprocess.CompletedProcess:
     return done
 
 
+@pytest.mark.slow
 def test_inr_render_writes_old_checkpoints_of_each_modality(tmp_path):
     _inr("render", str(CHECKPOINTS / "image_siren.ckpt"), "--out", str(tmp_path / "image.png"))
     assert iio.imread(tmp_path / "image.png").shape == (12, 12, 3)

@@ -7,6 +7,7 @@ import math
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT, child_env
 
 from bench.gpu_suite import STAGES
@@ -25,6 +26,7 @@ def _numbers(value) -> list[float]:
     return []
 
 
+@pytest.mark.slow
 def test_cpu_dry_run_reports_every_stage_with_values_or_a_reason(tmp_path):
     done = subprocess.run([sys.executable, "-m", "bench.gpu_suite", "--device", "cpu", "--tiny", "--out",
                            str(tmp_path), "--budget", "240"], cwd=ROOT, env=child_env(), capture_output=True,
@@ -62,6 +64,7 @@ def test_cpu_dry_run_reports_every_stage_with_values_or_a_reason(tmp_path):
     assert all(f"## {name}: " in report for name in STAGES)
 
 
+@pytest.mark.slow
 def test_a_suite_out_of_time_cuts_stages_and_keeps_the_report(tmp_path):
     done = subprocess.run([sys.executable, "-m", "bench.gpu_suite", "--device", "cpu", "--tiny", "--out",
                            str(tmp_path), "--budget", "12"], cwd=ROOT, env=child_env(), capture_output=True, text=True,

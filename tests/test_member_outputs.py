@@ -131,6 +131,7 @@ def _fit_command(root: Path, images: Path, steps: int, *extra: str) -> list[str]
             "--trainer.logger", "false", "--trainer.enable_progress_bar", "false", *TINY_MODEL, *extra]
 
 
+@pytest.mark.slow
 def test_a_batched_run_killed_mid_way_resumes_bitwise_to_the_uninterrupted_run(tmp_path):
     from test_reliability import kill_after_checkpoint
 

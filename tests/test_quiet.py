@@ -7,9 +7,11 @@ import subprocess
 import sys
 import warnings
 
+import pytest
 from conftest import ROOT, TINY_MODEL, child_env
 
 
+@pytest.mark.slow
 def test_a_plain_fit_and_its_resume_print_no_third_party_notices(gray_png, tmp_path):
     for steps, resume in (("2", []), ("3", ["--ckpt_path", "last"])):
         done = subprocess.run([sys.executable, "-m", "inr.cli", "fit", "--config", "configs/image_siren.yaml",

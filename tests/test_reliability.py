@@ -82,6 +82,7 @@ def kill_after_checkpoint(command: list[str], root: Path, step: int, steps: int)
     return killed_at
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume_equals_uninterrupted_run(gray_png, tmp_path):
     straight = subprocess.run(_fit_command(tmp_path / "straight", gray_png, STEPS), capture_output=True, text=True,
                               env=child_env(), cwd=ROOT, timeout=300)

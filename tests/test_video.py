@@ -270,6 +270,7 @@ def _fit_command(root: Path, steps: int, *extra: str) -> list[str]:
             "false", *TINY_MODEL, *extra]
 
 
+@pytest.mark.slow
 def test_a_video_run_killed_mid_way_resumes_bitwise(tmp_path):
     from test_reliability import kill_after_checkpoint
 
