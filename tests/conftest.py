@@ -116,3 +116,13 @@ def config_class(class_path: str) -> type:
              if isinstance(getattr(module, class_path, None), type)]
     assert found, f"no component class named {class_path}"
     return found[0]
+
+
+def run_inr(*args: str, timeout: int = 400):
+    """``python -m inr.cli ARGS`` in a child process from the repository root; asserts it succeeded."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "inr.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=child_env(), timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done

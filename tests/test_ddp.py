@@ -9,17 +9,14 @@ import time
 
 import pytest
 import torch
-from conftest import EQUIVALENT_ATOL, FLOAT64, ROOT, SURFACE_METRIC_24, TINY_MODEL, child_env
+from conftest import EQUIVALENT_ATOL, FLOAT64, ROOT, SURFACE_METRIC_24, TINY_MODEL, child_env, run_inr
 from wandb_reader import find_offline_runs, metric_values, read_history, wait_until_finished
 
 from inr.cli import build_cli, find_last_checkpoint
 
 
 def _inr(*args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "inr.cli", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=child_env(), timeout=400)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
+    return run_inr(*args, timeout=400)
 
 
 @pytest.mark.slow

@@ -7,14 +7,13 @@ are saved API, mapped to today's modules by :data:`inr.compat.MOVED`.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
-from conftest import EQUIVALENT_ATOL, ROOT, child_env
+from conftest import EQUIVALENT_ATOL, run_inr
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CHECKPOINTS = FIXTURES / "checkpoints"
@@ -64,10 +63,7 @@ def test_an_old_checkpoint_renders_the_values_it_rendered_when_written(name):
 
 
 def _inr(*args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "inr.cli", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=child_env(), timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
+    return run_inr(*args, timeout=300)
 
 
 @pytest.mark.slow
