@@ -64,7 +64,7 @@ def modalities(tiny: bool) -> dict[str, list[str]]:
         "video": ["--config", "configs/video_siren.yaml", "--data.path", "null", "--data.size", "null",
                   "--data.frames", "8" if tiny else "24", *small],
         "members": ["--config", "configs/image_siren.yaml", "--data", "datamodules.image_folder.ImageFolderDataModule",
-                    "--data.path", str(DIV2K), "--data.limit",
+                    "--data.path", str(image_folder()), "--data.limit",
                     "2" if tiny else "8", "--data.size", "16" if tiny else "64", *small],
         "meta_maml": ["meta", "--config", "configs/meta/maml_siren.yaml", *_meta_data(tiny), *_meta_small(tiny)],
         "meta_hypernetwork": ["meta", "--config", "configs/meta/hypernetwork_siren.yaml", *_meta_data(tiny),
@@ -100,13 +100,15 @@ def bundled_images(folder: Path = BUNDLED_IMAGES) -> Path:
     return folder
 
 
-DIV2K = SHARED_DIV2K if SHARED_DIV2K.is_dir() else bundled_images()
+def image_folder() -> Path:
+    """The folder the dataset modalities read (written on first use when ../shared is absent)."""
+    return SHARED_DIV2K if SHARED_DIV2K.is_dir() else bundled_images()
 
 
 def _meta_data(tiny: bool) -> list[str]:
     """Patches of DIV2K for the meta-learning methods: 8 x 8 of 32 x 32 images (dry run) or their config's."""
-    return ["--data.init_args.path", str(DIV2K), *(["--data.init_args.size", "32", "--data.init_args.patch", "8",
-                                                    "--data.init_args.val_crops", "4"] if tiny else [])]
+    small = ["--data.init_args.size", "32", "--data.init_args.patch", "8", "--data.init_args.val_crops", "4"]
+    return ["--data.init_args.path", str(image_folder()), *(small if tiny else [])]
 
 
 def _meta_small(tiny: bool) -> list[str]:
@@ -146,7 +148,7 @@ def export_meta(checkpoint: str, name: str, folder: Path) -> str:
 
     out = folder / "exported.ckpt"
     if name == "meta_hypernetwork":
-        export_predicted(checkpoint, sorted(DIV2K.glob("*.png"))[-1], 10, out)
+        export_predicted(checkpoint, sorted(image_folder().glob("*.png"))[-1], 10, out)
     else:
         export_init(checkpoint, out)
     return str(out)

@@ -66,15 +66,16 @@ def current_path(class_path: str) -> str:
 
 
 def migrate_class_paths(tree: Any) -> Any:
-    """``tree`` (a checkpoint's hyper-parameters, a config) with every ``class_path`` given by :func:`current_path`."""
+    """``tree`` (a checkpoint's hyper-parameters, a config) with every class path given by :func:`current_path`.
+
+    Class paths are strings anywhere in it: ``class_path`` / ``_class_path`` values and bare ones
+    (``encoder: inr.encoders.Identity``).
+    """
     if isinstance(tree, dict):
-        return {key: current_path(value) if key in ("class_path", "_class_path") and isinstance(value, str)
-                else migrate_class_paths(value) for key, value in tree.items()}
+        return {key: migrate_class_paths(value) for key, value in tree.items()}
     if isinstance(tree, list):
         return [migrate_class_paths(value) for value in tree]
-    if isinstance(tree, str) and "." in tree and tree.rpartition(".")[0] in MOVED:
-        return current_path(tree)  # a class given as a bare path (``encoder: inr.encoders.Identity``)
-    return tree
+    return current_path(tree) if isinstance(tree, str) else tree
 
 
 class _Alias(importlib.abc.Loader):
