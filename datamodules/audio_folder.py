@@ -6,6 +6,8 @@ renders); they must share one sample rate, length (after the crop) and channel c
 
 from __future__ import annotations
 
+from typing import Any
+
 from datamodules.audio import AudioDataModule
 from datamodules.members import MembersDataModule, signal_files
 
@@ -19,12 +21,10 @@ class AudioFolderDataModule(MembersDataModule):
     Args:
         path: a folder (its audio files, sorted by name), a glob pattern (``clips/*.wav``) or a list of files.
         limit: use only the first this many files (sorted by name); ``None`` uses all.
-        start_seconds: start of every clip's crop, in seconds.
-        crop_seconds: length of every crop in seconds (clips of different lengths: crop them to one);
-            ``None`` keeps the whole clips.
-        mono: mix every clip's channels down to one.
         batch_size: random samples per clip per training step; ``None`` uses every sample (full batch).
         seed: seed of the batch sampler (clip k uses seed + k); ``None`` takes the run's ``seed_everything``.
+        reading: how every clip is read, as :class:`AudioDataModule` takes it (``start_seconds``,
+            ``crop_seconds``: crop clips of different lengths to one, ``mono``).
     """
 
     kind = "audio"
@@ -34,15 +34,12 @@ class AudioFolderDataModule(MembersDataModule):
         self,
         path: str | list[str],
         limit: int | None = None,
-        start_seconds: float = 0.0,
-        crop_seconds: float | None = None,
-        mono: bool = False,
         batch_size: int | None = None,
         seed: int | None = None,
+        **reading: Any,
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
         self.files = signal_files(path, AUDIO_SUFFIXES, "audio files", limit)
         self.source = path if isinstance(path, str) else f"{len(self.files)} listed files"
-        self.members = [AudioDataModule(str(file), start_seconds=start_seconds, crop_seconds=crop_seconds, mono=mono)
-                        for file in self.files]
+        self.members = [AudioDataModule(str(file), **reading) for file in self.files]
         self.check_members()

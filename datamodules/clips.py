@@ -6,6 +6,8 @@ reads a file (see :mod:`datamodules.crops` for the split and the sampling).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -31,10 +33,8 @@ class AudioClipDataModule(CropSetDataModule):
         clip: samples per clip.
         mono: mix the channels down to one.
         limit: use only the first this many files (sorted by name); ``None`` uses all.
-        batch_size: clips per training step over all processes.
-        val_crops: held-out clips validated (fixed across runs).
-        holdout: fraction of the files (or of one file's duration) held out for validation.
-        seed: seed of the training clips; ``None`` takes the run's ``seed_everything``.
+        crop_set: ``batch_size`` (clips per step), ``val_crops``, ``holdout`` (of the files, or of one file's
+            duration) and ``seed``, as :class:`CropSetDataModule` takes them.
     """
 
     kind = "audio"
@@ -46,12 +46,9 @@ class AudioClipDataModule(CropSetDataModule):
         clip: int = 1024,
         mono: bool = True,
         limit: int | None = None,
-        batch_size: int = 16,
-        val_crops: int = 16,
-        holdout: float = 0.2,
-        seed: int | None = None,
+        **crop_set: Any,
     ) -> None:
-        super().__init__((clip,), batch_size, val_crops, holdout, seed)
+        super().__init__((clip,), **crop_set)
         self.path = path if isinstance(path, str) else f"{len(path)} listed files"
         files = signal_files(path, AUDIO_SUFFIXES, "audio files", limit)
         sources, rates = [], []

@@ -68,8 +68,8 @@ class CropSetDataModule(SignalDataModule):
     #: the single-signal DataModule that renders one crop (``inr render`` of a network fitted to one).
     single: str = ""
 
-    def __init__(self, crop: Sequence[int], batch_size: int, val_crops: int, holdout: float,
-                 seed: int | None) -> None:
+    def __init__(self, crop: Sequence[int], batch_size: int = 16, val_crops: int = 16, holdout: float = 0.2,
+                 seed: int | None = None) -> None:
         if batch_size is None or batch_size < 1:
             raise InputError(f"data batch_size must be a positive number of crops per step, got {batch_size}")
         super().__init__(batch_size=batch_size, seed=seed)

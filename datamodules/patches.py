@@ -7,6 +7,8 @@ sampling).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -33,11 +35,9 @@ class ImagePatchDataModule(CropSetDataModule):
         size: resize each image first (bilinear, antialiased) so its longer side has this many pixels; ``None``
             keeps its size.
         limit: use only the first this many files (sorted by name); ``None`` uses all.
-        batch_size: patches per training step over all processes.
-        val_crops: held-out patches validated (fixed across runs).
-        holdout: fraction of the files (or of one file's rows) held out for validation.
-        seed: seed of the training patches; ``None`` takes the run's ``seed_everything``.
         value_range: (low, high) the pixels [0, 1] are mapped onto.
+        crop_set: ``batch_size`` (patches per step), ``val_crops``, ``holdout`` (of the files, or of one file's
+            rows) and ``seed``, as :class:`CropSetDataModule` takes them.
     """
 
     kind = "image"
@@ -49,13 +49,10 @@ class ImagePatchDataModule(CropSetDataModule):
         patch: int = 32,
         size: int | None = None,
         limit: int | None = None,
-        batch_size: int = 16,
-        val_crops: int = 16,
-        holdout: float = 0.2,
-        seed: int | None = None,
         value_range: tuple[float, float] = (-1.0, 1.0),
+        **crop_set: Any,
     ) -> None:
-        super().__init__((patch, patch), batch_size, val_crops, holdout, seed)
+        super().__init__((patch, patch), **crop_set)
         self.value_range = checked_image_options(size, value_range)
         self.path = path if isinstance(path, str) else f"{len(path)} listed files"
         files = signal_files(path, IMAGE_SUFFIXES, "image files", limit)

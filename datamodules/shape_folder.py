@@ -8,6 +8,8 @@ the cube), member k drawn as the single run seeded ``seed + k`` draws them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -23,10 +25,9 @@ class ShapeFolderDataModule(MembersDataModule):
         path: a folder (its mesh / point-cloud files, sorted by name), a glob pattern or a list of files.
         limit: use only the first this many files (sorted by name); ``None`` uses all.
         batch_size: on-surface points per shape per training step; as many off-surface points are added.
-        surface_points: points sampled once on each mesh's faces.
-        scale_to: half-size of the box each shape's longest side is scaled into.
-        val_points: reference points per shape for the Chamfer distance / normal consistency.
         seed: seed of the batch sampler (shape k uses seed + k); ``None`` takes the run's ``seed_everything``.
+        sampling: how every shape is normalised and sampled, as :class:`PointCloudDataModule` takes it
+            (``surface_points`` on each mesh's faces, ``scale_to``, ``val_points`` per shape).
     """
 
     kind = "sdf"
@@ -36,22 +37,20 @@ class ShapeFolderDataModule(MembersDataModule):
         path: str | list[str],
         limit: int | None = None,
         batch_size: int = 10000,
-        surface_points: int = 1_000_000,
-        scale_to: float = 0.9,
-        val_points: int = 20000,
         seed: int | None = None,
+        **sampling: Any,
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
         self.files = signal_files(path, SUPPORTED, "shape files", limit)
         self.source = path if isinstance(path, str) else f"{len(self.files)} listed files"
         # seeded as the single runs (surface samples too): shape k as the run seeded seed + k
-        self.members = [PointCloudDataModule(str(file), batch_size=batch_size, surface_points=surface_points,
-                                             scale_to=scale_to, val_points=val_points, seed=self.seed + index)
+        self.members = [PointCloudDataModule(str(file), batch_size=batch_size, seed=self.seed + index, **sampling)
                         for index, file in enumerate(self.files)]
         for file, member in zip(self.files, self.members):
-            if member.mesh is None and len(member.points) < val_points:
+            if member.mesh is None and len(member.points) < member.val_points:
                 raise InputError(f"{file} is a point cloud of {len(member.points)} points, fewer than data "
-                                 f"val_points {val_points}: set val_points to at most the smallest cloud's size")
+                                 f"val_points {member.val_points}: set val_points to at most the smallest cloud's "
+                                 "size")
         self.check_members()
 
     def _shard_members(self) -> list[PointCloudDataModule]:

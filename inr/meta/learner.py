@@ -182,6 +182,11 @@ class MetaLearner(SignalModule):
         return datamodule.crop_media(columns, self.global_step)
 
 
+# learnit's meta_demo.ipynb: inner SGD lr 0.01, 2 inner steps, outer Adam lr 1e-5.
+LEARNIT_INNER_LR = 1e-2
+LEARNIT_INNER_STEPS = 2
+
+
 class InnerLoopLearner(MetaLearner):
     """A method that adapts each signal with a few inner steps (MAML, Reptile, functa).
 
@@ -189,8 +194,8 @@ class InnerLoopLearner(MetaLearner):
         encoder: builds the coordinate encoder from the coordinate dimension.
         network: builds the network from (encoder out_dim, signal channels).
         signal: one signal's description (the DataModule's ``signal_spec``; linked by ``inr meta fit``).
-        inner_steps: the method's inner steps per signal in meta-training.
-        inner_lr: the inner loop's SGD step size.
+        inner_steps: the method's inner steps per signal in meta-training (learnit: 2).
+        inner_lr: the inner loop's SGD step size (learnit: 0.01).
         eval_steps: inner-step counts whose results validation logs (``val/psnr_step3``...), with ``inner_steps``.
         optimizer: the outer optimizer of the shared parameters.
         lr_scheduler: optional scheduler, stepped once per outer step.
@@ -201,8 +206,8 @@ class InnerLoopLearner(MetaLearner):
         encoder: Callable[[int], Encoder] = Identity,
         network: Callable[[int, int], nn.Module] = Siren,
         signal: dict[str, Any] | SignalSpec | None = None,
-        inner_steps: int = 3,
-        inner_lr: float = 1e-2,
+        inner_steps: int = LEARNIT_INNER_STEPS,
+        inner_lr: float = LEARNIT_INNER_LR,
         eval_steps: Sequence[int] = EVAL_STEPS,
         optimizer: OptimizerCallable = torch.optim.Adam,
         lr_scheduler: LRSchedulerCallable | None = None,

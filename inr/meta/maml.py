@@ -16,50 +16,21 @@ the module's ``encoder`` + ``network``: ``inr meta export`` writes it as an ordi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
-from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from torch import Tensor, nn
+from torch import Tensor
 
-from inr.core.signal import SignalSpec
 from inr.meta.functional import Parameters, call_per_signal, mean_squared_errors, per_signal, sgd_steps
-from inr.meta.learner import EVAL_STEPS, InnerLoopLearner
-from inr.nn.encoders import Encoder, Identity
-from inr.nn.networks import Siren
-
-# learnit's meta_demo.ipynb: inner SGD lr 0.01, 2 inner steps, outer Adam lr 1e-5.
-LEARNIT_INNER_LR = 1e-2
-LEARNIT_INNER_STEPS = 2
+from inr.meta.learner import InnerLoopLearner
 
 
 class InitLearner(InnerLoopLearner):
     """A method that learns the shared starting point of per-signal SGD (MAML, Reptile).
 
-    Args:
-        encoder: builds the coordinate encoder from the coordinate dimension.
-        network: builds the network from (encoder out_dim, signal channels).
-        signal: one signal's description (linked from --data by ``inr meta fit``).
-        inner_steps: inner SGD steps per signal (learnit: 2).
-        inner_lr: inner SGD step size (learnit: 0.01).
-        eval_steps: inner-step counts validated.
-        optimizer: the outer optimizer (learnit: Adam, lr 1e-5).
-        lr_scheduler: optional scheduler of the outer optimizer.
+    Its inner loop is learnit's by default (2 SGD steps of lr 0.01); learnit's outer optimizer is Adam, lr 1e-5.
     """
-
-    def __init__(
-        self,
-        encoder: Callable[[int], Encoder] = Identity,
-        network: Callable[[int, int], nn.Module] = Siren,
-        signal: dict[str, Any] | SignalSpec | None = None,
-        inner_steps: int = LEARNIT_INNER_STEPS,
-        inner_lr: float = LEARNIT_INNER_LR,
-        eval_steps: Sequence[int] = EVAL_STEPS,
-        optimizer: OptimizerCallable = torch.optim.Adam,
-        lr_scheduler: LRSchedulerCallable | None = None,
-    ) -> None:
-        super().__init__(encoder, network, signal, inner_steps, inner_lr, eval_steps, optimizer, lr_scheduler)
 
     def forward(self, coords: Tensor) -> Tensor:
         """The shared initialisation: coords [..., in_dim] -> values [..., out_dim]."""
