@@ -20,6 +20,7 @@ from datamodules.base import SignalDataModule
 from inr.core import grids
 from inr.core.atomic import atomic_output
 from inr.core.chunks import chunk_slices
+from inr.core.error_maps import psnr_db
 from inr.core.errors import InputError
 from inr.core.evaluation import Evaluation
 from inr.core.media import Media, Picture, Sound
@@ -282,15 +283,17 @@ class AudioDataModule(SignalDataModule):
                                "start_seconds": self.start_seconds})
 
     def media(self, evaluation: Evaluation, extra: dict[str, Tensor]) -> list[Media]:
-        """The reconstruction as audio at the clip's sample rate and a waveform/error picture."""
+        """The reconstruction as audio at the clip's rate; a waveform/error picture, scale and PSNR in its caption."""
         reconstruction = evaluation.prediction.detach().clamp(-1, 1).float().cpu().numpy()
         picture, gain = waveform_picture(self.samples.mean(axis=1), reconstruction.mean(axis=1))
         mixed = ", channels mixed" if self.channels > 1 else ""
+        psnr = psnr_db(float(np.square((reconstruction - self.samples) / 2.0).mean()))  # range [-1, 1]
         return [
             Sound("val/audio", reconstruction[:, 0] if self.channels == 1 else reconstruction, self.sample_rate,
                   f"reconstruction at step {evaluation.step}"),
             Picture("val/waveform", [picture],
-                    [f"target (black), reconstruction (blue), error x{gain:g} (red){mixed}"]),
+                    [f"target (black), reconstruction (blue), error x{gain:g} (red: its panel spans +-{1 / gain:g})"
+                     f"{mixed}, PSNR {psnr:.2f} dB"]),
         ]
 
     @staticmethod

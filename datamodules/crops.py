@@ -38,10 +38,12 @@ def split_sources(sources: Sequence[Tensor], names: Sequence[str], holdout: floa
     """(training sources, their names, held-out sources, their names) from signals [*shape, c].
 
     Several sources: the last ``max(1, round(holdout * n))`` are held out. One source: its last ``holdout`` fraction
-    along axis 0 (names get the row or sample range).
+    along axis 0 (names get the row or sample range). ``holdout`` 1 holds everything out: a set only to evaluate on.
     """
-    if not 0 < holdout < 1:
-        raise InputError(f"data holdout must be a fraction in (0, 1) of the material held out, got {holdout}")
+    if not 0 < holdout <= 1:
+        raise InputError(f"data holdout must be a fraction in (0, 1] of the material held out, got {holdout}")
+    if holdout == 1:
+        return [], [], list(sources), list(names)
     if len(sources) > 1:
         held = max(1, round(holdout * len(sources)))
         if held >= len(sources):
@@ -104,7 +106,7 @@ class CropSetDataModule(SignalDataModule):
     @property
     def channels(self) -> int:
         """Value channels of every crop."""
-        return int(self.train_sources[0].shape[-1])
+        return int([*self.train_sources, *self.val_sources][0].shape[-1])
 
     def crop_spec(self, **fields) -> SignalSpec:
         """The description of one crop, rendered by :attr:`single` (what a network of the set represents)."""
@@ -145,6 +147,12 @@ class CropSetDataModule(SignalDataModule):
                              f"use a multiple of {world}")
         per = self.batch_size // world
         return slice(rank * per, (rank + 1) * per)
+
+    def setup(self, stage: str) -> None:
+        """Refuse to train on a set held out whole (``holdout`` 1: a set only to evaluate on)."""
+        if stage == "fit" and not self.train_sources:
+            raise InputError(f"data holdout {self.holdout} holds every file out: such a set is only evaluated on "
+                             "(inr meta validate); set holdout below 1 to train")
 
     def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
         """This process's crops of the global batch of ``step``: ``coords``, ``values``, ``order``, ``draw``.

@@ -24,6 +24,7 @@ from torch.nn import functional as F
 from datamodules.base import SignalDataModule
 from inr.core import grids
 from inr.core.atomic import atomic_output
+from inr.core.error_maps import error_caption, error_map, psnr_db, round_scale
 from inr.core.errors import InputError
 from inr.core.evaluation import Evaluation
 from inr.core.media import Media, Picture
@@ -222,7 +223,7 @@ class ImageDataModule(SignalDataModule):
                          value_range=self.value_range, meta={"bit_depth": self.bit_depth})
 
     def media(self, evaluation: Evaluation, extra: dict[str, Tensor]) -> list[Media]:
-        """The reconstruction and its |error| map; with derivatives, also their pictures.
+        """The reconstruction and its |error| map (:mod:`inr.core.error_maps`); with derivatives, their pictures.
 
         The reconstruction is the aligned one when a metric aligned it (a fit from derivatives). With the
         network's gradient and Laplacian, ``val/derivatives`` shows |grad f| and the target's |Sobel|, scaled alike
@@ -233,10 +234,12 @@ class ImageDataModule(SignalDataModule):
         low, high = self.value_range
         reconstruction = values_to_pixels(prediction, self.height, self.width, value_range=self.value_range)
         target = torch.from_numpy(self.to_values(self.pixels)).to(prediction.device).reshape(-1, self.channels)
-        error = (prediction.detach().clamp(low, high) - target).abs().mean(dim=-1, keepdim=True) / (high - low)
-        error_map = values_to_pixels(error, self.height, self.width, value_range=(0.0, 0.5))  # half range: white
-        items: list[Media] = [Picture("val/reconstruction", [_squeeze(reconstruction), _squeeze(error_map)],
-                                      ["reconstruction", "|error|"])]
+        difference = ((prediction.detach().clamp(low, high) - target) / (high - low)).double().cpu().numpy()
+        errors = np.abs(difference).mean(axis=-1).reshape(self.height, self.width)
+        scale = round_scale(errors)
+        caption = error_caption(scale, psnr_db(float(np.square(difference).mean())))
+        items: list[Media] = [Picture("val/reconstruction", [_squeeze(reconstruction), error_map(errors, scale)],
+                                      ["reconstruction", caption])]
         gradient, laplacian = evaluation.gradient, evaluation.laplacian
         if gradient is None or laplacian is None:
             return items

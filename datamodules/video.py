@@ -22,6 +22,7 @@ from torch import Tensor
 
 from datamodules.base import SignalDataModule, sampling_seed
 from inr.core.atomic import atomic_output
+from inr.core.error_maps import error_caption, error_map, round_scale
 from inr.core.errors import InputError
 from inr.core.evaluation import Evaluation
 from inr.core.media import Media, Picture, Video
@@ -176,17 +177,26 @@ class VideoDataModule(SignalDataModule):
                                "stride": self.stride})
 
     def media(self, evaluation: Evaluation, extra: dict[str, Tensor]) -> list[Media]:
-        """The validation frames as a video, reconstruction beside ground truth, and a strip of |error| maps."""
+        """The validation frames as a video, reconstruction beside ground truth, and a strip of |error| maps.
+
+        The strip's |error| is of the 8-bit frames, in magma on a stated scale (:mod:`inr.core.error_maps`), with
+        each frame's PSNR when the metric computed it.
+        """
         count = len(self.val_frames)
         shape = (count, self.height, self.width, self.channels)
         predicted = values_to_frames(evaluation.prediction, shape)
         truth = self.clip[self.val_frames]
         side_by_side = np.concatenate([predicted, truth], axis=2)
-        error = np.abs(predicted.astype(np.float32) - truth.astype(np.float32)).mean(axis=-1)
-        strip = np.concatenate(list(np.clip(error * 2, 0, 255).astype(np.uint8)), axis=1)  # white = half range
+        errors = np.abs(predicted.astype(np.float32) - truth.astype(np.float32)).mean(axis=-1) / 255.0
+        scale = round_scale(errors)
+        strip = error_map(np.concatenate(list(errors), axis=1), scale)
+        caption = f"frames {self.val_frames}: {error_caption(scale)}"
+        per_frame = evaluation.extras.get("psnr_per_frame")
+        if per_frame is not None:
+            caption += ", PSNR per frame " + ", ".join(f"{float(value):.2f}" for value in per_frame) + " dB"
         return [Video("val/video", side_by_side, fps=max(1.0, self.fps / max(1, self._spacing())),
                       caption=f"frames {self.val_frames}: reconstruction | ground truth"),
-                Picture("val/error_strip", [strip], [f"|error| of frames {self.val_frames} (white: half range)"])]
+                Picture("val/error_strip", [strip], [caption])]
 
     def _spacing(self) -> int:
         frames = self.val_frames

@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from inr.training.lightning_private import logger_started
 from inr.training.module import INRModule
 from inr.training.progress import ProgressBar as InrProgressBar
 from inr.training.quiet import quiet_third_party_notices
+from inr.training.report import fit_summary, metrics_table
 
 quiet_third_party_notices()
 
@@ -61,10 +63,12 @@ COMMANDS = {
     "ntk": "inr.commands.ntk:main",  # NTK report of any encoder + network (docs/ntk.md)
     "experiment": "inr.experiments.cli:main",  # spectral-bias experiments: psweep, table, spectra
     "meta": "inr.commands.meta:main",  # learning across signals: meta-learned inits, functa (docs/meta.md)
+    "list": "inr.commands.catalog:main",  # the shipped configs and the classes a config can name
 }
 
 EPILOG = (
     "other commands:\n"
+    "  inr list [networks|encoders|losses|...]       the shipped configs and every class a config can name\n"
     "  inr render CKPT --out FILE [--resolution N]   write the signal a checkpoint represents (see inr render --help)\n"
     "  inr export CKPT --out members.pt               the members of a fit of a folder: stacked, or --checkpoints DIR\n"
     "  inr benchmark CONFIGS --data FOLDER            configs over a folder of signals: mean +- std table\n"
@@ -80,7 +84,7 @@ def class_help(*rows: tuple[str, str]) -> str:
     lines = [f"  {command:<48} {what}" for command, what in rows]
     return "\n".join(["options of the chosen classes:", *lines,
                       "  classes by short name (Siren, HashGrid, ImageFolderDataModule) or full path "
-                      "(inr.nn.networks.Siren)"])
+                      "(inr.nn.networks.Siren); inr list shows them all, and the shipped configs"])
 
 
 CLASS_HELP = class_help(("inr fit --data.help ImageDataModule", "data options (path, size, batch_size, seed)"),
@@ -248,16 +252,37 @@ class INRCLI(LightningCLI):
         return trainer
 
     def after_fit(self) -> None:
-        """Say where the checkpoints and the offline W&B run are."""
+        """Close with the best value of the main metric, where the checkpoints and the offline W&B run are."""
         callback = self.trainer.checkpoint_callback
-        if callback is not None and callback.dirpath:
-            print(f"inr: checkpoints in {callback.dirpath}", file=sys.stderr)
         logger = self.trainer.logger
-        if getattr(logger, "offline", False) and logger_started(logger):
-            run_dir = Path(logger.experiment.dir).parent
-            print(f"inr: W&B offline run in {run_dir}; upload it with: wandb sync {run_dir}", file=sys.stderr)
+        monitor = getattr(callback, "monitor", None)
+        score = getattr(callback, "best_model_score", None)
+        best = float(score) if score is not None else self.model.best_metrics.get(monitor or "")
+        offline = getattr(logger, "offline", False) and logger_started(logger)
+        lines = fit_summary(monitor, best, getattr(callback, "best_model_path", None) or None,
+                            getattr(callback, "dirpath", None), Path(logger.experiment.dir).parent if offline else None)
+        if self.trainer.is_global_zero:
+            for line in lines:
+                print(f"inr: {line}", file=sys.stderr)
         if logger_started(logger) and hasattr(logger.experiment, "finish"):
             logger.experiment.finish()  # flush and close, so a later resume in another process can reopen the id
+
+    def before_validate(self) -> None:
+        """A validation writes no checkpoint: the checkpoint callback's notice that its folder moved is no news."""
+        warnings.filterwarnings("ignore", message="The dirpath has changed from")
+
+    def after_validate(self) -> None:
+        """Print every value the validation logged (over many signals: mean, std, min, max)."""
+        report = self.model.validation_report
+        if not self.trainer.is_global_zero:
+            return
+        if not report:
+            print("inr: the validation logged no metric", file=sys.stderr)
+            return
+        ckpt_path = self.config[self.subcommand].get("ckpt_path")
+        step = self.model.restored_step
+        source = f"{ckpt_path} (step {step})" if ckpt_path else "the model as built (no --ckpt_path)"
+        print(metrics_table(report, f"validation of {source}"), flush=True)
 
 
 def build_cli(args: list[str] | None = None, run: bool = True, exit_on_error: bool = True,

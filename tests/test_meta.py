@@ -514,3 +514,44 @@ def test_crop_media_show_the_first_held_out_crops_truth_first(tmp_path):
     assert [item.key for item in items] == ["val/clips/0", "val/clips/1"]
     assert [image.shape for image in items[0].images] == [(3 * 64, 128, 3)] * 2  # target, fit, error panels
     assert items[0].captions[1] == "step3 against the truth, training step 5"
+
+
+def test_meta_validate_evaluates_a_folder_it_did_not_train_on_and_refuses_another_crop_shape(tmp_path, capsys):
+    """A learned init is evaluated on new images (all held out): PSNR after 0/1/3/10 steps beside the standard init."""
+    from inr.commands.meta import build_meta_cli, main
+
+    trained, other = _images(tmp_path / "trained", 4), tmp_path / "other"
+    other.mkdir()
+    for index, file in enumerate(sorted(_images(tmp_path / "more", 6, size=24).iterdir())[3:]):
+        file.rename(other / f"new{index}.png")  # other pictures, of another size, in a folder never trained on
+    build_meta_cli(_fit_args("maml_siren.yaml", trained, tmp_path / "run", "--trainer.max_steps", "2",
+                             "--trainer.val_check_interval", "2", "--trainer.logger", "false"))
+    last = str(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    capsys.readouterr()
+    validate = ["validate", *_fit_args("maml_siren.yaml", other, tmp_path / "eval", "--ckpt_path", last,
+                                       "--data.init_args.holdout", "1", "--trainer.logger", "false")[1:]]
+    cli = build_meta_cli(validate)
+    printed = {line.split()[0]: [float(cell) for cell in line.split()[1:]]
+               for line in capsys.readouterr().out.splitlines() if line.startswith("val/")}
+    assert cli.datamodule.val_names == [str(other / f"new{index}.png") for index in range(3)]
+    for steps in (0, 1, 3, 10):
+        for prefix in ("", "standard_init/"):
+            mean, std, low, high = printed[f"val/{prefix}psnr_step{steps}"]
+            assert low <= mean <= high and std >= 0 and 5 < mean < 60
+    assert printed["val/psnr_step10"][0] > printed["val/psnr_step0"][0]  # the inner steps fit the new crops
+    assert printed["val/psnr"] == printed["val/psnr_step2"]  # MAML's own inner steps (2): what checkpoints monitor
+
+    with pytest.raises(SystemExit) as stopped:
+        main([*validate, "--data.init_args.patch", "4"])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1] == ("inr: error: cannot evaluate the checkpoint on these signals (crop shape: trained on [8, 8], "
+                         "--data gives [4, 4]); use --data options that cut crops of the trained shape and channels")
+
+
+def test_a_set_held_out_whole_is_only_evaluated_on(tmp_path):
+    folder = _images(tmp_path / "images", 2, size=16)
+    data = ImagePatchDataModule(str(folder), patch=8, holdout=1.0)
+    assert data.train_sources == [] and len(data.val_names) == 2 and data.channels == 3
+    with pytest.raises(InputError, match="holdout 1.0 holds every file out: such a set is only evaluated on"):
+        data.setup("fit")

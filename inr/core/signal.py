@@ -160,3 +160,27 @@ def check_resumed_signal(checkpoint: dict[str, Any], signal: SignalSpec) -> None
     if differing:
         details = "; ".join(f"{key}: checkpoint {then!r}, now {now!r}" for key, then, now in differing)
         raise InputError(f"cannot resume on different data ({details}); use the run's own --data options")
+
+
+#: what a model trained on crops needs of other crops it is evaluated on (held-out folders, other recordings).
+EVALUATED_FIELDS = ("kind", "in_dim", "out_dim", "shape", "value_range")
+_FIELD_NAMES = {"shape": "crop shape", "out_dim": "channels", "in_dim": "coordinate dims"}
+
+
+def check_evaluated_signal(checkpoint: dict[str, Any], signal: SignalSpec) -> None:
+    """Refuse to evaluate ``checkpoint``'s model on signals of another shape, channel count or value range.
+
+    The files, sample rate and other details may differ: a meta-learned model is evaluated on signals it never saw.
+    """
+    saved = checkpoint.get("hyper_parameters", {}).get("signal")
+    if saved is None:
+        return
+    trained = SignalSpec.from_dict(saved).to_dict()
+    given = signal.to_dict()
+    differing = [key for key in EVALUATED_FIELDS if trained.get(key) != given.get(key)]
+    if differing:
+        details = "; ".join(f"{_FIELD_NAMES.get(key, key)}: trained on {trained.get(key)!r}, --data gives "
+                            f"{given.get(key)!r}" for key in differing)
+        raise InputError(f"cannot evaluate the checkpoint on these signals ({details}); use --data options that "
+                         "cut crops of the trained shape and channels")
+

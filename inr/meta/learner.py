@@ -54,6 +54,8 @@ class MetaLearner(SignalModule):
 
     #: whether validation also evaluates the method from its parameters as built (the standard-init baseline).
     has_baseline = True
+    #: a meta-trained checkpoint validates on any crops of its shape and channels (held-out folders, recordings).
+    evaluates_other_signals = True
 
     def __init__(
         self,
@@ -148,11 +150,8 @@ class MetaLearner(SignalModule):
                     name: value.to(self.device) for name, value in self.standard_init.items()})
             self._standard_values = {f"standard_init/{name}": value
                                      for name, value in self.labelled_metrics(batch, baseline).items()}
-        for name, value in values.items():
-            self.log(f"val/{name}", value, prog_bar=name == "psnr", logger=False)
+        self.report_validation(values, baseline=self._standard_values)
         if not self.trainer.sanity_checking:
-            self.log_at_global_step({f"val/{name}": value for name, value in {
-                **values, **(self._standard_values or {})}.items()})
             self._media_columns = self.media_columns(batch, predictions)
 
     def labelled_metrics(self, batch: dict[str, Tensor], predictions: dict[str, Tensor]) -> dict[str, float]:

@@ -20,7 +20,7 @@ from inr.core.errors import InputError
 from inr.core.evaluation import Evaluation
 from inr.core.media import Media
 from inr.core.precision import to_float64
-from inr.core.signal import SignalSpec, check_resumed_signal, given_signal
+from inr.core.signal import SignalSpec, check_evaluated_signal, check_resumed_signal, given_signal
 from inr.io.media_logger import MediaLogger
 from inr.nn.encoders import Encoder
 from inr.nn.members import Members
@@ -33,6 +33,8 @@ from inr.training.loss_guard import NonFiniteLossGuard
 BEST_METRICS_KEY = "inr_best_metrics"
 #: constructor arguments that are objects or factories, not primitives (left out of hparams when built in Python).
 NOT_PRIMITIVE = ["encoder", "network", "losses", "metrics", "optimizer", "lr_scheduler"]
+#: the main validation metric when the run monitors none (what the progress bar shows).
+DEFAULT_MAIN_METRIC = "val/psnr"
 
 
 class SignalModule(L.LightningModule):
@@ -49,6 +51,9 @@ class SignalModule(L.LightningModule):
 
     #: the validation metrics (subclasses set them after their components, so summaries list those first).
     metrics: nn.ModuleList
+    #: whether ``validate`` may run a checkpoint on other signals of the trained shape and channels (held-out sets);
+    #: otherwise a checkpoint is validated, like resumed, only on the signal it was fitted to.
+    evaluates_other_signals = False
 
     def __init__(self, signal: dict[str, Any] | SignalSpec | None, optimizer: OptimizerCallable,
                  lr_scheduler: LRSchedulerCallable | None, loss_names: list[str], command: str) -> None:
@@ -67,6 +72,8 @@ class SignalModule(L.LightningModule):
         self.automatic_optimization = False
         self.loss_guard = NonFiniteLossGuard(loss_names)
         self.best_metrics: dict[str, float] = {}  # each validation metric's best value so far (kept in checkpoints)
+        self.validation_report: dict[str, float] = {}  # every value of the last validation, as logged
+        self.restored_step: int | None = None  # the global step of the checkpoint loaded into the module
 
     # --- set-up -----------------------------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -120,6 +127,29 @@ class SignalModule(L.LightningModule):
         values = {key: float(value) for key, value in metrics.items()}
         for logger in self.loggers:
             logger.log_metrics(values, step=self.global_step)
+
+    def main_metric(self) -> str:
+        """The key of the run's main validation metric: what the checkpoint callback monitors, else ``val/psnr``."""
+        callback = self._trainer.checkpoint_callback if self._trainer is not None else None
+        return getattr(callback, "monitor", None) or DEFAULT_MAIN_METRIC
+
+    def report_validation(self, values: dict[str, Tensor | float], baseline: dict[str, float] | None = None) -> None:
+        """Log a validation's ``val/<name>`` values everywhere they are read.
+
+        Lightning's callback metrics get each value (the progress bar shows the main one, :meth:`main_metric`); out
+        of the sanity check, every logger gets them and ``baseline`` (values that have no best, e.g. the
+        standard-init baseline) at the global step, and ``validation_report`` keeps them for ``inr validate``'s
+        table.
+        """
+        main = self.main_metric()
+        for name, value in values.items():
+            self.log(f"val/{name}", value, prog_bar=f"val/{name}" == main, logger=False)
+        if self.trainer.sanity_checking:
+            return
+        logged = {f"val/{name}": float(value) for name, value in {**values, **(baseline or {})}.items()}
+        self.log_at_global_step(logged)
+        self.validation_report = logged
+        self.note_best({f"val/{name}": float(value) for name, value in values.items()})
 
     def metric_values(self, evaluation: Evaluation) -> dict[str, Tensor]:
         """Every metric's values on one single-signal evaluation, by name.
@@ -177,9 +207,17 @@ class SignalModule(L.LightningModule):
         self.loss_guard.check(self.global_step)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """The best metrics so far; refuse to resume on another signal (file, shape, channels), naming what differs."""
+        """The best metrics so far; refuse to resume on another signal (file, shape, channels), naming what differs.
+
+        A module that ``evaluates_other_signals`` validates on any signals of the trained shape and channels.
+        """
         self.best_metrics = dict(checkpoint.get(BEST_METRICS_KEY, {}))
-        check_resumed_signal(checkpoint, self.signal)
+        self.restored_step = checkpoint.get("global_step")
+        validating = self._trainer is not None and self.trainer.state.fn == "validate"
+        if validating and self.evaluates_other_signals:
+            check_evaluated_signal(checkpoint, self.signal)
+        else:
+            check_resumed_signal(checkpoint, self.signal)
 
 
 def checked_component(option: str, built: nn.Module, base: type) -> nn.Module:

@@ -303,13 +303,9 @@ class INRModule(MemberFitting, SignalModule):
             values = summarise_members(self.member_metrics)
         else:
             values = self.metric_values(evaluation)
-        for name, value in values.items():
-            self.log(f"val/{name}", value, prog_bar=name == "psnr", logger=False)
-        if not self.trainer.sanity_checking:
-            self.log_at_global_step({f"val/{name}": value for name, value in values.items()})
-            if self.signal.batched and self.trainer.is_global_zero:
-                log_member_table(self.loggers, self.signal, self.member_metrics, self.global_step)
-            self.note_best({f"val/{name}": float(value) for name, value in values.items()})
+        self.report_validation(values)
+        if self.signal.batched and self.trainer.is_global_zero and not self.trainer.sanity_checking:
+            log_member_table(self.loggers, self.signal, self.member_metrics, self.global_step)
         self.last_evaluation = evaluation
 
     def validation_media(self, trainer: L.Trainer, wanted: bool) -> list[Media]:
