@@ -83,6 +83,13 @@ class SignalDataModule(L.LightningDataModule):
         return SignalSpec(in_dim=in_dim, out_dim=out_dim, kind=self.kind,
                           datamodule=f"{type(self).__module__}.{type(self).__qualname__}", **fields)
 
+    def baselines(self) -> dict[str, Tensor]:
+        """Classical reconstructions from the same data, ``{name: values [N, c]}`` on the validation grid.
+
+        Scored once by the run's metrics and logged as ``val/baseline/<name>/<metric>``. Default: none.
+        """
+        return {}
+
     def media_coords(self) -> dict[str, Tensor]:
         """Extra coordinates [n, d] by name at which the media callback evaluates the model. Default: none."""
         return {}

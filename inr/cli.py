@@ -25,12 +25,14 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 import datamodules.audio_folder  # noqa: F401
 import datamodules.blend  # noqa: F401
 import datamodules.clips  # noqa: F401
+import datamodules.ct  # noqa: F401
 import datamodules.image_folder  # noqa: F401
 import datamodules.patches  # noqa: F401
 import datamodules.shape_folder  # noqa: F401
 import datamodules.video  # noqa: F401
 import inr.io.wandb_logger  # noqa: F401
 import inr.losses.derivatives  # noqa: F401
+import inr.losses.measurements  # noqa: F401
 import inr.losses.sdf  # noqa: F401
 import inr.metrics  # noqa: F401
 import inr.nn.hash_grid  # noqa: F401

@@ -186,7 +186,6 @@ def test_one_recording_is_split_in_time_into_training_and_held_out_clips(tmp_pat
 @pytest.mark.parametrize("options, message", [
     ({"patch": 64}, "smaller than the crop [64, 64]"),
     ({"holdout": 1.5}, "data holdout must be a fraction in (0, 1] of the material held out, got 1.5"),
-    ({"holdout": 0.0}, "data holdout must be a fraction in (0, 1]"),
     ({"batch_size": 0}, "data batch_size must be a positive number of crops"),
     ({"val_crops": 0}, "data val_crops must be >= 1"),
 ])

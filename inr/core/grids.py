@@ -32,3 +32,21 @@ def grid(shape: tuple[int, ...] | list[int], periodic: bool = False) -> Tensor:
 def product(*axes: Tensor) -> Tensor:
     """Every combination of the given axis positions in C order, [prod(len(axis)), len(axes)]."""
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(axes))
+
+
+def interpolate(values: Tensor, points: Tensor) -> Tensor:
+    """A signal on the grid of ``values [*shape, c]`` (2 or 3 axes), linearly interpolated at ``points [..., d]``.
+
+    Points use the grid's convention (sample i of an axis of n at ``-1 + 2 i / (n - 1)``, coordinate k along axis k);
+    outside [-1, 1]^d the signal is 0. Returns [..., c] in the dtype of ``values``.
+    """
+    from torch.nn import functional as F
+
+    dims = values.dim() - 1
+    if dims not in (2, 3) or points.shape[-1] != dims:
+        raise InputError(f"interpolate needs values [*shape, c] on 2 or 3 axes and points [..., {dims}], got "
+                         f"{tuple(values.shape)} and {tuple(points.shape)}")
+    grid = points.to(values.dtype).reshape(1, *([1] * (dims - 1)), -1, dims).flip(-1)  # grid_sample wants (x, y[, z])
+    field = values.movedim(-1, 0)[None]  # [1, c, *shape]
+    sampled = F.grid_sample(field, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    return sampled.reshape(values.shape[-1], -1).T.reshape(*points.shape[:-1], values.shape[-1])

@@ -25,7 +25,7 @@ from inr.core.devices import resolve_device, seeded
 from inr.core.errors import InputError, MissingFileError
 from inr.experiments.output import log_to_wandb, pyplot, write_csv
 from inr.experiments.training import fit_full_batch, predict
-from inr.nn.encoders import Encoder, FixedFourier, GaussianFourier, Identity
+from inr.nn.encoders import AxisFourier, Encoder, FixedFourier, GaussianFourier, Identity
 from inr.nn.networks import MLP
 
 # Tancik et al. 2020, Table 1 / supplement: per-group Gaussian scale sigma and PE exponent s.
@@ -46,9 +46,7 @@ def make_encoder(name: str, group: str, mapping_size: int = 256, seed: int = 0) 
     if name == "basic":
         return FixedFourier(2, [[1.0, 0.0], [0.0, 1.0]])
     if name == "pe":
-        scale = PAPER_PE_SCALE.get(group, PAPER_PE_SCALE["natural"])
-        per_axis = (2.0 ** np.linspace(0, scale, mapping_size // 2) - 1).tolist()
-        return FixedFourier(2, [[f, 0.0] for f in per_axis] + [[0.0, f] for f in per_axis])
+        return AxisFourier(2, mapping_size, scale=PAPER_PE_SCALE.get(group, PAPER_PE_SCALE["natural"]))
     if name == "gaussian":
         return GaussianFourier(2, mapping_size, sigma=PAPER_SIGMA.get(group, PAPER_SIGMA["natural"]), seed=seed)
     raise InputError(f"unknown encoding {name!r}; choose from {ENCODINGS}")

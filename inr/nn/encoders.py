@@ -277,3 +277,37 @@ class FixedFourier(Encoder):
     def encode(self, coords: Tensor) -> Tensor:
         """Encode coords [..., in_dim] in [-1, 1] -> [..., out_dim]."""
         return fourier_features(coords, self.frequencies, self.amplitudes)
+
+
+class AxisFourier(Encoder):
+    """The Fourier-features paper's positional encoding: per axis, m frequencies ``2^linspace(0, scale, m) - 1``.
+
+    Tancik et al. 2020, Table 1 "positional encoding": ``m = mapping_size // in_dim`` frequencies on each axis alone
+    (the first is 0: a constant sine and cosine), features [sin(2 pi B u), cos(2 pi B u)], u = (x + 1) / 2.
+
+    Args:
+        in_dim: coordinate dimension.
+        mapping_size: frequencies over all axes (the paper: 256; 128 per axis in 2D, 85 in 3D).
+        scale: the top frequency's exponent, 2^scale - 1 cycles over the range (the paper: 6 natural images, 3 CT).
+    """
+
+    def __init__(self, in_dim: int, mapping_size: int = 256, scale: float = 6.0) -> None:
+        super().__init__(in_dim)
+        check_options("AxisFourier", ("mapping_size", mapping_size, ">= 1"), ("scale", scale, "> 0"))
+        per_axis = mapping_size // in_dim
+        if per_axis < 1:
+            raise InputError(f"AxisFourier mapping_size {mapping_size} gives no frequency per axis in {in_dim}D")
+        self.mapping_size, self.scale = mapping_size, scale
+        bands = 2.0 ** torch.linspace(0, scale, per_axis, dtype=torch.float64) - 1
+        frequencies = (torch.eye(in_dim, dtype=torch.float64)[:, None, :] * bands[None, :, None]).reshape(-1, in_dim)
+        self.register_buffer("frequencies", frequencies.float(), persistent=False)
+        self.register_buffer("amplitudes", torch.ones(frequencies.shape[0]), persistent=False)
+
+    @property
+    def out_dim(self) -> int:
+        """2 x (mapping_size // in_dim) x in_dim."""
+        return 2 * self.frequencies.shape[0]
+
+    def encode(self, coords: Tensor) -> Tensor:
+        """Encode coords [..., in_dim] in [-1, 1] -> [..., out_dim]."""
+        return fourier_features(coords, self.frequencies, self.amplitudes)

@@ -143,7 +143,7 @@ class SignalModule(L.LightningModule):
         """
         main = self.main_metric()
         for name, value in values.items():
-            self.log(f"val/{name}", value, prog_bar=f"val/{name}" == main, logger=False)
+            self.log(f"val/{name}", value, prog_bar=f"val/{name}" == main, logger=False, batch_size=1)
         if self.trainer.sanity_checking:
             return
         logged = {f"val/{name}": float(value) for name, value in {**values, **(baseline or {})}.items()}

@@ -39,6 +39,7 @@ from inr.nn.encoders import Encoder, Identity
 from inr.nn.members import build_members, member_seeds
 from inr.nn.networks import CoordinateNetwork, Siren
 from inr.training.base import SignalModule, checked_component
+from inr.training.baselines import baseline_values
 from inr.training.distributed import liveness
 from inr.training.distributed.gradient_sync import (
     all_reduce_gradients,
@@ -54,8 +55,12 @@ from inr.training.member_shards import all_reduce_terms
 
 
 def chunks(batch: dict[str, Tensor], size: int) -> Iterator[dict[str, Tensor]]:
-    """Split every [N, ...] tensor of ``batch`` into consecutive pieces of at most ``size`` points."""
-    for piece in chunk_slices(batch["coords"].shape[0], size):
+    """Split every [N, ...] tensor of ``batch`` into consecutive pieces of at most ``size`` points.
+
+    ``coords`` [N, d] holds N points; rays, ``coords`` [R, S, d], are split into whole rays (``size // S`` a piece).
+    """
+    per_row = batch["coords"].shape[1:-1].numel()
+    for piece in chunk_slices(batch["coords"].shape[0], max(1, size // per_row)):
         yield {key: value[piece] for key, value in batch.items()}
 
 
@@ -145,6 +150,7 @@ class INRModule(MemberFitting, SignalModule):
             raise InputError(f"the losses {needing} train on derivatives, but autograd's input derivatives of "
                              f"{self.network.describe()} are not its own (for Finer: set scale_req_grad true)")
         self.progress_metrics: dict[str, float] = {}  # host-side values for the progress bar
+        self._baseline_values: dict[str, float] | None = None  # the DataModule's baselines, scored once
         if compile and needing:
             raise InputError(f"model compile: true cannot train the derivative losses {needing}: torch.compile does "
                              "not support the double backward they need; set model.compile false")
@@ -233,7 +239,7 @@ class INRModule(MemberFitting, SignalModule):
         optimizer = self.optimizers()
         optimizer.zero_grad(set_to_none=True)
         batched = self.signal.batched
-        count = batch["coords"].shape[1 if batched else 0]
+        count = batch["coords"].shape[1] if batched else batch["coords"].shape[:-1].numel()  # points (of a member)
         scale = self.active_spec.members if batched else 1
         terms = torch.zeros(len(self.losses), device=self.device)
         with without_gradient_reducer(self.trainer):
@@ -303,7 +309,12 @@ class INRModule(MemberFitting, SignalModule):
             values = summarise_members(self.member_metrics)
         else:
             values = self.metric_values(evaluation)
-        self.report_validation(values)
+        if self._baseline_values is None and not self.trainer.sanity_checking and not self.signal.batched:
+            datamodule = self.trainer.datamodule
+            reconstructions = datamodule.baselines() if datamodule is not None else {}
+            self._baseline_values = baseline_values(reconstructions, self.signal, batch, self.metric_values,
+                                                    self.global_step)
+        self.report_validation(values, baseline=self._baseline_values)
         if self.signal.batched and self.trainer.is_global_zero and not self.trainer.sanity_checking:
             log_member_table(self.loggers, self.signal, self.member_metrics, self.global_step)
         self.last_evaluation = evaluation

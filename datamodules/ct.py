@@ -1,0 +1,177 @@
+"""CT: a 2D slice f(y, x) -> attenuation seen only through parallel-beam projections (Tancik et al. 2020, "2D CT").
+
+The slice (an image file, or a modified Shepp-Logan phantom whose ellipse parameters are perturbed by N(0, 1) / 20
+and clipped to [0, 1], as the Fourier-features CT notebook draws them) is measured along ``views`` angles: each
+view's ``size`` detector bins sit at the pixel columns and integrate the slice along rays inside the unit disk
+(:mod:`inr.core.rays`; the field of view is the inscribed disk, outside it the slice is 0). Training batches are
+rays, ``coords [R, S, 2]`` with ``ray_lengths [R, S]`` and the measured ``projections [R, 1]``
+(:class:`inr.losses.measurements.LineIntegralLoss`); validation compares the fit on the pixel grid with the truth and
+its projections with the measured ones, and logs the classical reconstructions from the same projections
+(:mod:`datamodules.ct_baselines`) once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from datamodules.base import SignalDataModule, sampling_seed
+from datamodules.ct_baselines import filtered_back_projection, grid_optimisation
+from datamodules.image import ImageDataModule, resize_to, values_to_pixels
+from inr.core import grids
+from inr.core.error_maps import error_caption, error_map, psnr_db, round_scale
+from inr.core.errors import InputError
+from inr.core.evaluation import Evaluation
+from inr.core.media import Media, Picture
+from inr.core.rays import default_angles, line_integrals, parallel_beam_rays
+from inr.core.signal import SignalSpec
+from inr.io.image_files import read_image
+
+#: the CT notebook's perturbation of every ellipse parameter of the modified Shepp-Logan phantom: N(0, 1) / 20.
+PHANTOM_PERTURBATION = 1 / 20
+
+
+def shepp_logan_phantom(size: int, seed: int | None) -> np.ndarray:
+    """The modified Shepp-Logan phantom [size, size] in [0, 1]; with a seed, its parameters perturbed and clipped."""
+    from phantominator import ct_modified_shepp_logan_params_2d, ct_shepp_logan
+
+    params = np.array(ct_modified_shepp_logan_params_2d())
+    if seed is not None:
+        params = params + np.random.default_rng(seed).normal(size=params.shape) * PHANTOM_PERTURBATION
+    return np.clip(ct_shepp_logan((size, size), E=params), 0.0, 1.0).astype(np.float32)
+
+
+def checked_angles(angles: Sequence[float] | None, views: int) -> Tensor:
+    """The projection angles [V] in radians: ``angles`` (each in [0, pi)) or ``views`` evenly over [0, pi)."""
+    if angles is None:
+        return default_angles(views)
+    values = torch.tensor([float(angle) for angle in angles], dtype=torch.float64)
+    if len(values) == 0:
+        raise InputError("data angles is empty: give at least one projection angle (radians in [0, pi))")
+    outside = [float(angle) for angle in values if not 0 <= angle < math.pi]
+    if outside:
+        raise InputError(f"data angles must lie in [0, pi) radians (parallel beams repeat after pi), got {outside}")
+    return values
+
+
+def read_slice(path: str, size: int) -> np.ndarray:
+    """A gray slice [size, size] in [0, 1] from an image file (colour averaged), which must be square."""
+    pixels = read_image(path)
+    height, width = pixels.shape[:2]
+    if height != width:
+        raise InputError(f"CT slice {path} is {width} x {height} pixels: a slice is square (crop it to its field of "
+                         "view)")
+    gray = pixels[..., : 3 if pixels.shape[-1] >= 3 else 1].mean(axis=-1, keepdims=True)
+    return resize_to(gray, (size, size))[..., 0]
+
+
+class CTDataModule(SignalDataModule):
+    """A 2D slice seen only through parallel-beam projections; f(y, x) -> attenuation in [0, 1].
+
+    Args:
+        path: a square gray (or colour, averaged) image as the slice; ``None`` draws a Shepp-Logan phantom.
+        size: side of the slice and number of detector bins per view.
+        views: projection angles, evenly over [0, pi) (the paper: 20); ignored when ``angles`` is given.
+        angles: the projection angles in radians, each in [0, pi).
+        samples: points per ray (midpoint rule); ``None``: ``size``, about one per pixel.
+        phantom_seed: seed of the phantom's perturbation; ``None``: the unperturbed modified Shepp-Logan.
+        baseline_steps: Adam steps of the direct grid optimisation baseline (the paper: 1000); 0 skips it.
+        batch_size: rays per training step; ``None`` uses every ray every step.
+        seed: seed of the ray sampler; ``None`` takes the run's ``seed_everything``.
+    """
+
+    kind = "ct"
+    available_targets = ("values", "ray_points", "ray_lengths", "projections")
+
+    def __init__(self, path: str | None = None, size: int = 128, views: int = 20,
+                 angles: list[float] | None = None, samples: int | None = None, phantom_seed: int | None = None,
+                 baseline_steps: int = 1000, batch_size: int | None = None, seed: int | None = None) -> None:
+        super().__init__(batch_size=batch_size, seed=seed)
+        if size < 2:
+            raise InputError(f"data size must be >= 2 pixels, got {size}")
+        if baseline_steps < 0:
+            raise InputError(f"data baseline_steps must be >= 0 (0 skips the grid baseline), got {baseline_steps}")
+        self.path, self.size, self.phantom_seed, self.baseline_steps = path, size, phantom_seed, baseline_steps
+        self.angles = checked_angles(angles, views)
+        self.samples = size if samples is None else samples
+        image = shepp_logan_phantom(size, phantom_seed) if path is None else read_slice(path, size)
+        disk = grids.grid((size, size)).square().sum(dim=-1).reshape(size, size) <= 1 + 1e-9
+        self.slice = torch.from_numpy(image) * disk  # the field of view: the inscribed disk
+        points, lengths = parallel_beam_rays(self.angles, grids.axis(size), self.samples)
+        self.projections = line_integrals(grids.interpolate(self.slice.double()[..., None], points), lengths)[..., 0]
+        self.ray_points = points.reshape(-1, self.samples, 2).float()
+        self.ray_lengths = lengths.reshape(-1, self.samples).float()
+        self._baselines: dict[str, Tensor] | None = None
+
+    def signal_tensors(self) -> dict[str, Tensor]:
+        """The pixel grid and the truth (``coords [N^2, 2]``, ``values [N^2, 1]``), and the rays with projections."""
+        return {"coords": grids.grid((self.size, self.size)), "values": self.slice.reshape(-1, 1),
+                "ray_points": self.ray_points, "ray_lengths": self.ray_lengths,
+                "projections": self.projections.reshape(-1, 1).float()}
+
+    def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
+        """Rays: all of them (this rank's every world-th under DDP), or ``batch_size`` drawn with replacement."""
+        signal = self.on_device(device)
+        rays = {"coords": signal["ray_points"], **{key: signal[key] for key in self.training_targets}}
+        count = rays["coords"].shape[0]
+        if self.batch_size is None:
+            world = self.trainer.world_size if self.trainer is not None else 1
+            return rays if world == 1 else {key: value[rank::world] for key, value in rays.items()}
+        generator = torch.Generator(device=device).manual_seed(sampling_seed(self.seed, step, rank))
+        index = torch.randint(count, (self.batch_size,), generator=generator, device=device)
+        return {key: value[index] for key, value in rays.items()}
+
+    @property
+    def signal_spec(self) -> SignalSpec:
+        """Size, angles and samples per ray of the scan; the slice renders as an image."""
+        source = self.path or ("Shepp-Logan phantom" if self.phantom_seed is None
+                               else f"Shepp-Logan phantom (seed {self.phantom_seed})")
+        return self.spec(2, 1, shape=(self.size, self.size), source=source, value_range=(0.0, 1.0),
+                         meta={"angles": [round(float(angle), 12) for angle in self.angles],
+                               "samples": self.samples, "bit_depth": 8})
+
+    def baselines(self) -> dict[str, Tensor]:
+        """The classical reconstructions [N^2, 1] from the same projections, by name (computed once)."""
+        if self._baselines is None:
+            views = self.projections.reshape(len(self.angles), self.size)
+            self._baselines = {"fbp": filtered_back_projection(views, self.angles, self.size).reshape(-1, 1)}
+            if self.baseline_steps:
+                grid = grid_optimisation(self.projections.reshape(-1, 1).float(), self.ray_points, self.ray_lengths,
+                                         self.size, self.baseline_steps)
+                self._baselines["grid"] = grid.reshape(-1, 1)
+        return self._baselines
+
+    def media_coords(self) -> dict[str, Tensor]:
+        """The rays' sample points, flattened [R * S, 2]: the fit's sinogram."""
+        return {"rays": self.ray_points.reshape(-1, 2)}
+
+    def media(self, evaluation: Evaluation, extra: dict[str, Tensor]) -> list[Media]:
+        """Reconstruction, truth, filtered back-projection and the error map; the measured and the fit's sinograms."""
+        size, views = self.size, len(self.angles)
+        fit = evaluation.prediction.detach().float().cpu().clamp(0, 1)
+        truth = self.slice.reshape(-1, 1)
+        fbp = self.baselines()["fbp"]
+        pictures = [values_to_pixels(values, size, size, value_range=(0.0, 1.0))[..., 0]
+                    for values in (fit, truth, fbp)]
+        errors = (fit - truth).abs().reshape(size, size).numpy()
+        scale = round_scale(errors)
+        fbp_psnr = psnr_db(float((fbp.clamp(0, 1) - truth).square().mean()))
+        items: list[Media] = [Picture(
+            "val/ct", [*pictures, error_map(errors, scale)],
+            ["reconstruction", "truth", f"filtered back-projection ({fbp_psnr:.2f} dB)",
+             error_caption(scale, psnr_db(float((fit - truth).square().mean())))])]
+        if "rays" in extra:
+            fitted = line_integrals(extra["rays"].detach().float().cpu().reshape(*self.ray_lengths.shape, -1),
+                                    self.ray_lengths)[..., 0].reshape(views, size)
+            measured = self.projections.reshape(views, size).float()
+            top = float(measured.max()) or 1.0
+            sinograms = [values_to_pixels(values.reshape(-1, 1) / top, views, size, value_range=(0.0, 1.0))[..., 0]
+                         for values in (measured, fitted)]
+            items.append(Picture("val/sinogram", sinograms, [f"measured ({views} views x {size} bins)", "the fit's"]))
+        return items
+
+    render_to_file: Callable[..., str] = staticmethod(ImageDataModule.render_to_file)
