@@ -29,6 +29,9 @@ class Loss(nn.Module):
     needs_derivatives: ClassVar[bool] = False
     #: the batch entries (besides ``coords``) the loss reads: the DataModule computes exactly these for training.
     targets: ClassVar[tuple[str, ...]] = ()
+    #: whether the loss needs the network on the whole batch at once (a transform of the signal, e.g. an FFT): the
+    #: module then evaluates the batch in one piece instead of chunks.
+    whole_signal: ClassVar[bool] = False
 
     def __init__(self, weight: float = 1.0) -> None:
         super().__init__()

@@ -21,13 +21,13 @@ from collections.abc import Sequence
 from inr.metrics.audio import SNR
 from inr.metrics.base import Alignment, ComparedWithValues, MeanOverEvaluations, SignalMetric, align, compared
 from inr.metrics.image import PSNR, SSIM, SSIM_BORDER, DerivativeError, image_ssim
-from inr.metrics.measurement import ProjectionResidual
+from inr.metrics.measurement import KSpaceResidual, ProjectionResidual
 from inr.metrics.shape import SurfaceDistance
 from inr.metrics.video import FrameMetric, FramePSNR, FrameSSIM
 
 __all__ = ["PSNR", "SNR", "SSIM", "SSIM_BORDER", "Alignment", "ComparedWithValues", "DerivativeError", "FrameMetric",
-           "FramePSNR", "FrameSSIM", "MeanOverEvaluations", "ProjectionResidual", "SignalMetric", "SurfaceDistance",
-           "align", "compared", "default_metrics", "image_ssim"]
+           "FramePSNR", "FrameSSIM", "KSpaceResidual", "MeanOverEvaluations", "ProjectionResidual", "SignalMetric",
+           "SurfaceDistance", "align", "compared", "default_metrics", "image_ssim"]
 
 
 def default_metrics(kind: str, loss_targets: Sequence[str] = ("values",)) -> list[SignalMetric]:
@@ -50,5 +50,7 @@ def default_metrics(kind: str, loss_targets: Sequence[str] = ("values",)) -> lis
         return [FramePSNR(), FrameSSIM()]
     if kind == "ct":
         return [PSNR(), SSIM(), ProjectionResidual()]
+    if kind == "mri":
+        return [PSNR(), KSpaceResidual()]
     return [PSNR()]
 

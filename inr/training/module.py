@@ -151,6 +151,7 @@ class INRModule(MemberFitting, SignalModule):
                              f"{self.network.describe()} are not its own (for Finer: set scale_req_grad true)")
         self.progress_metrics: dict[str, float] = {}  # host-side values for the progress bar
         self._baseline_values: dict[str, float] | None = None  # the DataModule's baselines, scored once
+        self.whole_signal = any(loss.whole_signal for loss in self.losses)  # a loss transforms the whole batch
         if compile and needing:
             raise InputError(f"model compile: true cannot train the derivative losses {needing}: torch.compile does "
                              "not support the double backward they need; set model.compile false")
@@ -243,8 +244,8 @@ class INRModule(MemberFitting, SignalModule):
         scale = self.active_spec.members if batched else 1
         terms = torch.zeros(len(self.losses), device=self.device)
         with without_gradient_reducer(self.trainer):
-            pieces = (member_chunks(batch, self.chunk_size) if batched
-                      else ((None, chunk) for chunk in chunks(batch, self.chunk_size)))
+            size = batch["coords"].shape[:-1].numel() if self.whole_signal else self.chunk_size
+            pieces = (member_chunks(batch, size) if batched else ((None, chunk) for chunk in chunks(batch, size)))
             for group, chunk in pieces:
                 liveness.note_progress()
                 if group is not None:
