@@ -36,13 +36,14 @@ def inr_fit(encoding: str, phantom: int, size: int, steps: int, root: Path) -> d
     cli = build_cli(["fit", "--config", f"configs/ct/shepp_{encoding}.yaml", "--data.phantom_seed", str(phantom),
                      "--data.size", str(size), "--data.baseline_steps", str(steps), "--trainer.max_steps", str(steps),
                      "--trainer.val_check_interval", str(steps), "--trainer.logger", "false",
-                     "--trainer.enable_progress_bar", "false", "--checkpoint.save_top_k", "0", "--checkpoint.save_last", "false",
+                     "--trainer.enable_progress_bar", "false", "--checkpoint.save_top_k", "0",
+                     "--checkpoint.save_last", "false",
                      "--trainer.default_root_dir", str(root / f"{encoding}_{phantom}")])
     return dict(cli.model.validation_report)
 
 
 class PlainGaussianMLP(nn.Module):
-    """[sin 2 pi B u, cos 2 pi B u] (u = (x + 1) / 2, B ~ N(0, sigma^2), 256 x 2) into ReLU 3 x 256 and a linear output."""
+    """[sin 2 pi B u, cos 2 pi B u] (u = (x + 1) / 2, B ~ N(0, sigma^2) 256 x 2) into ReLU 3 x 256, a linear output."""
 
     def __init__(self, sigma: float = 4.0, features: int = 256, width: int = 256, seed: int = 0) -> None:
         super().__init__()

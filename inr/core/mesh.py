@@ -139,3 +139,50 @@ def surface_metrics(
         "chamfer": float((forward.mean() + backward.mean()) / 2),
         "normal_consistency": float((cos_forward.mean() + cos_backward.mean()) / 2),
     }
+
+
+
+def inside_closed_mesh(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, bins: int = 128) -> np.ndarray:
+    """Whether each of ``points`` [P, 3] lies inside a closed, outward-oriented triangle mesh, [P] bool.
+
+    The winding number along a +z ray: each face the ray crosses above the point counts +1 if it faces up (the ray
+    leaves through it) and -1 if down; inside is a positive count. Parts that overlap add up, as the generalised
+    winding number does. The triangles are binned by their xy bounding boxes on a ``bins`` x ``bins`` grid, so each
+    point tests only those over its cell (a ray crosses a triangle only within its xy footprint). A ray through an
+    edge or a vertex exactly, a set of measure zero, may count a crossing twice.
+    """
+    triangles = np.asarray(vertices, dtype=np.float64)[np.asarray(faces)]  # [F, 3, 3]
+    points = np.asarray(points, dtype=np.float64)
+    low = np.minimum(triangles[..., :2].min(axis=(0, 1)), points[:, :2].min(axis=0))
+    size = np.maximum(triangles[..., :2].max(axis=(0, 1)), points[:, :2].max(axis=0)) - low
+    scale = bins / np.maximum(size, 1e-12)
+    first = np.clip(((triangles[..., :2].min(axis=1) - low) * scale).astype(np.int64), 0, bins - 1)  # [F, 2]
+    last = np.clip(((triangles[..., :2].max(axis=1) - low) * scale).astype(np.int64), 0, bins - 1)
+    # (cell, triangle) pairs, sorted by cell: the triangles over each cell
+    spans = last - first + 1
+    counts = spans[:, 0] * spans[:, 1]
+    owner = np.repeat(np.arange(len(triangles)), counts)
+    offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    cells = (first[owner, 0] + offset // spans[owner, 1]) * bins + first[owner, 1] + offset % spans[owner, 1]
+    order = np.argsort(cells, kind="stable")
+    cells, owner = cells[order], owner[order]
+    starts = np.searchsorted(cells, np.arange(bins * bins))
+    ends = np.searchsorted(cells, np.arange(bins * bins), side="right")
+    cell = (np.clip(((points[:, :2] - low) * scale).astype(np.int64), 0, bins - 1) * [bins, 1]).sum(axis=1)
+    # (point, candidate triangle) pairs
+    number = ends[cell] - starts[cell]
+    point = np.repeat(np.arange(len(points)), number)
+    candidate = owner[np.repeat(starts[cell] - np.cumsum(number) + number, number) + np.arange(number.sum())]
+    a, b, c = (triangles[candidate, corner] for corner in range(3))
+    p = points[point]
+    # barycentric coordinates of the point's xy in the triangle's xy projection
+    v0, v1, v2 = b[:, :2] - a[:, :2], c[:, :2] - a[:, :2], p[:, :2] - a[:, :2]
+    det = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = (v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / det
+        v = (v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / det
+        over = (det != 0) & (u >= 0) & (v >= 0) & (u + v <= 1)
+        height = a[:, 2] + u * (b[:, 2] - a[:, 2]) + v * (c[:, 2] - a[:, 2])
+    # each crossing above the point counts +1 where the ray leaves through the face (normal up), -1 where it enters
+    signed = np.where(over & (height > p[:, 2]), np.sign(det), 0.0)
+    return np.bincount(point, weights=signed, minlength=len(points)) > 0.5

@@ -60,3 +60,22 @@ class FourierMeasurementLoss(Loss):
             raise InputError(f"FourierMeasurementLoss needs kspace [..., M, channels, 2] (real, imaginary) for the M "
                              f"indices, got {tuple(measured.shape)} for {tuple(spectrum.shape)}")
         return (torch.view_as_real(spectrum) - measured).square().sum(dim=-1).mean()
+
+
+class OccupancyLoss(Loss):
+    """Binary cross-entropy of the network's logit against inside (1) / outside (0) labels, ``batch['values']``.
+
+    The network outputs a logit; the occupancy is its sigmoid and the surface its 0.5 level set (logit 0).
+
+    Args:
+        weight: factor applied to this term in the total loss.
+    """
+
+    name = "occupancy"
+    targets = ("values",)
+
+    def forward(self, step: Step) -> Tensor:
+        """Mean over points of BCE(sigmoid(f), label)."""
+        from torch.nn import functional as F
+
+        return F.binary_cross_entropy_with_logits(step.outputs, step.target("values").to(step.outputs.dtype))

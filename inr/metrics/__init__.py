@@ -22,12 +22,12 @@ from inr.metrics.audio import SNR
 from inr.metrics.base import Alignment, ComparedWithValues, MeanOverEvaluations, SignalMetric, align, compared
 from inr.metrics.image import PSNR, SSIM, SSIM_BORDER, DerivativeError, image_ssim
 from inr.metrics.measurement import KSpaceResidual, ProjectionResidual
-from inr.metrics.shape import SurfaceDistance
+from inr.metrics.shape import OccupancyIoU, SurfaceDistance
 from inr.metrics.video import FrameMetric, FramePSNR, FrameSSIM
 
 __all__ = ["PSNR", "SNR", "SSIM", "SSIM_BORDER", "Alignment", "ComparedWithValues", "DerivativeError", "FrameMetric",
-           "FramePSNR", "FrameSSIM", "KSpaceResidual", "MeanOverEvaluations", "ProjectionResidual", "SignalMetric",
-           "SurfaceDistance", "align", "compared", "default_metrics", "image_ssim"]
+           "FramePSNR", "FrameSSIM", "KSpaceResidual", "MeanOverEvaluations", "OccupancyIoU", "ProjectionResidual",
+           "SignalMetric", "SurfaceDistance", "align", "compared", "default_metrics", "image_ssim"]
 
 
 def default_metrics(kind: str, loss_targets: Sequence[str] = ("values",)) -> list[SignalMetric]:
@@ -52,5 +52,7 @@ def default_metrics(kind: str, loss_targets: Sequence[str] = ("values",)) -> lis
         return [PSNR(), SSIM(), ProjectionResidual()]
     if kind == "mri":
         return [PSNR(), KSpaceResidual()]
+    if kind == "occupancy":
+        return [OccupancyIoU()]
     return [PSNR()]
 

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from inr.core.errors import InputError
 from inr.core.evaluation import Evaluation
-from inr.metrics.base import SignalMetric
+from inr.metrics.base import MeanOverEvaluations, SignalMetric
 
 
 class SurfaceDistance(SignalMetric):
@@ -57,3 +57,36 @@ class SurfaceDistance(SignalMetric):
         """``{chamfer, normal_consistency}``: means over the evaluations."""
         return {name: (getattr(self, name) / self.count.clamp(min=1)).float() for name in self.names}
 
+
+
+class OccupancyIoU(MeanOverEvaluations):
+    """Intersection over union of the predicted inside (logit > 0) and the true inside, as Occupancy Networks report it.
+
+    ``iou``: on the validation batch's uniform points (``coords``, labels ``values``); ``iou_boundary``: on its
+    near-surface points (``boundary_points``, ``boundary_labels``), where the decision is hard.
+    """
+
+    names = ("iou", "iou_boundary")
+    higher_is_better = True
+    targets = ("values", "boundary_points", "boundary_labels")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("boundary_total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, evaluation: Evaluation) -> None:
+        """The IoU of both point sets of this evaluation."""
+        self.add(intersection_over_union(evaluation.prediction > 0, evaluation.target("values") > 0.5))
+        boundary = evaluation.predict(evaluation.target("boundary_points"))
+        self.boundary_total += intersection_over_union(boundary > 0, evaluation.target("boundary_labels") > 0.5)
+
+    def compute(self) -> dict[str, Tensor]:
+        """``{"iou": mean, "iou_boundary": mean}`` over evaluations."""
+        count = max(int(self.count), 1)
+        return {"iou": (self.total / count).float(), "iou_boundary": (self.boundary_total / count).float()}
+
+
+def intersection_over_union(predicted: Tensor, truth: Tensor) -> Tensor:
+    """|predicted and truth| / |predicted or truth| of two boolean masks (1 when both are empty), float64."""
+    union = (predicted | truth).sum().double()
+    return (predicted & truth).sum().double() / union if union > 0 else torch.tensor(1.0, dtype=torch.float64)

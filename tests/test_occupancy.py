@@ -1,0 +1,103 @@
+"""3D occupancy: the inside test, the labelled points, the loss, IoU, a fit and its mesh render."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+from conftest import SHARED_DATA, run_fit
+
+from datamodules.occupancy import OccupancyDataModule
+from inr.core.errors import InputError
+from inr.core.evaluation import Evaluation
+from inr.core.mesh import inside_closed_mesh
+from inr.core.step import Step
+from inr.losses.measurements import OccupancyLoss
+from inr.metrics import OccupancyIoU
+
+
+def _winding_numbers(mesh: trimesh.Trimesh, points: np.ndarray) -> np.ndarray:
+    """The generalised winding number (solid angles over 4 pi, Van Oosterom & Strackee): the slow exact reference."""
+    a, b, c = (mesh.vertices[mesh.faces][None, :, corner] - points[:, None] for corner in range(3))
+    la, lb, lc = (np.linalg.norm(side, axis=-1) for side in (a, b, c))
+    det = np.einsum("pfi,pfi->pf", a, np.cross(b, c))
+    denominator = la * lb * lc + np.einsum("pfi,pfi->pf", a, b) * lc + np.einsum("pfi,pfi->pf", b, c) * la \
+        + np.einsum("pfi,pfi->pf", c, a) * lb
+    return 2 * np.arctan2(det, denominator).sum(axis=-1) / (4 * np.pi)
+
+
+def test_the_inside_test_is_the_winding_number_of_closed_meshes():
+    generator = np.random.default_rng(0)
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=0.7)
+    torus = trimesh.creation.torus(major_radius=0.6, minor_radius=0.2)
+    for mesh in (sphere, torus):
+        points = generator.uniform(-1, 1, (1500, 3))
+        assert np.array_equal(inside_closed_mesh(mesh.vertices, mesh.faces, points),
+                              _winding_numbers(mesh, points) > 0.5)
+    radius = np.linalg.norm(generator.uniform(-1, 1, (4000, 3)), axis=1)
+    assert 0.1 < (radius < 0.6).mean() < 0.2  # a sanity scale for the next line: the sphere holds that share
+    points = generator.uniform(-1, 1, (4000, 3))
+    share = inside_closed_mesh(sphere.vertices, sphere.faces, points).mean()
+    assert share == pytest.approx(sphere.volume / 8, abs=0.02)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "cow.obj").is_file(), reason="needs ../shared/data/cow.obj")
+def test_a_shared_mesh_is_labelled_as_its_winding_number_says():
+    data = OccupancyDataModule(str(SHARED_DATA / "cow.obj"), points=400, val_points=200, seed=0)
+    labels = data.train_labels[:, 0].numpy() > 0.5
+    assert np.array_equal(labels, _winding_numbers(data.mesh, data.train_points.double().numpy()) > 0.5)
+    assert 0.02 < data.val_uniform_labels.mean() < 0.6 and 0.3 < data.val_near_labels.mean() < 0.7
+
+
+def test_the_loss_and_iou_of_the_truth():
+    data = OccupancyDataModule(points=2000, val_points=1000, seed=0)
+    labels = data.train_labels
+    confident = (labels * 2 - 1) * 20  # logits of the truth
+    assert OccupancyLoss()(Step(data.train_points, confident, {"values": labels})).item() < 1e-8
+    assert OccupancyLoss()(Step(data.train_points, -confident, {"values": labels})).item() > 10
+    batch = data.validation_batch(torch.device("cpu"))
+    truth = lambda coords: torch.from_numpy(  # noqa: E731
+        inside_closed_mesh(data.mesh.vertices, data.mesh.faces, coords.double().numpy()).astype(np.float32) * 2 - 1
+    )[:, None]
+    metric = OccupancyIoU()
+    metric.update(Evaluation(spec=data.signal_spec, batch=batch, prediction=batch["values"] * 2 - 1, predict=truth))
+    assert {key: value.item() for key, value in metric.compute().items()} == {"iou": 1.0, "iou_boundary": 1.0}
+    metric.reset()
+    metric.update(Evaluation(spec=data.signal_spec, batch=batch, prediction=-torch.ones_like(batch["values"]),
+                             predict=lambda coords: torch.ones(len(coords), 1)))
+    values = metric.compute()
+    assert values["iou"].item() == 0.0 and values["iou_boundary"].item() == pytest.approx(
+        batch["boundary_labels"].mean().item())  # everything inside: IoU = the inside share
+
+
+def test_open_meshes_and_point_clouds_are_refused(tmp_path):
+    open_box = trimesh.creation.box()
+    open_box.faces = open_box.faces[:-2]
+    open_box.export(tmp_path / "open.obj")
+    with pytest.raises(InputError, match="open.obj is not a closed mesh .* close it"):
+        OccupancyDataModule(str(tmp_path / "open.obj"), points=10, val_points=10)
+    np.savetxt(tmp_path / "cloud.xyz", np.hstack([np.random.default_rng(0).normal(size=(50, 3)),
+                                                 np.tile([0.0, 0.0, 1.0], (50, 1))]))
+    with pytest.raises(InputError, match="cloud.xyz is a point cloud: occupancy needs a closed mesh"):
+        OccupancyDataModule(str(tmp_path / "cloud.xyz"), points=10, val_points=10)
+
+
+def test_an_occupancy_fit_reaches_a_high_iou_and_renders_its_mesh(tmp_path, capsys):
+    from inr.commands.render import main as render
+
+    fit = ["--config", "configs/occupancy/relu_gaussian.yaml", "--data.points", "20000", "--data.val_points",
+           "4000", "--data.batch_size", "4096", "--trainer.max_steps", "200", "--trainer.val_check_interval", "200",
+           "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false",
+           "--trainer.logger", "false", "--model.network.init_args.hidden", "64",
+           "--model.network.init_args.layers", "2", "--model.encoder.init_args.sigma", "4",
+           "--model.optimizer.init_args.lr", "2e-3"]  # a small net on 20k points: sigma 12 overfits them
+    cli = run_fit(fit)
+    report = cli.model.validation_report
+    assert report["val/iou"] > 0.8 and 0 < report["val/iou_boundary"] < report["val/iou"] + 0.1
+    last = next(tmp_path.glob("**/last.ckpt"))
+    render([str(last), "--out", str(tmp_path / "shape.ply"), "--resolution", "48"])
+    mesh = trimesh.load(tmp_path / "shape.ply")
+    assert len(mesh.faces) > 100
+    data = cli.datamodule  # the mesh is written in the shape's original coordinates
+    assert np.allclose(mesh.bounds, np.asarray(data.mesh.bounds) * data.scale + data.center, atol=0.15 * data.scale)
