@@ -9,7 +9,7 @@ import time
 
 import pytest
 import torch
-from conftest import EQUIVALENT_ATOL, FLOAT64, ROOT, SURFACE_METRIC_24, TINY_MODEL, child_env, run_inr
+from conftest import EQUIVALENT_ATOL, FLOAT64, ROOT, SURFACE_METRIC_24, TINY_MODEL, child_env, run_fit, run_inr
 from wandb_reader import find_offline_runs, metric_values, read_history, wait_until_finished
 
 from inr.cli import build_cli, find_last_checkpoint
@@ -261,3 +261,21 @@ def test_members_sharded_over_two_processes_fit_as_on_one_and_resume_on_one(tmp_
     assert resumed["global_step"] == whole["global_step"] == 20
     for key, value in whole["state_dict"].items():
         torch.testing.assert_close(resumed["state_dict"][key], value, rtol=0, atol=EQUIVALENT_ATOL, msg=key)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["ct/shepp_gaussian", "mri/shepp_gaussian"])
+def test_measurement_losses_fit_on_two_processes_like_on_one(config, tmp_path):
+    """CT: every ray every step, 27 rays split 14 / 13 over the ranks; MRI: the whole grid on each rank."""
+    data = (["--data.size", "9", "--data.views", "3", "--data.batch_size", "null", "--data.baseline_steps", "0"]
+            if config.startswith("ct") else ["--data.size", "6", "--data.mask_samples", "150"])
+    common = ["--config", f"configs/{config}.yaml", *data, "--trainer.max_steps", "4", "--trainer.val_check_interval",
+              "4", "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false", "--trainer.logger",
+              "false", *TINY_MODEL, *FLOAT64]
+    _inr("fit", *common, "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.default_root_dir",
+         str(tmp_path / "two"))
+    run_fit([*common, "--trainer.devices", "1", "--trainer.default_root_dir", str(tmp_path / "one")])
+    two, single = _state(find_last_checkpoint(tmp_path / "two")), _state(find_last_checkpoint(tmp_path / "one"))
+    assert single.keys() == two.keys()
+    for key in single:
+        assert torch.allclose(two[key], single[key], rtol=0, atol=EQUIVALENT_ATOL), key
