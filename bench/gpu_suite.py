@@ -34,7 +34,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 #: each stage's share of the budget.
-STAGES = {"environment": 0.05, "correctness": 0.35, "precision": 0.2, "multi_gpu": 0.1, "speed": 0.3}
+STAGES = {"environment": 0.05, "correctness": 0.45, "precision": 0.15, "multi_gpu": 0.05, "speed": 0.3}
 
 
 def run_fit(args: list[str]):
@@ -66,6 +66,12 @@ def modalities(tiny: bool) -> dict[str, list[str]]:
         "members": ["--config", "configs/image_siren.yaml", "--data", "datamodules.image_folder.ImageFolderDataModule",
                     "--data.path", str(image_folder()), "--data.limit",
                     "2" if tiny else "8", "--data.size", "16" if tiny else "64", *small],
+        "ct": ["--config", "configs/ct/shepp_gaussian.yaml", "--data.size", "24" if tiny else "256",
+               "--data.baseline_steps", "5" if tiny else "1000", *small],
+        "mri": ["--config", "configs/mri/shepp_gaussian.yaml", "--data.size", "12" if tiny else "64", *small],
+        "occupancy": ["--config", "configs/occupancy/relu_gaussian.yaml", "--data.points", "2000" if tiny else "400000",
+                      "--data.val_points", "500" if tiny else "100000", "--data.batch_size", "512" if tiny else "32768",
+                      *small],
         "meta_maml": ["meta", "--config", "configs/meta/maml_siren.yaml", *_meta_data(tiny), *_meta_small(tiny)],
         "meta_hypernetwork": ["meta", "--config", "configs/meta/hypernetwork_siren.yaml", *_meta_data(tiny),
                               *_meta_small(tiny)],
@@ -139,7 +145,8 @@ def render(checkpoint: str, out: Path, device: str, member: int | None = None) -
 
 
 RENDER_SUFFIX = {"image": ".png", "poisson_gradient": ".png", "poisson_laplacian": ".png", "audio": ".wav",
-                 "sdf": ".ply", "video": ".mp4", "members": ".png", "meta_maml": ".png", "meta_hypernetwork": ".png"}
+                 "sdf": ".ply", "video": ".mp4", "members": ".png", "ct": ".png", "mri": ".npy", "occupancy": ".ply",
+                 "meta_maml": ".png", "meta_hypernetwork": ".png"}
 
 
 def export_meta(checkpoint: str, name: str, folder: Path) -> str:

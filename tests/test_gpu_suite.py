@@ -29,8 +29,8 @@ def _numbers(value) -> list[float]:
 @pytest.mark.slow
 def test_cpu_dry_run_reports_every_stage_with_values_or_a_reason(tmp_path):
     done = subprocess.run([sys.executable, "-m", "bench.gpu_suite", "--device", "cpu", "--tiny", "--out",
-                           str(tmp_path), "--budget", "240"], cwd=ROOT, env=child_env(), capture_output=True,
-                          text=True, timeout=300)
+                           str(tmp_path), "--budget", "300"], cwd=ROOT, env=child_env(), capture_output=True,
+                          text=True, timeout=360)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
     assert list(results) == list(STAGES)
@@ -42,8 +42,8 @@ def test_cpu_dry_run_reports_every_stage_with_values_or_a_reason(tmp_path):
             values = {key: value for key, value in result.items() if key not in ("status", "seconds")}
             assert _numbers(values), (name, result)
     modalities = results["correctness"]["modalities"]
-    expected = {"image", "poisson_gradient", "poisson_laplacian", "audio", "sdf", "video", "members", "meta_maml",
-                "meta_hypernetwork"}
+    expected = {"image", "poisson_gradient", "poisson_laplacian", "audio", "sdf", "video", "members", "ct", "mri",
+                "occupancy", "meta_maml", "meta_hypernetwork"}
     assert set(modalities) == expected
     for name, row in modalities.items():  # with ../shared/data or without it (bundled images): every one runs
         assert row["status"] == "measured", (name, row)
