@@ -25,6 +25,12 @@ def value_loss(network: nn.Module, batch: dict[str, Tensor]) -> Tensor:
     return (network(batch["coords"]) - batch["values"]).square().mean()
 
 
+def projection_loss(network: nn.Module, batch: dict[str, Tensor]) -> Tensor:
+    """MSE of the midpoint-rule integrals along rays ``coords [R, S, 2]`` against ``projections [R, 1]``."""
+    integrals = (network(batch["coords"]) * batch["ray_lengths"][..., None]).sum(dim=-2)
+    return (integrals - batch["projections"]).square().mean()
+
+
 def gradient_loss(network: nn.Module, batch: dict[str, Tensor]) -> Tensor:
     """Mean over points of |grad f - target|^2 against ``gradients [N, 1, d]``."""
     _, _, gradient = _input_gradient(network, batch["coords"])

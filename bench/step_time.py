@@ -7,21 +7,24 @@ allocations do not shape the next one's heap). Cases (``--case``):
 - ``gradient`` / ``laplacian``: Poisson reconstruction, cameraman 128 x 128 full batch, gradient / Laplacian
   loss (``poisson_gradient.yaml`` / ``poisson_laplacian.yaml``);
 - ``sdf``: SIREN SDF, 10k surface points with normals + 10k uniform per step, the four SIREN terms
-  (``sdf_siren.yaml``, generated shape); the plain loop draws its batch on the device each step as well.
+  (``sdf_siren.yaml``, generated shape); the plain loop draws its batch on the device each step as well;
+- ``ct``: CT through projections, 256 rays x 128 samples per step, ReLU MLP on Gaussian features, the line-integral
+  loss (``ct/shepp_gaussian.yaml``); both loops draw the same rays each step.
 
-All use SIREN 3 x 256 and Adam. The plain loop (``bench/plain_losses.py``, derivatives by torch.autograd.grad as in
-the official SIREN code) is timed both as usually written (one backward over the whole batch) and chunked (16k
-points per backward, gradient accumulation), and inr is compared with the faster of the two ("the plain loop at its
-best"). inr uses chunked gradient accumulation (``model.chunk_size``, 16,384 by default): full-batch activations
-above glibc's mmap threshold would otherwise be mapped, zeroed and unmapped every step. ``--allocator-tunables``
-re-runs everything in a child process with GLIBC_TUNABLES raising that threshold, to show the unchunked plain loop
-at its best too (inr keeps ``--chunk-size``: chunked steps stayed the faster ones with the tunables set).
+All but ``ct`` use SIREN 3 x 256; all use Adam. The plain loop (``bench/plain_losses.py``, derivatives by
+torch.autograd.grad as in the official SIREN code) is timed both as usually written (one backward over the whole
+batch) and chunked (16k points per backward, gradient accumulation), and inr is compared with the faster of the two
+("the plain loop at its best"). inr uses chunked gradient accumulation (``model.chunk_size``, 16,384 by default):
+full-batch activations above glibc's mmap threshold would otherwise be mapped, zeroed and unmapped every step.
+``--allocator-tunables`` re-runs everything in a child process with GLIBC_TUNABLES raising that threshold, to show
+the unchunked plain loop at its best too (inr keeps ``--chunk-size``: chunked steps stayed the faster ones with the
+tunables set).
 
 Both loops run on one device, ``--device`` (default: ``cuda`` when a GPU is visible, else ``cpu``); inr on one
 process there (``--trainer.devices 1``). On a GPU every timed step ends with ``torch.cuda.synchronize``, so a step's
 time includes its kernels, not only their launch.
 
-    python -m bench.step_time [--case image|gradient|laplacian|sdf] [--rounds 3] [--steps 5] [--compile]
+    python -m bench.step_time [--case image|gradient|laplacian|sdf|ct] [--rounds 3] [--steps 5] [--compile]
                               [--allocator-tunables] [--device cpu|cuda]
 """
 
@@ -39,7 +42,15 @@ import time
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from bench.plain_losses import gradient_loss, laplacian_loss, plain_step, sdf_batch, sdf_loss, value_loss
+from bench.plain_losses import (
+    gradient_loss,
+    laplacian_loss,
+    plain_step,
+    projection_loss,
+    sdf_batch,
+    sdf_loss,
+    value_loss,
+)
 from inr.cli import build_cli
 from inr.core.devices import resolve_device
 from inr.training.lightning_private import logger_started
@@ -49,6 +60,7 @@ CASES = {
     "gradient": ("configs/poisson_gradient.yaml", gradient_loss),
     "laplacian": ("configs/poisson_laplacian.yaml", laplacian_loss),
     "sdf": ("configs/sdf_siren.yaml", sdf_loss),
+    "ct": ("configs/ct/shepp_gaussian.yaml", projection_loss),
 }
 TUNABLES = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967296"
 
@@ -119,6 +131,9 @@ def plain_round(network, loss_fn, next_batch, steps: int, chunk: int | None, dev
 
 def batch_source(case: str, datamodule, device: torch.device):
     """A function returning the plain loop's batch on ``device``: the full signal, or (SDF) a fresh draw there."""
+    if case == "ct":  # a fresh draw of rays each step, as inr's DataModule draws them
+        steps = iter(range(10**9))
+        return lambda: datamodule.sample(device, next(steps), 0)
     signal = {key: value.to(device) for key, value in datamodule.signal_tensors().items()}
     if case != "sdf":
         return lambda: signal
