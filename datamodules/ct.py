@@ -29,6 +29,7 @@ from inr.core.evaluation import Evaluation
 from inr.core.media import Media, Picture
 from inr.core.rays import default_angles, line_integrals, parallel_beam_rays
 from inr.core.signal import SignalSpec
+from inr.io.files import input_file
 from inr.io.image_files import read_image
 
 #: the CT notebook's perturbation of every ellipse parameter of the modified Shepp-Logan phantom: N(0, 1) / 20.
@@ -58,6 +59,22 @@ def checked_angles(angles: Sequence[float] | None, views: int) -> Tensor:
     return values
 
 
+def read_sinogram(path: str, views: int, size: int) -> Tensor:
+    """Measured projections [views, size] from a ``.npy`` file, in inr's convention (see :mod:`inr.core.rays`)."""
+    file = input_file(path, "sinogram file")
+    try:
+        values = np.load(file, allow_pickle=False)
+    except Exception as error:  # numpy raises several types for a file that is not an array
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(f"cannot read sinogram file {path}: {reason}") from None
+    if values.ndim != 2 or values.shape != (views, size):
+        raise InputError(f"sinogram {path} has shape {list(values.shape)}, but the scan has {views} angles (data "
+                         f"views or angles) of {size} bins (data size): it must be [{views}, {size}]")
+    if not np.isfinite(values).all():
+        raise InputError(f"sinogram {path} holds NaN or infinite values")
+    return torch.from_numpy(values.astype(np.float64))
+
+
 def read_slice(path: str, size: int) -> np.ndarray:
     """A gray slice [size, size] in [0, 1] from an image file (colour averaged), which must be square."""
     pixels = read_image(path)
@@ -74,6 +91,10 @@ class CTDataModule(SignalDataModule):
 
     Args:
         path: a square gray (or colour, averaged) image as the slice; ``None`` draws a Shepp-Logan phantom.
+        sinogram: measured projections instead (``.npy`` [views, size], view v at ``angles[v]``, bin j at pixel column
+            j, integrals in [-1, 1] units: pixel sums times 2 / (size - 1)); the slice is then unknown and only the
+            projection residual is measured (monitor it: ``--checkpoint.monitor val/projection_rmse
+            --checkpoint.mode min``).
         size: side of the slice and number of detector bins per view.
         views: projection angles, evenly over [0, pi) (the paper: 20); ignored when ``angles`` is given.
         angles: the projection angles in radians, each in [0, pi).
@@ -87,7 +108,7 @@ class CTDataModule(SignalDataModule):
     kind = "ct"
     available_targets = ("values", "ray_points", "ray_lengths", "projections")
 
-    def __init__(self, path: str | None = None, size: int = 128, views: int = 20,
+    def __init__(self, path: str | None = None, sinogram: str | None = None, size: int = 128, views: int = 20,
                  angles: list[float] | None = None, samples: int | None = None, phantom_seed: int | None = None,
                  baseline_steps: int = 1000, batch_size: int | None = None, seed: int | None = None) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
@@ -98,18 +119,28 @@ class CTDataModule(SignalDataModule):
         self.path, self.size, self.phantom_seed, self.baseline_steps = path, size, phantom_seed, baseline_steps
         self.angles = checked_angles(angles, views)
         self.samples = size if samples is None else samples
-        image = shepp_logan_phantom(size, phantom_seed) if path is None else read_slice(path, size)
-        disk = grids.grid((size, size)).square().sum(dim=-1).reshape(size, size) <= 1 + 1e-9
-        self.slice = torch.from_numpy(image) * disk  # the field of view: the inscribed disk
+        if path is not None and sinogram is not None:
+            raise InputError("data path (a slice to project) and data sinogram (measured projections) exclude "
+                             "each other: give one")
+        self.sinogram = sinogram
         points, lengths = parallel_beam_rays(self.angles, grids.axis(size), self.samples)
-        self.projections = line_integrals(grids.interpolate(self.slice.double()[..., None], points), lengths)[..., 0]
+        if sinogram is None:
+            image = shepp_logan_phantom(size, phantom_seed) if path is None else read_slice(path, size)
+            disk = grids.grid((size, size)).square().sum(dim=-1).reshape(size, size) <= 1 + 1e-9
+            self.slice: Tensor | None = torch.from_numpy(image) * disk  # the field of view: the inscribed disk
+            field = self.slice.double()[..., None]
+            self.projections = line_integrals(grids.interpolate(field, points), lengths)[..., 0]
+        else:
+            self.slice = None  # only the projections are known
+            self.projections = read_sinogram(sinogram, len(self.angles), size)
         self.ray_points = points.reshape(-1, self.samples, 2).float()
         self.ray_lengths = lengths.reshape(-1, self.samples).float()
         self._baselines: dict[str, Tensor] | None = None
 
     def signal_tensors(self) -> dict[str, Tensor]:
         """The pixel grid and the truth (``coords [N^2, 2]``, ``values [N^2, 1]``), and the rays with projections."""
-        return {"coords": grids.grid((self.size, self.size)), "values": self.slice.reshape(-1, 1),
+        truth = self.slice if self.slice is not None else torch.zeros(self.size, self.size)  # no truth: unread
+        return {"coords": grids.grid((self.size, self.size)), "values": truth.reshape(-1, 1),
                 "ray_points": self.ray_points, "ray_lengths": self.ray_lengths,
                 "projections": self.projections.reshape(-1, 1).float()}
 
@@ -128,11 +159,11 @@ class CTDataModule(SignalDataModule):
     @property
     def signal_spec(self) -> SignalSpec:
         """Size, angles and samples per ray of the scan; the slice renders as an image."""
-        source = self.path or ("Shepp-Logan phantom" if self.phantom_seed is None
-                               else f"Shepp-Logan phantom (seed {self.phantom_seed})")
+        source = self.sinogram or self.path or ("Shepp-Logan phantom" if self.phantom_seed is None
+                                                else f"Shepp-Logan phantom (seed {self.phantom_seed})")
         return self.spec(2, 1, shape=(self.size, self.size), source=source, value_range=(0.0, 1.0),
                          meta={"angles": [round(float(angle), 12) for angle in self.angles],
-                               "samples": self.samples, "bit_depth": 8})
+                               "samples": self.samples, "bit_depth": 8, "truth": self.slice is not None})
 
     def baselines(self) -> dict[str, Tensor]:
         """The classical reconstructions [N^2, 1] from the same projections, by name (computed once)."""
@@ -153,17 +184,20 @@ class CTDataModule(SignalDataModule):
         """Reconstruction, truth, filtered back-projection and the error map; the measured and the fit's sinograms."""
         size, views = self.size, len(self.angles)
         fit = evaluation.prediction.detach().float().cpu().clamp(0, 1)
-        truth = self.slice.reshape(-1, 1)
         fbp = self.baselines()["fbp"]
-        pictures = [values_to_pixels(values, size, size, value_range=(0.0, 1.0))[..., 0]
-                    for values in (fit, truth, fbp)]
-        errors = (fit - truth).abs().reshape(size, size).numpy()
-        scale = round_scale(errors)
-        fbp_psnr = psnr_db(float((fbp.clamp(0, 1) - truth).square().mean()))
-        items: list[Media] = [Picture(
-            "val/ct", [*pictures, error_map(errors, scale)],
-            ["reconstruction", "truth", f"filtered back-projection ({fbp_psnr:.2f} dB)",
-             error_caption(scale, psnr_db(float((fit - truth).square().mean())))])]
+        if self.slice is None:  # measured projections: no truth to compare with
+            pictures = [values_to_pixels(values, size, size, value_range=(0.0, 1.0))[..., 0] for values in (fit, fbp)]
+            items: list[Media] = [Picture("val/ct", pictures, ["reconstruction", "filtered back-projection"])]
+        else:
+            truth = self.slice.reshape(-1, 1)
+            pictures = [values_to_pixels(values, size, size, value_range=(0.0, 1.0))[..., 0]
+                        for values in (fit, truth, fbp)]
+            errors = (fit - truth).abs().reshape(size, size).numpy()
+            scale = round_scale(errors)
+            fbp_psnr = psnr_db(float((fbp.clamp(0, 1) - truth).square().mean()))
+            items = [Picture("val/ct", [*pictures, error_map(errors, scale)],
+                             ["reconstruction", "truth", f"filtered back-projection ({fbp_psnr:.2f} dB)",
+                              error_caption(scale, psnr_db(float((fit - truth).square().mean())))])]
         if "rays" in extra:
             fitted = line_integrals(extra["rays"].detach().float().cpu().reshape(*self.ray_lengths.shape, -1),
                                     self.ray_lengths)[..., 0].reshape(views, size)

@@ -138,3 +138,29 @@ def test_a_ct_fit_learns_the_slice_from_projections_and_reports_fbp_in_the_same_
     with torch.no_grad():
         expected = module.predict_values(grids.grid((32, 32))).clamp(0, 1).reshape(32, 32).numpy() * 255
     assert np.abs(pixels.astype(float) - expected).max() <= 1.0
+
+
+def test_measured_projections_fit_without_a_truth_and_bad_sinograms_are_refused(tmp_path):
+    scan = CTDataModule(size=16, views=6, phantom_seed=4, baseline_steps=0)
+    np.save(tmp_path / "sinogram.npy", scan.projections.numpy())
+    measured = CTDataModule(sinogram=str(tmp_path / "sinogram.npy"), size=16, views=6, baseline_steps=0)
+    assert measured.slice is None and torch.equal(measured.projections, scan.projections)
+    assert measured.signal_spec.meta["truth"] is False
+    torch.testing.assert_close(measured.baselines()["fbp"], scan.baselines()["fbp"])
+    cli = run_fit(["--config", "configs/ct/shepp_gaussian.yaml", "--data.sinogram", str(tmp_path / "sinogram.npy"),
+                   "--data.size", "16", "--data.views", "6", "--data.baseline_steps", "0", "--trainer.max_steps", "4",
+                   "--trainer.val_check_interval", "4", "--checkpoint.monitor", "val/projection_rmse",
+                   "--checkpoint.mode", "min", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+                   "--trainer.default_root_dir", str(tmp_path / "run"), "--model.network.init_args.hidden", "16"])
+    assert set(cli.model.validation_report) == {"val/projection_rmse", "val/baseline/fbp/projection_rmse"}
+
+    np.save(tmp_path / "short.npy", scan.projections.numpy()[:5])
+    with pytest.raises(InputError, match=r"short.npy has shape \[5, 16\], but the scan has 6 angles .* \[6, 16\]"):
+        CTDataModule(sinogram=str(tmp_path / "short.npy"), size=16, views=6)
+    bad = scan.projections.numpy().copy()
+    bad[2, 3] = np.nan
+    np.save(tmp_path / "nan.npy", bad)
+    with pytest.raises(InputError, match="nan.npy holds NaN or infinite values"):
+        CTDataModule(sinogram=str(tmp_path / "nan.npy"), size=16, views=6)
+    with pytest.raises(InputError, match="data path .* and data sinogram .* exclude each other"):
+        CTDataModule(str(tmp_path / "nan.npy"), sinogram=str(tmp_path / "nan.npy"), size=16, views=6)

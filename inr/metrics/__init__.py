@@ -30,8 +30,10 @@ __all__ = ["PSNR", "SNR", "SSIM", "SSIM_BORDER", "Alignment", "ComparedWithValue
            "SignalMetric", "SurfaceDistance", "align", "compared", "default_metrics", "image_ssim"]
 
 
-def default_metrics(kind: str, loss_targets: Sequence[str] = ("values",)) -> list[SignalMetric]:
+def default_metrics(kind: str, loss_targets: Sequence[str] = ("values",), truth: bool = True) -> list[SignalMetric]:
     """The metrics of a signal ``kind`` (``image``, ``audio``, ``sdf``) trained on ``loss_targets``.
+
+    ``truth`` False: the signal itself is unknown (measured projections or k-space only): just the residuals.
 
     An image fitted from its gradients or Laplacians is compared after alignment (see :func:`compared`) and
     reports the errors of the derivatives it was trained on.
@@ -49,7 +51,7 @@ def default_metrics(kind: str, loss_targets: Sequence[str] = ("values",)) -> lis
     if kind == "video":
         return [FramePSNR(), FrameSSIM()]
     if kind == "ct":
-        return [PSNR(), SSIM(), ProjectionResidual()]
+        return [PSNR(), SSIM(), ProjectionResidual()] if truth else [ProjectionResidual()]
     if kind == "mri":
         return [PSNR(), KSpaceResidual()]
     if kind == "occupancy":

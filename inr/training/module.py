@@ -135,8 +135,9 @@ class INRModule(MemberFitting, SignalModule):
         for loss in self.losses:
             loss.check_model(self)
         self.training_targets = sorted({target for loss in self.losses for target in loss.targets})
+        truth = self.signal.meta.get("truth", True)  # False: the signal is known only through its measurements
         self.metrics = nn.ModuleList(metrics if metrics is not None else
-                                     default_metrics(self.signal.kind, self.training_targets))
+                                     default_metrics(self.signal.kind, self.training_targets, truth=truth))
         metric_names = [name for metric in self.metrics for name in metric.names]
         if len(set(metric_names)) != len(metric_names):
             raise InputError(f"model metrics log repeated names {metric_names}; each value is logged under its name")
