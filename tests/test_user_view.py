@@ -196,6 +196,12 @@ def test_inr_list_names_every_class_the_configs_use_and_every_config(capsys):
         assert str(path.relative_to(ROOT)) in listed
     assert "MembersDataModule" not in listed and "CoordinateMLP" not in listed  # bases are no choice
 
+    from inr.cli import build_cli
+
+    with pytest.raises(SystemExit):
+        build_cli(["fit", "--help"])
+    assert "inr list shows them all, and the shipped configs" in " ".join(capsys.readouterr().out.split())
+
     main(["networks"])
     networks = capsys.readouterr().out
     assert networks.startswith("networks (--model.network NAME") and "  Siren  " in networks
