@@ -41,13 +41,13 @@ def families() -> list[Family]:
     from inr.meta.learner import InnerLoopLearner, MetaLearner
     from inr.meta.maml import InitLearner
     from inr.metrics import ComparedWithValues, FrameMetric, MeanOverEvaluations, SignalMetric
-    from inr.nn.encoders import Encoder
+    from inr.nn.encoders import Encoder, FourierFeatures
     from inr.nn.multiplicative_filters import MultiplicativeFilterNetwork
     from inr.nn.networks import CoordinateMLP, CoordinateNetwork
 
     return [
         Family("data", "--data NAME", SignalDataModule, (MembersDataModule, CropSetDataModule)),
-        Family("encoders", "--model.encoder NAME", Encoder),
+        Family("encoders", "--model.encoder NAME", Encoder, (FourierFeatures,)),
         Family("networks", "--model.network NAME", CoordinateNetwork, (CoordinateMLP, MultiplicativeFilterNetwork),
                (ModulatedSiren,)),
         Family("losses", "--model.losses (a list)", Loss, (SDFLoss,)),

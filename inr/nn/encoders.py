@@ -105,7 +105,26 @@ class Identity(Encoder):
         return coords
 
 
-class BasicFourier(Encoder):
+class FourierFeatures(Encoder):
+    """Base of the encoders ``[a sin(2 pi B u), a cos(2 pi B u)]`` with u = (x + 1) / 2.
+
+    Subclasses set the buffers ``frequencies`` B [F, in_dim] (cycles over the [-1, 1] range) and ``amplitudes`` a [F].
+    """
+
+    frequencies: Tensor
+    amplitudes: Tensor
+
+    @property
+    def out_dim(self) -> int:
+        """2 x the number of frequencies F."""
+        return 2 * self.frequencies.shape[0]
+
+    def encode(self, coords: Tensor) -> Tensor:
+        """Encode coords [..., in_dim] in [-1, 1] -> [..., 2F]."""
+        return fourier_features(coords, self.frequencies, self.amplitudes)
+
+
+class BasicFourier(FourierFeatures):
     """Band-limited Fourier features with power-law amplitudes (Tancik et al. 2020, Sec. 6.1).
 
     Per axis k and j = 1..band_limit: frequency b_j = j along axis k, amplitude a_j = 1 / j^p.
@@ -134,16 +153,6 @@ class BasicFourier(Encoder):
         amplitudes = amplitudes / amplitudes.norm()
         self.register_buffer("frequencies", frequencies.float(), persistent=False)
         self.register_buffer("amplitudes", amplitudes.float(), persistent=False)
-
-    @property
-    def out_dim(self) -> int:
-        """2 x in_dim x number of frequencies."""
-        return 2 * self.frequencies.shape[0]
-
-    def encode(self, coords: Tensor) -> Tensor:
-        """Encode coords [..., in_dim] in [-1, 1] -> [..., out_dim]."""
-        return fourier_features(coords, self.frequencies, self.amplitudes)
-
 
 class PositionalEncoding(Encoder):
     """NeRF-style positional encoding with log-linear frequencies.
@@ -213,7 +222,7 @@ class NerfPositionalEncoding(Encoder):
         return torch.cat([coords, terms], dim=-1) if self.include_input else terms
 
 
-class GaussianFourier(Encoder):
+class GaussianFourier(FourierFeatures):
     """Gaussian random Fourier features (Tancik et al. 2020): B ~ N(0, sigma^2), fixed after construction.
 
     B is a persistent buffer drawn from its own generator seeded by ``seed``, so it is saved in checkpoints
@@ -234,17 +243,7 @@ class GaussianFourier(Encoder):
         self.register_buffer("frequencies", torch.randn(mapping_size, in_dim, generator=generator) * sigma)
         self.register_buffer("amplitudes", torch.ones(mapping_size), persistent=False)
 
-    @property
-    def out_dim(self) -> int:
-        """2 x mapping_size."""
-        return 2 * self.mapping_size
-
-    def encode(self, coords: Tensor) -> Tensor:
-        """Encode coords [..., in_dim] in [-1, 1] -> [..., out_dim]."""
-        return fourier_features(coords, self.frequencies, self.amplitudes)
-
-
-class FixedFourier(Encoder):
+class FixedFourier(FourierFeatures):
     """Fourier features with a given frequency matrix B (Tancik et al. 2020, Table 1: the "basic" and "PE" rows).
 
     Output [a sin(2 pi B u), a cos(2 pi B u)] for u = (x + 1) / 2, with B and a exactly as given.
@@ -269,17 +268,7 @@ class FixedFourier(Encoder):
         self.register_buffer("frequencies", matrix, persistent=False)
         self.register_buffer("amplitudes", weights, persistent=False)
 
-    @property
-    def out_dim(self) -> int:
-        """2 x number of frequencies."""
-        return 2 * self.frequencies.shape[0]
-
-    def encode(self, coords: Tensor) -> Tensor:
-        """Encode coords [..., in_dim] in [-1, 1] -> [..., out_dim]."""
-        return fourier_features(coords, self.frequencies, self.amplitudes)
-
-
-class AxisFourier(Encoder):
+class AxisFourier(FixedFourier):
     """The Fourier-features paper's positional encoding: per axis, m frequencies ``2^linspace(0, scale, m) - 1``.
 
     Tancik et al. 2020, Table 1 "positional encoding": ``m = mapping_size // in_dim`` frequencies on each axis alone
@@ -292,22 +281,11 @@ class AxisFourier(Encoder):
     """
 
     def __init__(self, in_dim: int, mapping_size: int = 256, scale: float = 6.0) -> None:
-        super().__init__(in_dim)
         check_options("AxisFourier", ("mapping_size", mapping_size, ">= 1"), ("scale", scale, "> 0"))
         per_axis = mapping_size // in_dim
         if per_axis < 1:
             raise InputError(f"AxisFourier mapping_size {mapping_size} gives no frequency per axis in {in_dim}D")
-        self.mapping_size, self.scale = mapping_size, scale
         bands = 2.0 ** torch.linspace(0, scale, per_axis, dtype=torch.float64) - 1
         frequencies = (torch.eye(in_dim, dtype=torch.float64)[:, None, :] * bands[None, :, None]).reshape(-1, in_dim)
-        self.register_buffer("frequencies", frequencies.float(), persistent=False)
-        self.register_buffer("amplitudes", torch.ones(frequencies.shape[0]), persistent=False)
-
-    @property
-    def out_dim(self) -> int:
-        """2 x (mapping_size // in_dim) x in_dim."""
-        return 2 * self.frequencies.shape[0]
-
-    def encode(self, coords: Tensor) -> Tensor:
-        """Encode coords [..., in_dim] in [-1, 1] -> [..., out_dim]."""
-        return fourier_features(coords, self.frequencies, self.amplitudes)
+        super().__init__(in_dim, frequencies.tolist())
+        self.mapping_size, self.scale = mapping_size, scale
