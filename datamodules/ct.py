@@ -2,8 +2,8 @@
 
 The slice (an image file, or a modified Shepp-Logan phantom whose ellipse parameters are perturbed by N(0, 1) / 20
 and clipped to [0, 1], as the Fourier-features CT notebook draws them) is measured along ``views`` angles: each
-view's ``size`` detector bins sit at the pixel columns and integrate the slice along rays inside the unit disk
-(:mod:`inr.core.rays`; the field of view is the inscribed disk, outside it the slice is 0). Training batches are
+view's ``size`` detector bins sit at the pixel columns and integrate the slice along rays across the image square
+(:mod:`inr.core.rays`: the image rotated and summed, as the paper's operator). Training batches are
 rays, ``coords [R, S, 2]`` with ``ray_lengths [R, S]`` and the measured ``projections [R, 1]``
 (:class:`inr.losses.measurements.LineIntegralLoss`); validation compares the fit on the pixel grid with the truth and
 its projections with the measured ones, and logs the classical reconstructions from the same projections
@@ -126,8 +126,7 @@ class CTDataModule(SignalDataModule):
         points, lengths = parallel_beam_rays(self.angles, grids.axis(size), self.samples)
         if sinogram is None:
             image = shepp_logan_phantom(size, phantom_seed) if path is None else read_slice(path, size)
-            disk = grids.grid((size, size)).square().sum(dim=-1).reshape(size, size) <= 1 + 1e-9
-            self.slice: Tensor | None = torch.from_numpy(image) * disk  # the field of view: the inscribed disk
+            self.slice: Tensor | None = torch.from_numpy(image)
             field = self.slice.double()[..., None]
             self.projections = line_integrals(grids.interpolate(field, points), lengths)[..., 0]
         else:

@@ -36,17 +36,24 @@ def test_projections_match_scikit_image_radon():
         assert np.abs(difference).max() < 0.02 * np.abs(theirs).max()
 
 
-def test_rays_cover_the_unit_disk_and_integrate_lengths_exactly():
-    angles = torch.tensor([0.0, 0.3, 1.2])
-    offsets = torch.tensor([-1.0, -0.5, 0.0, 0.7])
+def test_rays_cross_the_image_square_and_integrate_lengths_exactly():
+    angles = torch.tensor([0.0, 0.3, 1.2, math.pi / 2])
+    offsets = torch.tensor([-0.95, -0.5, 0.0, 0.7, 0.9])  # lines on the square's edge are a degenerate case
     points, lengths = parallel_beam_rays(angles, offsets, 16)
-    assert points.shape == (3, 4, 16, 2) and lengths.shape == (3, 4, 16)
-    assert points.square().sum(dim=-1).max() <= 1 + 1e-12  # inside the disk
+    assert points.shape == (4, 5, 16, 2) and lengths.shape == (4, 5, 16)
+    assert points.abs().max() <= 1 + 1e-12  # inside the square
     chords = line_integrals(torch.ones(*points.shape[:-1], 1, dtype=torch.float64), lengths)[..., 0]
-    torch.testing.assert_close(chords, (2 * torch.sqrt(1 - offsets.double().square())).expand(3, 4))
-    # the line's foot is at offset t along (cos, sin) in (x, y); points are (y, x)
-    middle = points[1, 2 + 1].mean(dim=0)
-    torch.testing.assert_close(middle, 0.7 * torch.tensor([math.sin(0.3), math.cos(0.3)], dtype=torch.float64))
+    # the reference: the share of 200,001 points of s in [-1, 1] on each line that fall in the square
+    s = torch.linspace(-1, 1, 200_001, dtype=torch.float64)
+    for view, theta in enumerate(angles.double()):
+        for bin_, t in enumerate(offsets.double()):
+            x = t * torch.cos(theta) - s * torch.sin(theta)
+            y = t * torch.sin(theta) + s * torch.cos(theta)
+            inside = ((x.abs() <= 1 + 1e-9) & (y.abs() <= 1 + 1e-9)).double().mean() * 2
+            assert chords[view, bin_].item() == pytest.approx(inside.item(), abs=1e-4), (view, bin_)
+    # every point of bin t lies at offset t along (cos, sin) in (x, y); points are (y, x)
+    normal = torch.tensor([math.sin(0.3), math.cos(0.3)], dtype=torch.float64)
+    torch.testing.assert_close(points[1, 3] @ normal, torch.full((16,), 0.7, dtype=torch.float64))
     with pytest.raises(InputError, match="at least 1 sample"):
         segment_samples(points[0, 0], points[0, 0], lengths[0, 0], lengths[0, 0], 0)
 

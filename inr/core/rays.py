@@ -7,10 +7,11 @@ of its values times those lengths (:func:`line_integrals`).
 
 Parallel-beam CT (:func:`parallel_beam_rays`): view ``v`` at angle ``theta_v`` and detector bin ``j`` at offset
 ``t_j`` integrate along the line ``t_j * (cos theta, sin theta) + s * (-sin theta, cos theta)`` in (x, y) =
-(column, row) coordinates, within the unit disk: the image rotated by ``theta`` and summed over its rows, as the
-Fourier-features paper's ``ct_project`` does. With the bins at the image's pixel columns, this is scikit-image's
-``radon(image, theta=-degrees(theta), circle=True)`` (the object inside the circle inscribed in the image) times
-the pixel size ``2 / (n - 1)``; their angles turn the other way because scikit-image's y axis points up.
+(column, row) coordinates, for ``s`` in [-1, 1] and within the image square [-1, 1]^2: the image rotated by
+``theta`` (zero outside it) and summed over its rows, as the Fourier-features paper's ``ct_project`` does. For an
+object inside the circle inscribed in the image and bins at the pixel columns, this is scikit-image's
+``radon(image, theta=-degrees(theta), circle=True)`` times the pixel size ``2 / (n - 1)``; the angles turn the other
+way because scikit-image's y axis points up.
 """
 
 from __future__ import annotations
@@ -49,9 +50,10 @@ def line_integrals(values: Tensor, lengths: Tensor) -> Tensor:
 
 
 def parallel_beam_rays(angles: Tensor, offsets: Tensor, samples: int) -> tuple[Tensor, Tensor]:
-    """Rays of a parallel-beam scan inside the unit disk: ``(points [V, D, S, 2], lengths [V, D, S])``, float64.
+    """Rays of a parallel-beam scan of the image square: ``(points [V, D, S, 2], lengths [V, D, S])``, float64.
 
     ``angles`` [V] in radians, detector ``offsets`` [D] in [-1, 1]; points are (y, x), inr's image coordinates.
+    Each ray runs over ``s`` in [-1, 1] cut to the square [-1, 1]^2 (a ray that misses it has zero lengths).
     """
     offsets = offsets.to(torch.float64)
     theta = angles.to(torch.float64)
@@ -59,9 +61,21 @@ def parallel_beam_rays(angles: Tensor, offsets: Tensor, samples: int) -> tuple[T
     bins = len(offsets)
     origins = torch.stack([offsets * sin, offsets * cos], dim=-1).reshape(-1, 2)  # (y, x) of each line's foot
     directions = torch.stack([cos.expand(-1, bins), -sin.expand(-1, bins)], dim=-1).reshape(-1, 2)
-    half = torch.sqrt((1 - offsets.square()).clamp(min=0)).repeat(len(theta))
-    points, lengths = segment_samples(origins, directions, -half, half, samples)
+    near, far = box_interval(origins, directions)
+    points, lengths = segment_samples(origins, directions, near.clamp(min=-1), far.clamp(max=1), samples)
     return points.reshape(len(theta), bins, samples, 2), lengths.reshape(len(theta), bins, samples)
+
+
+def box_interval(origins: Tensor, directions: Tensor) -> tuple[Tensor, Tensor]:
+    """``(near, far)`` [R] of each line ``origin + s direction`` inside the box [-1, 1]^d (near > far: it misses)."""
+    moving = directions.abs() > 1e-12  # cos(pi / 2) is 6e-17, not 0
+    safe = torch.where(moving, directions, torch.ones_like(directions))
+    first, second = (-1 - origins) / safe, (1 - origins) / safe
+    inside = origins.abs() <= 1  # a line parallel to an axis: within the slab everywhere, or nowhere
+    unbounded = torch.full_like(origins, math.inf)
+    low = torch.where(moving, torch.minimum(first, second), torch.where(inside, -unbounded, unbounded))
+    high = torch.where(moving, torch.maximum(first, second), torch.where(inside, unbounded, -unbounded))
+    return low.amax(dim=-1), high.amin(dim=-1)
 
 
 def default_angles(views: int) -> Tensor:
