@@ -11,8 +11,9 @@ import pytest
 import yaml
 from conftest import ROOT, SURFACE_METRIC_24, TINY_MODEL, child_env, run_fit
 
-CONFIGS = sorted([*(ROOT / "configs").glob("*.yaml"), *(ROOT / "configs" / "zoo").glob("*.yaml"),
-                  *(ROOT / "configs" / "many").glob("*.yaml")])
+CONFIGS = sorted([*(ROOT / "configs").glob("*.yaml"),
+                  *(path for folder in ("zoo", "many", "ct", "mri", "occupancy")
+                    for path in (ROOT / "configs" / folder).glob("*.yaml"))])
 
 
 def inr(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -62,6 +63,12 @@ def _tiny_data_args(data_class: str, gray_png: Path, tmp_path: Path) -> tuple[li
     if data_class.endswith("PointCloudDataModule"):
         return ["--data.batch_size", "256", "--data.surface_points", "5000", *SURFACE_METRIC_24,
                 "--data.val_points", "2000"], "chamfer"
+    if data_class.endswith("CTDataModule"):
+        return ["--data.size", "16", "--data.views", "4", "--data.baseline_steps", "2"], "psnr"
+    if data_class.endswith("MRIDataModule"):
+        return ["--data.size", "8"], "psnr"
+    if data_class.endswith("OccupancyDataModule"):
+        return ["--data.points", "400", "--data.val_points", "200", "--data.batch_size", "128"], "iou"
     raise AssertionError(f"no tiny data options for {data_class}: add them here")
 
 
@@ -76,6 +83,8 @@ def test_every_config_parses_and_trains_two_steps(config, gray_png, tmp_path):
     value = cli.trainer.callback_metrics[f"val/{metric}"].item()
     if metric == "psnr":
         assert 0 < value < 100
+    elif metric == "iou":
+        assert 0 <= value <= 1
     else:  # chamfer: NaN exactly when the network has no zero level set in the cube yet
         from inr.core.mesh import extract_mesh
 
