@@ -22,6 +22,7 @@ from torch import Tensor
 from datamodules.base import SignalDataModule, sampling_seed
 from datamodules.ct_baselines import filtered_back_projection, grid_optimisation
 from datamodules.image import ImageDataModule, resize_to, values_to_pixels
+from datamodules.phantoms import shepp_logan
 from inr.core import grids
 from inr.core.error_maps import error_caption, error_map, psnr_db, round_scale
 from inr.core.errors import InputError
@@ -32,18 +33,10 @@ from inr.core.signal import SignalSpec
 from inr.io.files import input_file
 from inr.io.image_files import read_image
 
-#: the CT notebook's perturbation of every ellipse parameter of the modified Shepp-Logan phantom: N(0, 1) / 20.
-PHANTOM_PERTURBATION = 1 / 20
-
 
 def shepp_logan_phantom(size: int, seed: int | None) -> np.ndarray:
     """The modified Shepp-Logan phantom [size, size] in [0, 1]; with a seed, its parameters perturbed and clipped."""
-    from phantominator import ct_modified_shepp_logan_params_2d, ct_shepp_logan
-
-    params = np.array(ct_modified_shepp_logan_params_2d())
-    if seed is not None:
-        params = params + np.random.default_rng(seed).normal(size=params.shape) * PHANTOM_PERTURBATION
-    return np.clip(ct_shepp_logan((size, size), E=params), 0.0, 1.0).astype(np.float32)
+    return shepp_logan(size, 2, seed)
 
 
 def checked_angles(angles: Sequence[float] | None, views: int) -> Tensor:

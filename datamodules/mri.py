@@ -19,6 +19,7 @@ from torch import Tensor
 
 from datamodules.base import SignalDataModule
 from datamodules.image import values_to_pixels
+from datamodules.phantoms import shepp_logan
 from inr.core import grids
 from inr.core.atomic import atomic_output
 from inr.core.error_maps import error_caption, error_map, psnr_db, round_scale
@@ -31,21 +32,8 @@ from inr.io.files import input_file
 
 #: the MRI notebook's 200,000 mask samples at 96^3, scaled with the volume to keep the sampling density.
 PAPER_SAMPLES, PAPER_SIZE = 200_000, 96
-#: the perturbation of every ellipsoid parameter of the phantom, as for CT.
-PHANTOM_PERTURBATION = 1 / 20
 #: volume files read.
 VOLUME_SUFFIXES = (".npy", ".nii", ".nii.gz")
-
-
-def shepp_logan_volume(size: int, seed: int | None) -> np.ndarray:
-    """The modified 3D Shepp-Logan phantom [size]^3 in [0, 1] (z limits +-0.25, the notebook's); perturbed per seed."""
-    from phantominator import ct_modified_shepp_logan_params_3d, ct_shepp_logan
-
-    params = np.array(ct_modified_shepp_logan_params_3d())
-    if seed is not None:
-        params = params + np.random.default_rng(seed).normal(size=params.shape) * PHANTOM_PERTURBATION
-    volume = ct_shepp_logan((size, size, size), E=params, zlims=(-0.25, 0.25))
-    return np.clip(volume, 0.0, 1.0).astype(np.float32)
 
 
 def read_volume(path: str, size: int) -> np.ndarray:
@@ -112,13 +100,14 @@ class MRIDataModule(SignalDataModule):
         if size < 2:
             raise InputError(f"data size must be >= 2 voxels, got {size}")
         self.path, self.size, self.phantom_seed = path, size, phantom_seed
-        volume = shepp_logan_volume(size, phantom_seed) if path is None else read_volume(path, size)
+        volume = shepp_logan(size, 3, phantom_seed) if path is None else read_volume(path, size)
         self.volume = torch.from_numpy(volume)
         count = round(PAPER_SAMPLES * (size / PAPER_SIZE) ** 3) if mask_samples is None else mask_samples
         self.mask_index = gaussian_kspace_mask(size, count, mask_seed)
         spectrum = grid_spectrum(self.volume.double().reshape(-1, 1), 3)
         self.kspace = torch.view_as_real(spectrum[self.mask_index]).float()  # [M, 1, 2]
         self.mask_samples = count
+        self._zero_filled: Tensor | None = None  # the baseline, computed once
 
     @property
     def sampled_fraction(self) -> float:
@@ -144,11 +133,13 @@ class MRIDataModule(SignalDataModule):
                          meta={"mask_samples": self.mask_samples, "sampled_fraction": round(self.sampled_fraction, 6)})
 
     def baselines(self) -> dict[str, Tensor]:
-        """The zero-filled inverse FFT (real part) of the measurement, [n^3, 1]."""
-        spectrum = torch.zeros(self.size**3, dtype=torch.complex128)
-        spectrum[self.mask_index] = torch.view_as_complex(self.kspace[:, 0].double().contiguous())
-        grid = spectrum.reshape((self.size,) * 3)
-        return {"zero_filled": torch.fft.ifftn(grid, norm="ortho").real.float().reshape(-1, 1)}
+        """The zero-filled inverse FFT (real part) of the measurement, [n^3, 1] (computed once)."""
+        if self._zero_filled is None:
+            spectrum = torch.zeros(self.size**3, dtype=torch.complex128)
+            spectrum[self.mask_index] = torch.view_as_complex(self.kspace[:, 0].double().contiguous())
+            grid = spectrum.reshape((self.size,) * 3)
+            self._zero_filled = torch.fft.ifftn(grid, norm="ortho").real.float().reshape(-1, 1)
+        return {"zero_filled": self._zero_filled}
 
     def media(self, evaluation: Evaluation, extra: dict[str, Tensor]) -> list[Media]:
         """The middle slice along each axis: reconstruction, truth, zero-filled, error map; and the mask."""

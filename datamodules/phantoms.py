@@ -1,0 +1,26 @@
+"""Shepp-Logan phantoms as the Fourier-features notebooks draw them.
+
+Every ellipse (2D) or ellipsoid (3D) parameter of the modified phantom is perturbed by N(0, 1) / 20 per seed, and the
+result clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: the notebooks' perturbation of every phantom parameter: N(0, 1) / 20.
+PHANTOM_PERTURBATION = 1 / 20
+
+
+def shepp_logan(size: int, dims: int, seed: int | None) -> np.ndarray:
+    """The modified Shepp-Logan phantom [size]^dims (2 or 3) in [0, 1], float32; ``None`` leaves it unperturbed.
+
+    3D uses the MRI notebook's z limits (-0.25, 0.25).
+    """
+    from phantominator import ct_modified_shepp_logan_params_2d, ct_modified_shepp_logan_params_3d, ct_shepp_logan
+
+    params = np.array(ct_modified_shepp_logan_params_2d() if dims == 2 else ct_modified_shepp_logan_params_3d())
+    if seed is not None:
+        params = params + np.random.default_rng(seed).normal(size=params.shape) * PHANTOM_PERTURBATION
+    extra = {} if dims == 2 else {"zlims": (-0.25, 0.25)}
+    return np.clip(ct_shepp_logan((size,) * dims, E=params, **extra), 0.0, 1.0).astype(np.float32)
