@@ -138,10 +138,15 @@ def _metrics(cli) -> dict[str, float]:
     return {key: float(value) for key, value in cli.trainer.callback_metrics.items() if key.startswith("val/")}
 
 
-def render(checkpoint: str, out: Path, device: str, member: int | None = None) -> str:
+#: grid points per axis of a mesh render in the dry run (a full render evaluates 256^3 points: 90 s on a CPU).
+TINY_MESH_RESOLUTION = 32
+
+
+def render(checkpoint: str, out: Path, device: str, member: int | None = None, tiny: bool = False) -> str:
     from inr.commands.render import render_checkpoint
 
-    return render_checkpoint(checkpoint, str(out), device=device, member=member)
+    resolution = TINY_MESH_RESOLUTION if tiny and out.suffix == ".ply" else None
+    return render_checkpoint(checkpoint, str(out), resolution=resolution, device=device, member=member)
 
 
 RENDER_SUFFIX = {"image": ".png", "poisson_gradient": ".png", "poisson_laplacian": ".png", "audio": ".wav",
@@ -195,7 +200,7 @@ def stage_correctness(options) -> dict[str, Any]:
                 if name.startswith("meta_"):
                     checkpoint = export_meta(checkpoint, name, Path(folder))
                 line = render(checkpoint, Path(folder) / f"render{RENDER_SUFFIX[name]}",
-                              options.device, member=0 if name == "members" else None)
+                              options.device, member=0 if name == "members" else None, tiny=options.tiny)
                 row = {"status": "measured", **{k: v for k, v in device_run.items() if k != "checkpoint"},
                        "render": line}
                 if accelerator != "cpu":
