@@ -48,7 +48,7 @@ def signal_files(path: str | Sequence[str], suffixes: Sequence[str], what: str, 
             where = f"the pattern {text}"
         elif Path(text).is_dir():
             files = sorted(file for file in Path(text).iterdir()
-                           if file.is_file() and file.suffix.lower() in suffixes)
+                           if file.is_file() and file.name.lower().endswith(tuple(suffixes)))
             where = f"the folder {text} (looking for {', '.join(suffixes)})"
         elif Path(text).is_file():
             files, where = [Path(text)], text
@@ -172,6 +172,11 @@ class MembersDataModule(SignalDataModule):
         targets = {key: signal[key] for key in self.validation_targets if key != "coords"}
         members = next(iter(targets.values())).shape[0]
         return {"coords": coords.expand(members, *coords.shape), **targets}
+
+    def baselines(self) -> dict[str, Tensor]:
+        """Every member's classical reconstructions, stacked: ``{name: [K, N, c]}`` (empty when members have none)."""
+        per_member = [member.baselines() for member in self.members]
+        return {name: torch.stack([baselines[name] for baselines in per_member]) for name in per_member[0]}
 
     def media_coords(self) -> dict[str, Tensor]:
         """The first member's extra coordinates (shared by all: the members have one shape)."""

@@ -1,10 +1,11 @@
 """3D occupancy: a shape as f(x, y, z) -> logit of "inside" (Tancik et al. 2020, Table 1 "3D shape occupancy").
 
-A closed mesh (or the generated torus and rod), normalised into the cube as :class:`datamodules.pointcloud
-.PointCloudDataModule` normalises it, is labelled at points: uniform in [-1, 1]^3, and near its surface (area-uniform
-surface points moved by N(0, ``near_sigma``^2) per axis). Inside is the parity of a ray's crossings with the mesh
-(the winding number along a ray, :func:`inr.core.mesh.inside_closed_mesh`). A pool of labelled points is drawn
-once; each training step draws ``batch_size`` of them (the paper: 32^3 fresh uniform points per step, in the
+A closed mesh (or the generated torus and rod) or an oriented point cloud, normalised into the cube as
+:class:`datamodules.pointcloud.PointCloudDataModule` normalises it, is labelled at points: uniform in [-1, 1]^3, and
+near its surface (surface points, area-uniform on a mesh or drawn from the cloud, moved by N(0, ``near_sigma``^2) per
+axis). Inside a mesh is its winding number along a ray (:func:`inr.core.mesh.inside_closed_mesh`); inside a cloud,
+the vote of the nearest oriented points (:func:`inr.core.mesh.inside_oriented_cloud`). A pool of labelled points is
+drawn once; each training step draws ``batch_size`` of them (the paper: 32^3 fresh uniform points per step, in the
 shape's bounding box); validation has its own uniform and near-surface points, the paper's "uniform" and
 "boundary" sets (:class:`inr.metrics.OccupancyIoU`). The surface is the 0.5 level set (logit 0).
 """
@@ -22,7 +23,7 @@ from datamodules.pointcloud import PointCloudDataModule, default_shape, normalis
 from inr.core.errors import InputError
 from inr.core.evaluation import Evaluation
 from inr.core.media import Media, Shape
-from inr.core.mesh import extract_mesh, inside_closed_mesh, sample_surface
+from inr.core.mesh import extract_mesh, inside_closed_mesh, inside_oriented_cloud, sample_surface
 from inr.core.signal import SignalSpec
 
 #: grid points per axis of the validation mesh (marching cubes at 0.5).
@@ -30,10 +31,11 @@ MEDIA_RESOLUTION = 64
 
 
 class OccupancyDataModule(SignalDataModule):
-    """A closed mesh's inside, as labelled points; the network gives the logit of inside.
+    """A closed shape's inside (a mesh or an oriented point cloud), as labelled points; the network gives its logit.
 
     Args:
-        path: a closed mesh (OBJ/PLY/OFF/STL/GLB/GLTF); ``None`` uses a generated torus with a thin rod through it.
+        path: a closed mesh (OBJ/PLY/OFF/STL/GLB/GLTF) or an oriented point cloud (``.xyz``/``.pts`` text or a PLY
+            with normals, as SDF fitting reads them); ``None`` uses a generated torus with a thin rod through it.
         points: labelled training points drawn once, half uniform and half near the surface.
         val_points: validation points of each kind (uniform, near-surface), drawn apart from the training ones.
         near_sigma: standard deviation of the near-surface points' offset per axis, in the [-1, 1] cube (the paper's
@@ -56,18 +58,20 @@ class OccupancyDataModule(SignalDataModule):
         if not near_sigma > 0 or not 0 < scale_to <= 1:
             raise InputError(f"data near_sigma must be > 0 and scale_to in (0, 1], got {near_sigma}, {scale_to}")
         self.path, self.scale_to = path, scale_to
-        mesh = default_shape() if path is None else read_shape(path)[0]
-        if mesh is None:
-            raise InputError(f"{path} is a point cloud: occupancy needs a closed mesh to tell inside from outside "
-                             "(fit a signed distance to a point cloud: configs/sdf_siren.yaml)")
-        if not mesh.is_watertight:
+        mesh, cloud, normals = (default_shape(), None, None) if path is None else read_shape(path)
+        if mesh is not None and not mesh.is_watertight:
             raise InputError(f"{path} is not a closed mesh (it has holes or open edges): occupancy needs an inside; "
-                             "close it (e.g. trimesh.repair.fill_holes) or fit a signed distance to it "
-                             "(configs/sdf_siren.yaml)")
-        center, self.scale = normalising_transform(np.asarray(mesh.vertices), scale_to)
+                             "close it (e.g. trimesh.repair.fill_holes), give an oriented point cloud of it, or fit "
+                             "a signed distance to it (configs/sdf_siren.yaml)")
+        center, self.scale = normalising_transform(np.asarray(mesh.vertices if mesh is not None else cloud), scale_to)
         self.center = center.tolist()
-        self.mesh = mesh.copy()
-        self.mesh.vertices = (np.asarray(mesh.vertices) - center) / self.scale
+        self.mesh, self.cloud, self.normals = None, None, None
+        if mesh is not None:
+            self.mesh = mesh.copy()
+            self.mesh.vertices = (np.asarray(mesh.vertices) - center) / self.scale
+        else:
+            self.cloud = (cloud - center) / self.scale
+            self.normals = normals / np.linalg.norm(normals, axis=1, keepdims=True)
         generator = np.random.default_rng(self.seed)
         self.train_points, self.train_labels = self._labelled(points // 2, points - points // 2, near_sigma, generator)
         self.val_uniform, self.val_uniform_labels = self._labelled(val_points, 0, near_sigma, generator)
@@ -76,11 +80,16 @@ class OccupancyDataModule(SignalDataModule):
     def _labelled(self, uniform: int, near: int, sigma: float, generator: np.random.Generator) -> tuple[Tensor, Tensor]:
         """``uniform`` points in the cube and ``near`` near-surface points, with their labels: ([n, 3], [n, 1])."""
         surface = np.zeros((0, 3))
-        if near:
+        if near and self.mesh is not None:
             surface, _ = sample_surface(self.mesh, near, seed=int(generator.integers(2**31)))
+        elif near:
+            surface = self.cloud[generator.integers(len(self.cloud), size=near)]
         points = np.concatenate([generator.uniform(-1, 1, (uniform, 3)), surface + generator.normal(0, sigma,
                                                                                                    surface.shape)])
-        labels = inside_closed_mesh(self.mesh.vertices, self.mesh.faces, points)
+        if self.mesh is not None:
+            labels = inside_closed_mesh(self.mesh.vertices, self.mesh.faces, points)
+        else:
+            labels = inside_oriented_cloud(self.cloud, self.normals, points)
         return torch.from_numpy(points).float(), torch.from_numpy(labels.astype(np.float32))[:, None]
 
     def signal_tensors(self) -> dict[str, Tensor]:

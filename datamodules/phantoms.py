@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from inr.core.errors import InputError
+
 #: the notebooks' perturbation of every phantom parameter: N(0, 1) / 20.
 PHANTOM_PERTURBATION = 1 / 20
 
@@ -24,3 +26,19 @@ def shepp_logan(size: int, dims: int, seed: int | None) -> np.ndarray:
         params = params + np.random.default_rng(seed).normal(size=params.shape) * PHANTOM_PERTURBATION
     extra = {} if dims == 2 else {"zlims": (-0.25, 0.25)}
     return np.clip(ct_shepp_logan((size,) * dims, E=params, **extra), 0.0, 1.0).astype(np.float32)
+
+
+def phantom_seeds_or_files(path: object, seeds: list[int] | None, limit: int | None, files: str) -> list[int]:
+    """A dataset's phantom seeds (at most ``limit``), ``[]`` when it reads ``path``; exactly one of the two is given.
+
+    ``files`` names what ``path`` holds, for the error ("slice images").
+    """
+    if (path is None) == (seeds is None):
+        raise InputError(f"give data path (a folder of {files}) or data phantom_seeds (a list of phantom seeds), "
+                         "exactly one of them")
+    if path is not None:
+        return []
+    chosen = list(seeds or [])[:limit]
+    if not chosen:
+        raise InputError("data phantom_seeds is empty: give at least one seed (e.g. [8, 9, 10])")
+    return chosen

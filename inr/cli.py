@@ -26,9 +26,12 @@ import datamodules.audio_folder  # noqa: F401
 import datamodules.blend  # noqa: F401
 import datamodules.clips  # noqa: F401
 import datamodules.ct  # noqa: F401
+import datamodules.ct_folder  # noqa: F401
 import datamodules.image_folder  # noqa: F401
 import datamodules.mri  # noqa: F401
+import datamodules.mri_folder  # noqa: F401
 import datamodules.occupancy  # noqa: F401
+import datamodules.occupancy_folder  # noqa: F401
 import datamodules.patches  # noqa: F401
 import datamodules.shape_folder  # noqa: F401
 import datamodules.video  # noqa: F401

@@ -110,6 +110,28 @@ def run_fit(args: list[str]):
     return cli
 
 
+def small_float64_fit(config: str, data: list[str], root: Path, seed: int, steps: int, extra: list[str] = ()):
+    """``steps`` float64 steps of ``config`` with a one-layer, 24-wide network, no logger or checkpoints; the CLI."""
+    return run_fit(["--config", config, *data, "--seed_everything", str(seed), "--trainer.max_steps", str(steps),
+                    "--trainer.val_check_interval", str(steps), "--trainer.logger", "false",
+                    "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(root),
+                    "--checkpoint.save_top_k", "0", "--checkpoint.save_last", "false",
+                    "--model.network.init_args.hidden", "24", "--model.network.init_args.layers", "1", *FLOAT64,
+                    *extra])
+
+
+def assert_members_are_single_fits(batched, singles, metrics: tuple[str, ...], abs_tol: float = 0.01) -> None:
+    """Member k of the batched fit has single fit k's trained weights (within EQUIVALENT_ATOL) and metrics."""
+    for index, single in enumerate(singles):
+        state = single.model.state_dict()
+        for name, value in batched.model.state_dict().items():
+            torch.testing.assert_close(value[index], state[name.replace(".module.", ".", 1)], rtol=0,
+                                       atol=EQUIVALENT_ATOL, msg=name)
+        for metric in metrics:
+            assert float(batched.model.member_metrics[index][metric]) == pytest.approx(
+                single.model.validation_report[f"val/{metric}"], abs=abs_tol), (index, metric)
+
+
 def child_env() -> dict[str, str]:
     """Environment for a child ``inr`` process: its own W&B service, not this test process's."""
     return {key: value for key, value in os.environ.items() if key != "WANDB_SERVICE"}

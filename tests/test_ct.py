@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import run_fit
+from conftest import EQUIVALENT_ATOL, assert_members_are_single_fits, run_fit, small_float64_fit
 
 from datamodules.ct import CTDataModule, shepp_logan_phantom
 from datamodules.ct_baselines import filtered_back_projection
@@ -171,3 +171,38 @@ def test_measured_projections_fit_without_a_truth_and_bad_sinograms_are_refused(
         CTDataModule(sinogram=str(tmp_path / "nan.npy"), size=16, views=6)
     with pytest.raises(InputError, match="data path .* and data sinogram .* exclude each other"):
         CTDataModule(str(tmp_path / "nan.npy"), sinogram=str(tmp_path / "nan.npy"), size=16, views=6)
+
+
+def _ct_fit(data: list[str], root, seed: int):
+    """30 float64 steps of a small Gaussian-feature CT fit on 24^2; returns the CLI object."""
+    return small_float64_fit("configs/ct/shepp_gaussian.yaml", data, root, seed, 30, [
+        "--data.size", "24", "--data.samples", "24", "--data.baseline_steps", "20", "--data.batch_size", "32",
+        "--model.encoder.init_args.mapping_size", "16"])
+
+
+def test_a_batched_fit_of_two_phantoms_equals_two_single_fits_with_each_ones_baselines(tmp_path):
+    folder = ["--data", "CTFolderDataModule", "--data.phantom_seeds", "[3, 5]"]
+    batched = _ct_fit(folder, tmp_path / "batched", 7)
+    assert batched.model.signal.members == 2 and "seeds 3, 5" in batched.model.signal.source
+    pieces = _ct_fit([*folder, "--model.chunk_size", "100"], tmp_path / "pieces", 7)  # 4 whole rays of 24 samples
+    for name, value in pieces.model.state_dict().items():
+        torch.testing.assert_close(value, batched.model.state_dict()[name], rtol=0, atol=EQUIVALENT_ATOL, msg=name)
+    singles = [_ct_fit(["--data.phantom_seed", str(phantom)], tmp_path / f"single{index}", 7 + index)
+               for index, phantom in enumerate((3, 5))]
+    assert_members_are_single_fits(batched, singles, ("psnr",))
+    report = batched.model.validation_report
+    for key in ("val/baseline/fbp/psnr", "val/baseline/grid/psnr", "val/baseline/fbp/projection_rmse"):
+        mean = np.mean([single.model.validation_report[key] for single in singles])
+        assert report[key] == pytest.approx(mean, rel=1e-4), key
+    assert singles[0].model.validation_report["val/baseline/fbp/psnr"] != pytest.approx(
+        singles[1].model.validation_report["val/baseline/fbp/psnr"], abs=0.01)  # two phantoms, two baselines
+
+
+def test_a_ct_folder_needs_a_path_or_seeds_but_not_both(tmp_path):
+    from datamodules.ct_folder import CTFolderDataModule
+
+    for options in ({}, {"path": str(tmp_path), "phantom_seeds": [1]}):
+        with pytest.raises(InputError, match="data path .* or data phantom_seeds .* exactly one of them"):
+            CTFolderDataModule(**options)
+    with pytest.raises(InputError, match="phantom_seeds is empty"):
+        CTFolderDataModule(phantom_seeds=[])

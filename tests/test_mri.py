@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import run_fit
+from conftest import assert_members_are_single_fits, run_fit, small_float64_fit
 
 from datamodules.mri import MRIDataModule, gaussian_kspace_mask
 from inr.core import grids
@@ -104,3 +104,33 @@ def test_an_mri_fit_beats_the_zero_filled_inverse_fft_and_renders_its_volume(tmp
     import imageio.v3 as iio
 
     assert iio.imread(tmp_path / "slices.png").shape == (32, 96)
+
+
+def _mri_fit(data: list[str], root, seed: int):
+    """20 float64 steps of a small Gaussian-feature MRI fit on a 16^3 grid; returns the CLI object."""
+    return small_float64_fit("configs/mri/shepp_gaussian.yaml", data, root, seed, 20, [
+        "--data.size", "16", "--data.mask_samples", "2000", "--model.encoder.init_args.mapping_size", "16"])
+
+
+def test_a_batched_fit_of_two_volumes_equals_two_single_fits_with_each_ones_baseline(tmp_path):
+    from datamodules.phantoms import shepp_logan
+
+    folder = tmp_path / "volumes"
+    folder.mkdir()
+    files = [folder / "a.npy", folder / "b.nii.gz"]
+    np.save(files[0], shepp_logan(16, 3, 3))
+    import nibabel
+
+    nibabel.save(nibabel.Nifti1Image(shepp_logan(16, 3, 5).astype(np.float32), np.eye(4)), files[1])
+    batched = _mri_fit(["--data", "MRIFolderDataModule", "--data.path", str(folder)], tmp_path / "batched", 7)
+    assert batched.model.signal.member_sources == tuple(str(file) for file in files)
+    singles = [_mri_fit(["--data.path", str(file)], tmp_path / f"single{index}", 7 + index)
+               for index, file in enumerate(files)]
+    assert_members_are_single_fits(batched, singles, ("psnr",))
+    key = "val/baseline/zero_filled/psnr"
+    mean = np.mean([single.model.validation_report[key] for single in singles])
+    assert batched.model.validation_report[key] == pytest.approx(mean, rel=1e-4)
+    with pytest.raises(InputError, match="phantom_seeds is empty"):
+        from datamodules.mri_folder import MRIFolderDataModule
+
+        MRIFolderDataModule(phantom_seeds=[])

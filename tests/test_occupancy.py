@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from conftest import SHARED_DATA, run_fit
+from conftest import SHARED_DATA, assert_members_are_single_fits, run_fit, small_float64_fit
 
 from datamodules.occupancy import OccupancyDataModule
 from inr.core.errors import InputError
 from inr.core.evaluation import Evaluation
-from inr.core.mesh import inside_closed_mesh
+from inr.core.mesh import inside_closed_mesh, inside_oriented_cloud
 from inr.core.step import Step
 from inr.losses.measurements import OccupancyLoss
 from inr.metrics import OccupancyIoU
@@ -71,16 +71,37 @@ def test_the_loss_and_iou_of_the_truth():
         batch["boundary_labels"].mean().item())  # everything inside: IoU = the inside share
 
 
-def test_open_meshes_and_point_clouds_are_refused(tmp_path):
+def test_open_meshes_are_refused_with_what_to_do(tmp_path):
     open_box = trimesh.creation.box()
     open_box.faces = open_box.faces[:-2]
     open_box.export(tmp_path / "open.obj")
-    with pytest.raises(InputError, match="open.obj is not a closed mesh .* close it"):
+    with pytest.raises(InputError, match="open.obj is not a closed mesh .* close it .* oriented point cloud"):
         OccupancyDataModule(str(tmp_path / "open.obj"), points=10, val_points=10)
-    np.savetxt(tmp_path / "cloud.xyz", np.hstack([np.random.default_rng(0).normal(size=(50, 3)),
-                                                 np.tile([0.0, 0.0, 1.0], (50, 1))]))
-    with pytest.raises(InputError, match="cloud.xyz is a point cloud: occupancy needs a closed mesh"):
-        OccupancyDataModule(str(tmp_path / "cloud.xyz"), points=10, val_points=10)
+
+
+def test_inside_an_oriented_cloud_is_inside_its_surface_away_from_the_sampling_spacing():
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=0.7)  # 2562 points, spacing ~0.03
+    queries = np.random.default_rng(1).uniform(-1, 1, (20000, 3))
+    inside = inside_oriented_cloud(sphere.vertices, sphere.vertex_normals, queries)
+    radius = np.linalg.norm(queries, axis=1)
+    clear = np.abs(radius - 0.7) > 0.02
+    assert np.array_equal(inside[clear], radius[clear] < 0.7)
+    assert (inside == (radius < 0.7)).mean() > 0.998
+    assert not inside_oriented_cloud(sphere.vertices, -sphere.vertex_normals, queries[clear & (radius < 0.6)]).any()
+
+
+def test_an_oriented_cloud_is_labelled_as_the_mesh_it_samples(tmp_path):
+    torus = trimesh.creation.torus(major_radius=0.6, minor_radius=0.25, major_sections=64, minor_sections=32)
+    torus.export(tmp_path / "torus.obj")
+    points, faces = trimesh.sample.sample_surface_even(torus, 20000, seed=0)
+    np.savetxt(tmp_path / "torus.xyz", np.hstack([points, torus.face_normals[faces]]))
+    cloud = OccupancyDataModule(str(tmp_path / "torus.xyz"), points=4000, val_points=2000, seed=0)
+    assert cloud.mesh is None and cloud.signal_spec.source.endswith("torus.xyz")
+    mesh = OccupancyDataModule(str(tmp_path / "torus.obj"), points=10, val_points=10, seed=0)
+    for queries, labels in ((cloud.val_uniform, cloud.val_uniform_labels), (cloud.val_near, cloud.val_near_labels)):
+        truth = inside_closed_mesh(mesh.mesh.vertices, mesh.mesh.faces, queries.double().numpy())
+        assert (truth == (labels[:, 0].numpy() > 0.5)).mean() > 0.98
+    assert 0.1 < cloud.val_uniform_labels.mean() < 0.3 and 0.3 < cloud.val_near_labels.mean() < 0.7
 
 
 def test_an_occupancy_fit_reaches_a_high_iou_and_renders_its_mesh(tmp_path, capsys):
@@ -101,3 +122,25 @@ def test_an_occupancy_fit_reaches_a_high_iou_and_renders_its_mesh(tmp_path, caps
     assert len(mesh.faces) > 100
     data = cli.datamodule  # the mesh is written in the shape's original coordinates
     assert np.allclose(mesh.bounds, np.asarray(data.mesh.bounds) * data.scale + data.center, atol=0.15 * data.scale)
+
+
+def _occupancy_fit(data: list[str], root, seed: int):
+    """20 float64 steps of a small occupancy fit; returns the CLI object."""
+    return small_float64_fit("configs/occupancy/relu_gaussian.yaml", data, root, seed, 20, [
+        "--data.points", "2000", "--data.val_points", "500", "--data.batch_size", "256",
+        "--model.encoder.init_args.mapping_size", "16"])
+
+
+def test_a_batched_fit_of_a_mesh_and_a_cloud_equals_two_single_fits(tmp_path):
+    folder = tmp_path / "shapes"
+    folder.mkdir()
+    trimesh.creation.box(extents=(1.0, 0.6, 0.4)).export(folder / "a_box.obj")
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.5)
+    np.savetxt(folder / "b_sphere.xyz", np.hstack([sphere.vertices + 0.3, sphere.vertex_normals]))
+    files = sorted(folder.iterdir())
+    batched = _occupancy_fit(["--data", "OccupancyFolderDataModule", "--data.path", str(folder)], tmp_path / "b", 7)
+    singles = [_occupancy_fit(["--data.path", str(file)], tmp_path / f"single{index}", 7 + index)
+               for index, file in enumerate(files)]
+    assert_members_are_single_fits(batched, singles, ("iou", "iou_boundary"), abs_tol=1e-6)
+    spec = batched.model.signal
+    assert spec.member(0).meta["center"] != spec.member(1).meta["center"]  # each shape keeps its own transform

@@ -22,3 +22,10 @@ def grid_spectrum(values: Tensor, dims: int) -> Tensor:
     complex_type = torch.complex128 if values.dtype == torch.float64 else torch.complex64
     spectrum = torch.fft.fftn(grid.to(complex_type), dim=tuple(range(-dims - 1, -1)), norm="ortho")
     return spectrum.reshape(values.shape)
+
+
+def measured_at(spectrum: Tensor, index: Tensor) -> Tensor:
+    """The spectrum [..., N, c] at the flat grid indices ``index`` [M] (or one row per leading entry, [..., M])."""
+    if index.dim() == 1:
+        return spectrum[..., index, :]
+    return spectrum.gather(-2, index[..., None].expand(*index.shape, spectrum.shape[-1]))

@@ -186,3 +186,21 @@ def inside_closed_mesh(vertices: np.ndarray, faces: np.ndarray, points: np.ndarr
     # each crossing above the point counts +1 where the ray leaves through the face (normal up), -1 where it enters
     signed = np.where(over & (height > p[:, 2]), np.sign(det), 0.0)
     return np.bincount(point, weights=signed, minlength=len(points)) > 0.5
+
+
+def inside_oriented_cloud(points: np.ndarray, normals: np.ndarray, queries: np.ndarray,
+                          neighbours: int = 8) -> np.ndarray:
+    """Whether each of ``queries`` [P, 3] lies inside the surface an oriented point cloud samples, [P] bool.
+
+    Each of the ``neighbours`` nearest cloud points p (outward normal n) votes inside when (q - p) . n < 0, i.e. q
+    lies behind its tangent plane; inside is a majority. Exact for a convex shape's dense samples; near thin parts
+    (closer than the cloud's spacing) the vote can err, where a mesh's winding number would not.
+    """
+    from scipy.spatial import cKDTree
+
+    points, queries = np.asarray(points, dtype=np.float64), np.asarray(queries, dtype=np.float64)
+    count = min(neighbours, len(points))
+    _, index = cKDTree(points).query(queries, k=count)
+    index = index.reshape(len(queries), count)
+    behind = np.einsum("pki,pki->pk", queries[:, None] - points[index], np.asarray(normals, np.float64)[index]) < 0
+    return behind.sum(axis=1) * 2 > count

@@ -5,9 +5,10 @@ interval length ``ray_lengths [R, S]`` (:mod:`inr.core.rays`) and the measured `
 integrates the network along each ray (midpoint rule) and compares.
 
 Fourier measurements (MRI): the batch is the whole grid, ``coords [n^d, d]`` in C order, with the measured k-space
-values ``kspace [M, c, 2]`` (real, imaginary) at the flat indices ``kspace_index [M]`` of the grid's FFT; the loss
-transforms the network on the grid (``torch.fft.fftn``, ``norm="ortho"``: unitary, so by Parseval a k-space error
-is the same number as the image-space error it comes from) and compares at the measured locations.
+values ``kspace [M, c, 2]`` (real, imaginary) at the flat indices ``kspace_index [M]`` of the grid's FFT (members:
+``[K, M, c, 2]`` at ``[K, M]``); the loss transforms the network on the grid (``torch.fft.fftn``, ``norm="ortho"``:
+unitary, so by Parseval a k-space error is the same number as the image-space error it comes from) and compares at
+the measured locations.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 from torch import Tensor
 
 from inr.core.errors import InputError
-from inr.core.kspace import grid_spectrum
+from inr.core.kspace import grid_spectrum, measured_at
 from inr.core.rays import line_integrals
 from inr.core.step import Step
 from inr.losses import Loss
@@ -55,7 +56,7 @@ class FourierMeasurementLoss(Loss):
     def forward(self, step: Step) -> Tensor:
         """Mean over measured frequencies and channels of |F(f)[k] - y_k|^2."""
         measured, index = step.target("kspace"), step.target("kspace_index")
-        spectrum = grid_spectrum(step.outputs, step.coords.shape[-1])[..., index, :]  # [..., M, c]
+        spectrum = measured_at(grid_spectrum(step.outputs, step.coords.shape[-1]), index)  # [..., M, c]
         if measured.shape != (*spectrum.shape, 2):
             raise InputError(f"FourierMeasurementLoss needs kspace [..., M, channels, 2] (real, imaginary) for the M "
                              f"indices, got {tuple(measured.shape)} for {tuple(spectrum.shape)}")

@@ -18,6 +18,7 @@ from inr.core.chunks import chunk_slices, evaluate_in_chunks
 from inr.core.evaluation import Evaluation
 from inr.core.shards import shard_range
 from inr.core.signal import SignalSpec
+from inr.training.baselines import baseline_values
 from inr.training.member_shards import gather_members, gather_rows
 
 
@@ -27,11 +28,12 @@ def member_chunks(batch: dict[str, Tensor], size: int) -> Iterator[tuple[slice, 
     A piece holds whole groups of members with all their points while a member's points fit (groups of
     ``size // N``), else one member's points in pieces of ``size``: each member's working set stays small and
     contiguous (on a CPU, groups that fit the caches run faster than all members at once). Yields (the members of
-    the piece, the piece).
+    the piece, the piece). An item of N may be several points (a ray: ``coords [K, R, S, d]``); it stays whole.
     """
     members, count = batch["coords"].shape[:2]
-    per_member = min(count, size)
-    for group in chunk_slices(members, max(1, size // max(per_member, 1))):
+    points = batch["coords"].shape[2:-1].numel()  # points per item: 1, or a ray's samples (kept whole)
+    per_member = min(count, max(1, size // points))
+    for group in chunk_slices(members, max(1, size // (per_member * points))):
         for piece in chunk_slices(count, per_member):
             yield group, {key: value[group, piece] for key, value in batch.items()}
 
@@ -114,6 +116,24 @@ class MemberFitting:
             floats = [{name: float(value) for name, value in row.items()} for row in rows]
             rows = [{name: torch.tensor(value) for name, value in row.items()} for row in gather_rows(floats)]
         return rows
+
+    def member_baseline_values(self, reconstructions: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, float]:
+        """Each baseline's metric values (``baseline/<name>/<metric>``), the mean over every member.
+
+        ``reconstructions`` holds every member's, ``{name: [K, N, c]}``; ``batch`` this process's members' validation
+        batch (``[K_shard, N, ...]``).
+        """
+        if not reconstructions:
+            return {}
+        offset = self.shard.start if self.sharded else 0
+        spec = self.active_spec
+        rows = [baseline_values({name: value[offset + index] for name, value in reconstructions.items()},
+                                spec.member(index), {key: value[index] for key, value in batch.items()},
+                                self.metric_values, self.global_step)
+                for index in range(spec.members)]
+        if self.sharded:
+            rows = gather_rows(rows)
+        return {name: sum(row[name] for row in rows) / len(rows) for name in rows[0]}
 
     def gather_all_members(self) -> None:
         """Every rank gets every member's parameters and optimizer state (see :mod:`inr.training.member_shards`)."""

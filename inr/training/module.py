@@ -241,7 +241,7 @@ class INRModule(MemberFitting, SignalModule):
         optimizer = self.optimizers()
         optimizer.zero_grad(set_to_none=True)
         batched = self.signal.batched
-        count = batch["coords"].shape[1] if batched else batch["coords"].shape[:-1].numel()  # points (of a member)
+        count = batch["coords"].shape[int(batched):-1].numel()  # points (of one member when batched)
         scale = self.active_spec.members if batched else 1
         terms = torch.zeros(len(self.losses), device=self.device)
         with without_gradient_reducer(self.trainer):
@@ -311,11 +311,12 @@ class INRModule(MemberFitting, SignalModule):
             values = summarise_members(self.member_metrics)
         else:
             values = self.metric_values(evaluation)
-        if self._baseline_values is None and not self.trainer.sanity_checking and not self.signal.batched:
+        if self._baseline_values is None and not self.trainer.sanity_checking:
             datamodule = self.trainer.datamodule
             reconstructions = datamodule.baselines() if datamodule is not None else {}
-            self._baseline_values = baseline_values(reconstructions, self.signal, batch, self.metric_values,
-                                                    self.global_step)
+            self._baseline_values = (self.member_baseline_values(reconstructions, batch) if self.signal.batched else
+                                     baseline_values(reconstructions, self.signal, batch, self.metric_values,
+                                                     self.global_step))
         self.report_validation(values, baseline=self._baseline_values)
         if self.signal.batched and self.trainer.is_global_zero and not self.trainer.sanity_checking:
             log_member_table(self.loggers, self.signal, self.member_metrics, self.global_step)
