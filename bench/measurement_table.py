@@ -3,6 +3,7 @@ classical baselines from the same measurements and, for CT, a plain PyTorch loop
 
     OMP_NUM_THREADS=1 python -m bench.measurement_table --modality ct --phantoms 8 9 --size 128 --steps 1000
     OMP_NUM_THREADS=1 python -m bench.measurement_table --modality mri --phantoms 8 --size 32 --steps 1000
+    python -m bench.measurement_table --modality ct --phantoms 8 9 10 11 12 13 14 15 --paper-scale   # on a GPU
 
 Prints a markdown table (mean +- std over the phantoms, the paper's numbers beside) and writes
 bench/results/<modality>_table.csv. The CT plain loop uses the same operator (inr.core.rays), network shape, mapping,
@@ -35,9 +36,14 @@ ENCODINGS = ("none", "basic", "pe", "gaussian")
 RESULTS = Path(__file__).parent / "results"
 
 
-def inr_fit(modality: str, encoding: str, phantom: int, size: int, steps: int, root: Path) -> dict[str, float]:
+#: the paper's scale (Tancik et al. 2020, supplement): CT 512^2 with every ray every step, MRI 96^3.
+PAPER_SCALE = {"ct": (512, ["--data.batch_size", "null"]), "mri": (96, [])}
+
+
+def inr_fit(modality: str, encoding: str, phantom: int, size: int, steps: int, root: Path,
+            extra: list[str] = ()) -> dict[str, float]:
     """One inr fit of ``configs/<modality>/shepp_<encoding>.yaml``; its last validation's values (with baselines)."""
-    extra = ["--data.baseline_steps", str(steps)] if modality == "ct" else []
+    extra = [*extra, *(["--data.baseline_steps", str(steps)] if modality == "ct" else [])]
     cli = build_cli(["fit", "--config", f"configs/{modality}/shepp_{encoding}.yaml", "--data.phantom_seed",
                      str(phantom), "--data.size", str(size), *extra, "--trainer.max_steps", str(steps),
                      "--trainer.val_check_interval", str(steps), "--trainer.logger", "false",
@@ -64,8 +70,8 @@ class PlainGaussianMLP(nn.Module):
         return self.net(torch.cat([torch.sin(phases), torch.cos(phases)], dim=-1))
 
 
-def plain_fit(phantom: int, size: int, steps: int, rays: int = 256, lr: float = 1e-3) -> tuple[float, float]:
-    """The Gaussian CT fit as a plain loop: (PSNR of the clipped slice, seconds per step)."""
+def plain_fit(phantom: int, size: int, steps: int, rays: int | None = 256, lr: float = 1e-3) -> tuple[float, float]:
+    """The Gaussian CT fit as a plain loop (``rays`` per step, ``None``: all): (PSNR of the clipped slice, s/step)."""
     data = CTDataModule(size=size, phantom_seed=phantom, baseline_steps=0)
     torch.manual_seed(0)
     model = PlainGaussianMLP()
@@ -75,7 +81,7 @@ def plain_fit(phantom: int, size: int, steps: int, rays: int = 256, lr: float = 
     for step in range(steps):
         start = time.perf_counter()
         generator = torch.Generator().manual_seed(sampling_seed(0, step, 0))
-        index = torch.randint(points.shape[0], (rays,), generator=generator)
+        index = torch.randint(points.shape[0], (rays,), generator=generator) if rays else slice(None)
         optimizer.zero_grad(set_to_none=True)
         predicted = line_integrals(model(points[index]), lengths[index])
         (predicted - measured[index]).square().mean().backward()
@@ -93,13 +99,18 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--root", default="runs/bench_measurements")
+    parser.add_argument("--paper-scale", action="store_true",
+                        help="the paper's size and batches (CT 512^2, every ray; MRI 96^3): a GPU's work")
     args = parser.parse_args()
+    extra: list[str] = []
+    if args.paper_scale:
+        args.size, extra = PAPER_SCALE[args.modality]
     rows = []
     nan = float("nan")
     for phantom in args.phantoms:
         for encoding in ENCODINGS:
             start = time.perf_counter()
-            values = inr_fit(args.modality, encoding, phantom, args.size, args.steps, Path(args.root))
+            values = inr_fit(args.modality, encoding, phantom, args.size, args.steps, Path(args.root), extra)
             rows.append({"phantom": phantom, "method": f"inr {encoding}", "psnr": values["val/psnr"],
                          "ssim": values.get("val/ssim", nan), "seconds": time.perf_counter() - start})
             print(rows[-1], flush=True)
@@ -108,7 +119,7 @@ def main() -> None:
                     rows.append({"phantom": phantom, "method": name, "psnr": values[f"val/baseline/{name}/psnr"],
                                  "ssim": values.get(f"val/baseline/{name}/ssim", nan), "seconds": nan})
         if args.modality == "ct":
-            psnr, seconds = plain_fit(phantom, args.size, args.steps)
+            psnr, seconds = plain_fit(phantom, args.size, args.steps, rays=None if args.paper_scale else 256)
             rows.append({"phantom": phantom, "method": "plain gaussian", "psnr": psnr, "ssim": nan,
                          "seconds": seconds * args.steps})
             print(rows[-1], flush=True)

@@ -55,8 +55,8 @@ def main() -> None:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    print(f"\n| mapping | IoU uniform (mean +- std over {len(args.meshes)}) | IoU boundary | paper (uniform / boundary) |"
-          "\n|---|---|---|---|")
+    print(f"\n| mapping | IoU uniform (mean +- std over {len(args.meshes)}) | IoU boundary | paper (uniform / "
+          "boundary) |\n|---|---|---|---|")
     for encoding in args.encodings:
         mine = [row for row in rows if row["encoding"] == encoding]
         uniform, boundary = (torch.tensor([row[key] for row in mine]) for key in ("iou", "iou_boundary"))
