@@ -71,6 +71,8 @@ COMMANDS = {
     "experiment": "inr.experiments.cli:main",  # spectral-bias experiments: psweep, table, spectra
     "meta": "inr.commands.meta:main",  # learning across signals: meta-learned inits, functa (docs/meta.md)
     "list": "inr.commands.catalog:main",  # the shipped configs and the classes a config can name
+    "compress": "inr.commands.compress:main",  # a fit as a small file: quantised, range-coded weights
+    "decompress": "inr.commands.decompress:main",  # the file back to the signal
 }
 
 EPILOG = (
@@ -78,6 +80,7 @@ EPILOG = (
     "  inr list [networks|encoders|losses|...]       the shipped configs and every class a config can name\n"
     "  inr render CKPT --out FILE [--resolution N]   write the signal a checkpoint represents (see inr render --help)\n"
     "  inr export CKPT --out members.pt               the members of a fit of a folder: stacked, or --checkpoints DIR\n"
+    "  inr compress CKPT --out FILE [--bits 8]        the fit as a small file; inr decompress FILE --out x.png\n"
     "  inr benchmark CONFIGS --data FOLDER            configs over a folder of signals: mean +- std table\n"
     "  inr ntk --config configs/ntk/siren.yaml        neural tangent kernel, spectrum, eigenvalues of a model\n"
     "  inr experiment {psweep,table,spectra} ...      the spectral-bias experiments (see docs/ntk.md)\n"

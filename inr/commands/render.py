@@ -45,16 +45,23 @@ def render_checkpoint(checkpoint: str | Path, out: str, resolution: int | None =
         model = load_member_model(checkpoint, member, device)
     elif member is not None:
         raise InputError(f"--member {member}: {checkpoint} holds a single signal, not members")
+    return render_model(model, out, resolution, fps, frame_size, str(checkpoint))
+
+
+def render_model(model: INRModule, out: str, resolution: int | None = None, fps: float | None = None,
+                 frame_size: tuple[int, int] | None = None, name: str = "the model") -> str:
+    """Write the signal a single-signal ``model`` represents to ``out`` with its DataModule's renderer."""
     spec = model.signal
     module_name, class_name = spec.datamodule.rsplit(".", 1)
     datamodule_class = getattr(importlib.import_module(module_name), class_name)
+
     def predict(coords: torch.Tensor) -> torch.Tensor:
         return model.predict_values(coords, progress=spec.kind != "video")  # a video shows progress per frame
 
     if fps is not None or frame_size is not None:
         if spec.kind != "video":
             option = f"--fps {fps:g}" if fps is not None else "--frame-size"
-            raise InputError(f"{option}: {checkpoint} represents {spec.kind!r}, and only a video has frames")
+            raise InputError(f"{option}: {name} represents {spec.kind!r}, and only a video has frames")
         return datamodule_class.render_to_file(predict, spec, out, resolution, fps=fps, frame_size=frame_size)
     return datamodule_class.render_to_file(predict, spec, out, resolution)
 

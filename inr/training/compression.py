@@ -1,0 +1,141 @@
+"""A fitted representation as a compressed file, and back (``inr compress`` / ``inr decompress``).
+
+The file (:mod:`inr.io.bitstream`) holds what an ``inr fit`` checkpoint needs to rebuild the model (the signal spec,
+the encoder's and the network's configs) and the model's tensors in ``state_dict`` order, each quantised
+(:mod:`inr.core.quantise`) and range-coded (:mod:`inr.io.entropy`), or stored as float16 (COIN's mode) or float32.
+Decoding rebuilds the module as a checkpoint would be loaded, so old class paths keep working.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning
+import numpy as np
+import torch
+from torch import Tensor
+
+from inr.core.errors import InputError
+from inr.core.quantise import Quantised, quantise
+from inr.io.bitstream import TensorRecord, read_file, write_file
+from inr.io.entropy import decode_symbols, encode_symbols
+from inr.training.checkpoints import read_checkpoint
+
+#: what the header keeps of a checkpoint's hyper-parameters: enough to rebuild the representation.
+MODEL_KEYS = ("encoder", "network", "signal")
+
+
+@dataclass(frozen=True)
+class Compression:
+    """How tensors are stored: ``mode`` quantised (``bits``, ``per_channel``), float16 or float32."""
+
+    mode: str = "quantised"
+    bits: int = 8
+    per_channel: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("quantised", "float16", "float32"):
+            raise InputError(f"compression mode must be quantised, float16 or float32, got {self.mode!r}")
+        if self.mode == "quantised":
+            quantise(torch.zeros(1), self.bits)  # refuses bits out of range, naming the range
+
+
+def encode_tensor(tensor: Tensor, how: Compression) -> tuple[TensorRecord, Tensor]:
+    """The record of ``tensor`` and what decoding it gives (float32, or complex64 for a complex tensor; its shape).
+
+    A complex tensor is stored as its real view, ``[..., 2]`` (real, imaginary).
+    """
+    if tensor.is_complex():
+        record, decoded = encode_tensor(torch.view_as_real(tensor.detach().cpu().to(torch.complex64)), how)
+        return record, torch.view_as_complex(decoded.contiguous())
+    if how.mode != "quantised":
+        dtype = np.float16 if how.mode == "float16" else np.float32
+        raw = tensor.detach().float().cpu().numpy().astype(dtype)
+        return TensorRecord(how.mode, raw=raw.reshape(-1)), torch.from_numpy(raw.astype(np.float32))
+    quantised = quantise(tensor, how.bits, how.per_channel)
+    stream = encode_symbols(quantised.symbols.numpy(), 2**how.bits)
+    record = TensorRecord("quantised", how.bits, quantised.per_channel, quantised.low.numpy(),
+                          quantised.step.numpy(), stream)
+    return record, quantised.dequantise()
+
+
+def decode_tensor(record: TensorRecord, shape: tuple[int, ...], name: str) -> Tensor:
+    """The float32 tensor of ``shape`` a record holds; a record of another size is refused, naming the tensor."""
+    numel = int(np.prod(shape)) if shape else 1
+    count = record.stream.count if record.mode == "quantised" else record.raw.size
+    if count != numel:
+        raise InputError(f"the file's tensor {name} holds {count} values, but the model's has shape {list(shape)}")
+    if record.mode != "quantised":
+        return torch.from_numpy(record.raw.astype(np.float32)).reshape(shape)
+    symbols = torch.from_numpy(decode_symbols(record.stream, 2**record.bits))
+    low, step = torch.from_numpy(record.low), torch.from_numpy(record.step)
+    return Quantised(shape, record.bits, record.per_channel, low, step, symbols).dequantise()
+
+
+def checkpoint_model(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """The model description and the representation's tensors of an ``inr fit`` checkpoint of one signal."""
+    checkpoint = read_checkpoint(path)
+    hyper = checkpoint.get("hyper_parameters", {})
+    if "signal" not in hyper:
+        raise InputError(f"{path} was not written by inr fit: its hyper_parameters hold no 'signal' description")
+    if hyper["signal"].get("members", 1) > 1:
+        raise InputError(f"{path} holds {hyper['signal']['members']} members: compress one at a time (inr export "
+                         "CKPT --checkpoints DIR writes one checkpoint per member)")
+    state = {key: value for key, value in checkpoint["state_dict"].items() if key.startswith(("encoder.", "network."))}
+    return {key: hyper[key] for key in MODEL_KEYS if key in hyper}, state
+
+
+def compress_checkpoint(path: str | Path, out: str | Path, how: Compression) -> tuple[int, dict[str, Tensor]]:
+    """Write checkpoint ``path``'s representation to ``out``; (the file's bytes, the decoded tensors by name)."""
+    header, state = checkpoint_model(path)
+    records, decoded = [], {}
+    for name, tensor in state.items():
+        record, decoded[name] = encode_tensor(tensor, how)
+        records.append(record)
+    header["tensors"] = list(state)
+    return write_file(out, header, records), decoded
+
+
+def load_compressed(path: str | Path, device: str = "cpu"):
+    """The :class:`~inr.training.module.INRModule` a compressed file holds, in eval mode on ``device``."""
+    from inr.training.module import INRModule
+
+    header, records = read_file(path)
+    names = header.get("tensors", [])
+    if len(names) != len(records):
+        raise InputError(f"{path} names {len(names)} tensors but holds {len(records)}")
+    hyper = {key: header[key] for key in MODEL_KEYS if key in header}
+    with warnings.catch_warnings():  # the skeleton holds no tensors on purpose: they are decoded next
+        warnings.filterwarnings("ignore", message="Found keys that are in the model state dict but not in the")
+        warnings.filterwarnings("ignore", message="The state dict in .* contains no parameters")
+        model = INRModule.load_from_checkpoint(_checkpoint_bytes(hyper, {}), map_location="cpu", weights_only=True,
+                                               strict=False)
+    targets = model.state_dict()
+    shapes = {name: tuple(value.shape) for name, value in targets.items()}
+    missing = [name for name in shapes if name.startswith(("encoder.", "network.")) and name not in names]
+    if missing:
+        raise InputError(f"{path} lacks the model's tensor(s) {', '.join(missing)}")
+    state = {}
+    for name, record in zip(names, records):
+        if name not in shapes:
+            raise InputError(f"{path} holds tensor {name}, which the model it describes does not have")
+        if targets[name].is_complex():
+            state[name] = torch.view_as_complex(decode_tensor(record, (*shapes[name], 2), name))
+        else:
+            state[name] = decode_tensor(record, shapes[name], name)
+    model.load_state_dict(state, strict=False)
+    return model.to(device).eval()
+
+
+def _checkpoint_bytes(hyper: dict[str, Any], state: dict[str, Tensor]) -> io.BytesIO:
+    """An in-memory ``inr fit`` checkpoint of ``hyper`` and ``state`` (what ``load_from_checkpoint`` reads)."""
+    buffer = io.BytesIO()
+    torch.save({"state_dict": state, "global_step": 0, "epoch": 0,
+                "hyper_parameters": {**hyper, "_instantiator": "lightning.pytorch.cli.instantiate_module"},
+                "pytorch-lightning_version": lightning.__version__}, buffer)
+    buffer.seek(0)
+    return buffer

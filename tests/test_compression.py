@@ -1,0 +1,132 @@
+"""Compression: quantisation bounds, the range coder, the file format, inr compress / inr decompress round trips."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from inr.commands.compress import main as compress
+from inr.commands.decompress import main as decompress
+from inr.core.errors import InputError
+from inr.core.quantise import quantise
+from inr.io.bitstream import read_file
+from inr.io.entropy import decode_symbols, encode_symbols
+from inr.training.compression import Compression, checkpoint_model, compress_checkpoint, load_compressed
+
+FIXTURES = Path(__file__).parent / "fixtures" / "checkpoints"
+#: every single-signal kind and network family the fixtures hold (old class paths included)
+SINGLE = ["image_siren", "image_relu_pe", "image_ffn_gaussian", "audio_siren", "sdf_siren", "video_siren",
+          "zoo_wire", "zoo_hash_grid", "zoo_gabor_net", "meta_maml_init"]
+
+
+@pytest.mark.parametrize("per_channel", [False, True], ids=["per-tensor", "per-channel"])
+@pytest.mark.parametrize("bits", [2, 5, 8, 12])
+def test_quantisation_is_within_half_a_step_of_every_value(bits, per_channel):
+    weight = torch.randn(24, 40, generator=torch.Generator().manual_seed(bits)) * torch.linspace(0.1, 3, 24)[:, None]
+    quantised = quantise(weight, bits, per_channel)
+    steps = quantised.step if per_channel else quantised.step.expand(24)
+    error = (quantised.dequantise() - weight).abs()
+    assert (error <= steps[:, None] / 2 + 1e-6).all()
+    assert int(quantised.symbols.min()) == 0 and int(quantised.symbols.max()) == 2**bits - 1
+    if per_channel:  # each row's own range: the narrow rows get finer steps
+        assert quantised.step[0] < quantised.step[-1] / 10
+    constant = quantise(torch.full((3, 4), 0.25), bits, per_channel)
+    assert torch.equal(constant.dequantise(), torch.full((3, 4), 0.25))
+
+
+def test_quantisation_refuses_bad_bits_and_non_finite_values():
+    with pytest.raises(InputError, match="bits must be in 2..16, got 1"):
+        quantise(torch.zeros(3), 1)
+    with pytest.raises(InputError, match="NaN or infinite"):
+        quantise(torch.tensor([0.0, float("nan")]), 8)
+
+
+def test_the_range_coder_round_trips_exactly_near_the_entropy():
+    generator = np.random.default_rng(0)
+    gaussian = np.clip(np.round(generator.normal(128, 20, 20000)), 0, 255).astype(np.int64)
+    laplace = np.clip(np.round(generator.laplace(30, 4, 20000)), 0, 63).astype(np.int64)
+    for symbols, levels in ((gaussian, 256), (laplace, 64), (generator.integers(0, 16, 5000), 16),
+                            (np.full(50, 3), 8), (np.zeros(0, dtype=np.int64), 4)):
+        stream = encode_symbols(symbols, levels)
+        assert np.array_equal(decode_symbols(stream, levels), symbols)
+        counts = np.bincount(symbols, minlength=levels)[np.bincount(symbols, minlength=levels) > 0]
+        entropy_bytes = -(counts * np.log2(counts / max(symbols.size, 1))).sum() / 8
+        assert len(stream.payload) <= 1.03 * entropy_bytes + 16, (levels, len(stream.payload), entropy_bytes)
+    assert encode_symbols(gaussian, 256).family == "gaussian" and encode_symbols(laplace, 64).family == "laplace"
+
+
+@pytest.mark.parametrize("name", SINGLE)
+def test_a_file_decodes_to_exactly_the_quantised_weights_and_its_size_is_what_bpp_counts(name, tmp_path):
+    out = tmp_path / f"{name}.inrz"
+    size, decoded = compress_checkpoint(FIXTURES / f"{name}.ckpt", out, Compression("quantised", 8, True))
+    assert size == out.stat().st_size
+    model = load_compressed(out)
+    state = model.state_dict()
+    _, original = checkpoint_model(FIXTURES / f"{name}.ckpt")
+    for key, value in decoded.items():
+        assert torch.equal(state[key].to(value.dtype), value), key  # bit-exact: the quantised values
+        scale = original[key].abs().max().item() or 1.0
+        assert (value - original[key]).abs().max().item() <= scale / 255 + 1e-6, key  # within a step (range / 255)
+
+
+def test_float32_mode_is_lossless_and_float16_rounds_as_coin_does(tmp_path):
+    _, original = checkpoint_model(FIXTURES / "image_siren.ckpt")
+    compress_checkpoint(FIXTURES / "image_siren.ckpt", tmp_path / "f32.inrz", Compression("float32"))
+    compress_checkpoint(FIXTURES / "image_siren.ckpt", tmp_path / "f16.inrz", Compression("float16"))
+    exact, half = (load_compressed(tmp_path / f"{mode}.inrz").state_dict() for mode in ("f32", "f16"))
+    for key, value in original.items():
+        assert torch.equal(exact[key], value), key
+        assert torch.equal(half[key], value.half().float()), key
+    params = sum(value.numel() for value in original.values())
+    assert params * 2 < (tmp_path / "f16.inrz").stat().st_size < params * 2 + 400  # the header is small
+
+
+def test_inr_compress_then_decompress_renders_what_the_decoded_model_renders(tmp_path, capsys):
+    from inr.commands.render import main as render
+
+    checkpoint = FIXTURES / "image_siren.ckpt"
+    compress([str(checkpoint), "--out", str(tmp_path / "image.inrz"), "--bits", "10"])
+    line = capsys.readouterr().out
+    size = (tmp_path / "image.inrz").stat().st_size
+    shape = checkpoint_model(checkpoint)[0]["signal"]["shape"]
+    assert f"wrote {tmp_path / 'image.inrz'}: {size} bytes, {size * 8 / math.prod(shape):.4f} bpp" in line
+    decompress([str(tmp_path / "image.inrz"), "--out", str(tmp_path / "decoded.png")])
+    render([str(checkpoint), "--out", str(tmp_path / "original.png")])
+    import imageio.v3 as iio
+
+    decoded, original = (iio.imread(tmp_path / f"{name}.png").astype(float) for name in ("decoded", "original"))
+    assert decoded.shape == original.shape
+    assert 10 * np.log10(255**2 / max(np.mean((decoded - original) ** 2), 1e-12)) > 40  # 10 bits: nearly the fit
+
+
+def test_foreign_truncated_corrupted_and_newer_files_are_refused_without_writing(tmp_path, capsys):
+    good = tmp_path / "good.inrz"
+    compress_checkpoint(FIXTURES / "image_siren.ckpt", good, Compression())
+    data = good.read_bytes()
+    cases = {"foreign": (b"PK\x03\x04" + data[4:], "is not an inr compressed file"),
+             "truncated": (data[: len(data) // 2], "corrupted or truncated"),
+             "corrupted": (data[:40] + bytes([data[40] ^ 0x10]) + data[41:], "corrupted or truncated"),
+             "newer": (data[:4] + bytes([9]) + data[5:], "format version 9, newer than this inr reads")}
+    for name, (content, message) in cases.items():
+        bad = tmp_path / f"{name}.inrz"
+        bad.write_bytes(content)
+        with pytest.raises(InputError, match=message):
+            read_file(bad)
+        with pytest.raises(SystemExit) as exit_info:
+            decompress([str(bad), "--out", str(tmp_path / f"{name}.png")])
+        assert exit_info.value.code == 2 and not (tmp_path / f"{name}.png").exists()
+        error = capsys.readouterr().err.strip()
+        assert error.startswith("inr decompress: error:") and message in error and "\n" not in error
+
+
+def test_a_checkpoint_of_members_and_bad_options_are_refused(tmp_path, capsys):
+    with pytest.raises(InputError, match="holds 3 members: compress one at a time"):
+        compress_checkpoint(FIXTURES / "many_image_siren.ckpt", tmp_path / "x.inrz", Compression())
+    with pytest.raises(SystemExit):
+        compress([str(FIXTURES / "image_siren.ckpt"), "--out", str(tmp_path / "x.inrz"), "--bits", "20"])
+    assert "bits must be in 2..16, got 20" in capsys.readouterr().err
+    assert not (tmp_path / "x.inrz").exists()
