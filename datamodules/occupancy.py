@@ -1,12 +1,13 @@
 """3D occupancy: a shape as f(x, y, z) -> logit of "inside" (Tancik et al. 2020, Table 1 "3D shape occupancy").
 
 A closed mesh (or the generated torus and rod) or an oriented point cloud, normalised into the cube as
-:class:`datamodules.pointcloud.PointCloudDataModule` normalises it, is labelled at points: uniform in [-1, 1]^3, and
-near its surface (surface points, area-uniform on a mesh or drawn from the cloud, moved by N(0, ``near_sigma``^2) per
-axis). Inside a mesh is its winding number along a ray (:func:`inr.core.mesh.inside_closed_mesh`); inside a cloud,
-the vote of the nearest oriented points (:func:`inr.core.mesh.inside_oriented_cloud`). A pool of labelled points is
-drawn once; each training step draws ``batch_size`` of them (the paper: 32^3 fresh uniform points per step, in the
-shape's bounding box); validation has its own uniform and near-surface points, the paper's "uniform" and
+:class:`datamodules.pointcloud.PointCloudDataModule` normalises it, is labelled at points: uniform in its bounding
+box (or in [-1, 1]^3), and near its surface (surface points, area-uniform on a mesh or drawn from the cloud, moved
+by N(0, ``near_sigma``^2) per axis). Inside a mesh is its winding number along a ray
+(:func:`inr.core.mesh.inside_closed_mesh`); inside a cloud, the vote of the nearest oriented points
+(:func:`inr.core.mesh.inside_oriented_cloud`). A pool of labelled points is drawn once; each training step draws
+``batch_size`` of them (the paper: 32^3 fresh uniform points per step, in the shape's bounding box); validation
+has its own uniform and near-surface points, the paper's "uniform" and
 "boundary" sets (:class:`inr.metrics.OccupancyIoU`). The surface is the 0.5 level set (logit 0).
 """
 
@@ -41,6 +42,8 @@ class OccupancyDataModule(SignalDataModule):
         near_sigma: standard deviation of the near-surface points' offset per axis, in the [-1, 1] cube (the paper's
             boundary points: 0.01 in its [0, 1] cube, 0.02 here).
         scale_to: half-size of the box the shape's longest side is scaled into.
+        uniform_in: where the uniform points lie: ``box``, the shape's bounding box (grown by 2 ``near_sigma``), as
+            the paper samples them; or ``cube``, all of [-1, 1]^3 (mostly empty space around a thin shape).
         batch_size: points per training step (the paper: 32^3 = 32768); ``None`` uses every point.
         seed: seed of the points and of the batch sampler; ``None`` takes the run's ``seed_everything``.
     """
@@ -49,12 +52,15 @@ class OccupancyDataModule(SignalDataModule):
     available_targets = ("values", "boundary_points", "boundary_labels")
 
     def __init__(self, path: str | None = None, points: int = 200_000, val_points: int = 20_000,
-                 near_sigma: float = 0.02, scale_to: float = 0.9, batch_size: int | None = 32768,
-                 seed: int | None = None) -> None:
+                 near_sigma: float = 0.02, scale_to: float = 0.9, uniform_in: str = "box",
+                 batch_size: int | None = 32768, seed: int | None = None) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
         for option, value in (("points", points), ("val_points", val_points)):
             if value < 2:
                 raise InputError(f"data {option} must be >= 2, got {value}")
+        if uniform_in not in ("box", "cube"):
+            raise InputError(f"data uniform_in must be box (the shape's bounding box) or cube ([-1, 1]^3), got "
+                             f"{uniform_in!r}")
         if not near_sigma > 0 or not 0 < scale_to <= 1:
             raise InputError(f"data near_sigma must be > 0 and scale_to in (0, 1], got {near_sigma}, {scale_to}")
         self.path, self.scale_to = path, scale_to
@@ -72,6 +78,12 @@ class OccupancyDataModule(SignalDataModule):
         else:
             self.cloud = (cloud - center) / self.scale
             self.normals = normals / np.linalg.norm(normals, axis=1, keepdims=True)
+        shape = self.mesh.vertices if self.mesh is not None else self.cloud
+        if uniform_in == "box":  # the shape's bounding box, as the paper samples, with near_sigma's margin
+            self.low = np.maximum(np.asarray(shape).min(axis=0) - 2 * near_sigma, -1.0)
+            self.high = np.minimum(np.asarray(shape).max(axis=0) + 2 * near_sigma, 1.0)
+        else:
+            self.low, self.high = -np.ones(3), np.ones(3)
         generator = np.random.default_rng(self.seed)
         self.train_points, self.train_labels = self._labelled(points // 2, points - points // 2, near_sigma, generator)
         self.val_uniform, self.val_uniform_labels = self._labelled(val_points, 0, near_sigma, generator)
@@ -84,8 +96,8 @@ class OccupancyDataModule(SignalDataModule):
             surface, _ = sample_surface(self.mesh, near, seed=int(generator.integers(2**31)))
         elif near:
             surface = self.cloud[generator.integers(len(self.cloud), size=near)]
-        points = np.concatenate([generator.uniform(-1, 1, (uniform, 3)), surface + generator.normal(0, sigma,
-                                                                                                   surface.shape)])
+        points = np.concatenate([generator.uniform(self.low, self.high, (uniform, 3)),
+                                 surface + generator.normal(0, sigma, surface.shape)])
         if self.mesh is not None:
             labels = inside_closed_mesh(self.mesh.vertices, self.mesh.faces, points)
         else:

@@ -101,7 +101,14 @@ def test_an_oriented_cloud_is_labelled_as_the_mesh_it_samples(tmp_path):
     for queries, labels in ((cloud.val_uniform, cloud.val_uniform_labels), (cloud.val_near, cloud.val_near_labels)):
         truth = inside_closed_mesh(mesh.mesh.vertices, mesh.mesh.faces, queries.double().numpy())
         assert (truth == (labels[:, 0].numpy() > 0.5)).mean() > 0.98
-    assert 0.1 < cloud.val_uniform_labels.mean() < 0.3 and 0.3 < cloud.val_near_labels.mean() < 0.7
+    # uniform points in the shape's bounding box (the paper's), grown by 2 near_sigma: the torus fills 40 % of it
+    assert 0.3 < cloud.val_uniform_labels.mean() < 0.5 and 0.3 < cloud.val_near_labels.mean() < 0.7
+    extent = np.ptp(cloud.cloud, axis=0)
+    assert np.allclose(cloud.high - cloud.low, extent + 0.08) and (cloud.val_uniform.numpy() >= cloud.low - 1e-6).all()
+    cube = OccupancyDataModule(str(tmp_path / "torus.xyz"), points=10, val_points=2000, uniform_in="cube", seed=0)
+    assert cube.val_uniform.abs().max() > 0.95 and cube.val_uniform_labels.mean() < 0.15
+    with pytest.raises(InputError, match="uniform_in must be box .* or cube .*, got 'sphere'"):
+        OccupancyDataModule(str(tmp_path / "torus.xyz"), points=10, val_points=10, uniform_in="sphere")
 
 
 def test_an_occupancy_fit_reaches_a_high_iou_and_renders_its_mesh(tmp_path, capsys):
