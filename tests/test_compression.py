@@ -130,3 +130,35 @@ def test_a_checkpoint_of_members_and_bad_options_are_refused(tmp_path, capsys):
         compress([str(FIXTURES / "image_siren.ckpt"), "--out", str(tmp_path / "x.inrz"), "--bits", "20"])
     assert "bits must be in 2..16, got 20" in capsys.readouterr().err
     assert not (tmp_path / "x.inrz").exists()
+
+
+def test_an_image_compressed_at_a_rate_fits_the_largest_siren_within_it(gray_png, tmp_path, capsys):
+    import imageio.v3 as iio
+
+    from inr.training.rate_presets import LADDER, file_bytes
+
+    out = tmp_path / "image.inrz"
+    compress([str(gray_png), "--bpp", "6", "--steps", "150", "--out", str(out)])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    size = out.stat().st_size
+    assert size * 8 / (32 * 32) <= 6 and f"{size} bytes, {size * 8 / 1024:.4f} bpp" in line
+    header, _ = read_file(out)
+    layers, width = header["network"]["init_args"]["layers"] + 1, header["network"]["init_args"]["hidden"]
+    assert f"SIREN {layers} x {width}" in line
+    larger = LADDER[LADDER.index((layers, width)) + 1:]
+    assert all(file_bytes(header, *shape, Compression()) > 6 * 1024 / 8 for shape in larger)  # the largest that fits
+    decompress([str(out), "--out", str(tmp_path / "decoded.png")])
+    decoded, original = (iio.imread(path).astype(float) for path in (tmp_path / "decoded.png", gray_png))
+    psnr = 10 * np.log10(255**2 / np.mean((decoded - original) ** 2))
+    reported = float(line.split("psnr ")[1].split(",")[0])
+    assert psnr > 20 and abs(psnr - reported) < 0.5  # what compress reports is what decompress gives
+
+
+def test_a_rate_no_network_reaches_and_a_signal_without_a_rate_are_refused(gray_png, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        compress([str(gray_png), "--bpp", "0.5", "--out", str(tmp_path / "x.inrz")])
+    assert exit_info.value.code == 2 and "--bpp 0.5: even the smallest network (2 x 8) takes" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        compress([str(gray_png), "--out", str(tmp_path / "x.inrz")])
+    assert exit_info.value.code == 2 and "is a signal: give --bpp RATE" in capsys.readouterr().err
+    assert not (tmp_path / "x.inrz").exists()
