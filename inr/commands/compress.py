@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from inr.commands.catalog import SHIPPED_CONFIGS
-from inr.core.errors import InrError
+from inr.core.errors import InputError, InrError
 from inr.core.evaluation import Evaluation
 from inr.training.compression import MODEL_KEYS, Compression, checkpoint_model, compress_checkpoint, load_compressed
 from inr.training.rate_presets import network_for_rate
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"({' x '.join(map(str, signal['shape']))})")
             return
         if options.bpp is None:
-            parser.error(f"{options.source} is a signal: give --bpp RATE (or compress a fitted .ckpt)")
+            raise InputError(f"{options.source} is a signal: give --bpp RATE (or compress a fitted .ckpt)")
         result = fit_and_compress(options.source, options.out, options.bpp, how, options.config, options.steps,
                                   options.lr)
         quality = ", ".join(f"{name} {value:.2f}" for name, value in result.items()
