@@ -68,7 +68,7 @@ COMMANDS = {
     "export": "inr.commands.export:main",  # a batched checkpoint's members: one stacked file, or one checkpoint each
     "benchmark": "inr.commands.benchmark:main",  # configs over a folder of signals: the paper-style table
     "ntk": "inr.commands.ntk:main",  # NTK report of any encoder + network (docs/ntk.md)
-    "experiment": "inr.experiments.cli:main",  # spectral-bias experiments: psweep, table, spectra
+    "experiment": "inr.commands.experiment:main",  # spectral-bias experiments (psweep, table, spectra) and rd
     "meta": "inr.commands.meta:main",  # learning across signals: meta-learned inits, functa (docs/meta.md)
     "list": "inr.commands.catalog:main",  # the shipped configs and the classes a config can name
     "compress": "inr.commands.compress:main",  # a fit as a small file: quantised, range-coded weights
@@ -83,7 +83,7 @@ EPILOG = (
     "  inr compress CKPT --out FILE [--bits 8]        the fit as a small file; inr decompress FILE --out x.png\n"
     "  inr benchmark CONFIGS --data FOLDER            configs over a folder of signals: mean +- std table\n"
     "  inr ntk --config configs/ntk/siren.yaml        neural tangent kernel, spectrum, eigenvalues of a model\n"
-    "  inr experiment {psweep,table,spectra} ...      the spectral-bias experiments (see docs/ntk.md)\n"
+    "  inr experiment {psweep,table,spectra,rd} ...   the spectral-bias experiments (docs/ntk.md), rate-distortion\n"
     "  inr meta {fit,validate,export,latents} ...     learned initialisations and functa over many signals"
 )
 

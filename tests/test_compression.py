@@ -164,3 +164,34 @@ def test_a_rate_no_network_reaches_and_a_signal_without_a_rate_are_refused(gray_
     assert exit_info.value.code == 2 and error.startswith("inr compress: error:") and "\n" not in error
     assert "is a signal: give --bpp RATE" in error
     assert not (tmp_path / "x.inrz").exists()
+
+
+def test_rd_puts_inr_jpeg_and_webp_on_one_curve_with_bd_rates(tmp_path, capsys):
+    import csv
+
+    import imageio.v3 as iio
+
+    from conftest import cameraman_crop
+    from inr.cli import main as inr_main
+    from inr.commands.rd import bd_rate
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    iio.imwrite(folder / "a.png", np.repeat(cameraman_crop(40)[..., None], 3, axis=-1))  # RGB, cropped to 32 below
+    inr_main(["experiment", "rd", "--folder", str(folder), "--rates", "[8, 16]", "--size", "32", "--steps", "60",
+              "--jpeg_qualities", "[20, 60, 90]", "--webp_qualities", "[20, 60, 90]", "--out", str(tmp_path / "rd")])
+    table = capsys.readouterr().out
+    with open(tmp_path / "rd" / "rd.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["codec"] for row in rows] == ["inr"] * 2 + ["jpeg"] * 3 + ["webp"] * 3
+    for row in rows[:2]:  # inr's bpp is its file's: within the rate asked
+        size = (tmp_path / "rd" / "inr" / f"a_{float(row['setting']):g}.inrz").stat().st_size
+        assert float(row["bpp"]) == pytest.approx(size * 8 / 32**2, rel=1e-5)
+        assert float(row["bpp"]) <= float(row["setting"])
+    jpeg = [float(row["psnr"]) for row in rows if row["codec"] == "jpeg"]
+    assert jpeg == sorted(jpeg) and all(float(row["ssim"]) <= 1 for row in rows)  # quality rises with the setting
+    assert (tmp_path / "rd" / "rd.png").stat().st_size > 10_000 and "| jpeg |" in table and "BD-rate" in table
+    # BD-rate: the same curve at half the rate saves 50 %; curves that do not overlap have none
+    rates, psnr = np.array([0.2, 0.4, 0.8, 1.6]), np.array([25.0, 28.0, 31.0, 34.0])
+    assert bd_rate((rates, psnr), (rates / 2, psnr)) == pytest.approx(-50.0, abs=1e-6)
+    assert math.isnan(bd_rate((rates, psnr), (rates, psnr + 20)))

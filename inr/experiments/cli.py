@@ -39,13 +39,13 @@ def run_function(function: Callable, prog: str, argv: list[str] | None) -> None:
         sys.exit(2)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``inr experiment NAME [options]``."""
+def main(argv: list[str] | None = None, extra: tuple[str, ...] = ()) -> None:
+    """Entry point of ``inr experiment NAME [options]``; ``extra`` names experiments a higher layer runs (usage)."""
     import importlib
 
     args = sys.argv[1:] if argv is None else list(argv)
     if not args or args[0] not in EXPERIMENTS:
-        choices = ", ".join(EXPERIMENTS)
+        choices = ", ".join([*EXPERIMENTS, *extra])
         print(f"usage: inr experiment {{{choices}}} [--config FILE] [--option value ...] (--help for options)",
               file=sys.stderr)
         sys.exit(0 if args and args[0] in ("-h", "--help") else 2)
