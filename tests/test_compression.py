@@ -170,8 +170,8 @@ def test_rd_puts_inr_jpeg_and_webp_on_one_curve_with_bd_rates(tmp_path, capsys):
     import csv
 
     import imageio.v3 as iio
-
     from conftest import cameraman_crop
+
     from inr.cli import main as inr_main
     from inr.commands.rd import bd_rate
 
