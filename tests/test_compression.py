@@ -195,3 +195,26 @@ def test_rd_puts_inr_jpeg_and_webp_on_one_curve_with_bd_rates(tmp_path, capsys):
     rates, psnr = np.array([0.2, 0.4, 0.8, 1.6]), np.array([25.0, 28.0, 31.0, 34.0])
     assert bd_rate((rates, psnr), (rates / 2, psnr)) == pytest.approx(-50.0, abs=1e-6)
     assert math.isnan(bd_rate((rates, psnr), (rates, psnr + 20)))
+
+
+def test_the_mse_step_never_errs_more_than_the_range_step_and_clips_outliers():
+    weight = torch.randn(16, 200, generator=torch.Generator().manual_seed(0))
+    weight[:, 0] = 12.0  # one outlier per row: the range step wastes its levels on it
+    errors = {(bits, step): (quantise(weight, bits, True, step).dequantise() - weight).square().mean()
+              for bits in (3, 6) for step in ("range", "mse")}
+    assert errors[3, "mse"] < 0.8 * errors[3, "range"]  # coarse steps: clipping the outlier pays
+    assert errors[6, "mse"] <= errors[6, "range"]  # fine steps: clipping costs more than it saves; never worse
+    tight = torch.linspace(-1, 1, 256)[None].repeat(4, 1)
+    assert (quantise(tight, 8, True, "mse").dequantise() - tight).square().mean() <= (
+        quantise(tight, 8, True, "range").dequantise() - tight).square().mean()
+    with pytest.raises(InputError, match="step must be range or mse, got 'best'"):
+        quantise(weight, 8, step="best")
+
+
+def test_quantisation_aware_fine_tuning_recovers_what_coarse_bits_lose(gray_png, tmp_path, capsys):
+    psnr = {}
+    for name, extra in (("plain", []), ("qat", ["--qat-steps", "80"])):
+        compress([str(gray_png), "--bpp", "6", "--bits", "4", "--steps", "150", "--out", str(tmp_path / f"{name}.inrz"),
+                  *extra])
+        psnr[name] = float(capsys.readouterr().out.split("psnr ")[1].split(",")[0])
+    assert psnr["qat"] > psnr["plain"] + 1, psnr

@@ -12,7 +12,15 @@ from typing import Any
 from inr.commands.catalog import SHIPPED_CONFIGS
 from inr.core.errors import InputError, InrError
 from inr.core.evaluation import Evaluation
-from inr.training.compression import MODEL_KEYS, Compression, checkpoint_model, compress_checkpoint, load_compressed
+from inr.training.compression import (
+    MODEL_KEYS,
+    Compression,
+    checkpoint_model,
+    compress_checkpoint,
+    compress_state,
+    finetune_quantised,
+    load_compressed,
+)
 from inr.training.rate_presets import network_for_rate
 
 #: the config a signal is fitted with, by file type (any config can be given with --config).
@@ -33,8 +41,10 @@ def _fit_args(source: str, config: str, steps: int, lr: float, root: str) -> lis
 
 
 def fit_and_compress(source: str, out: str, bpp: float, how: Compression, config: str | None = None,
-                     steps: int = 2000, lr: float = 1e-3) -> dict[str, Any]:
+                     steps: int = 2000, lr: float = 1e-3, qat_steps: int = 0) -> dict[str, Any]:
     """Fit ``source`` with the largest SIREN whose file stays within ``bpp``, then compress it to ``out``.
+
+    With ``qat_steps``, the fit is fine-tuned that many steps through its quantised weights (lr / 10) first.
 
     Returns the file's ``bytes``, ``bpp``, the network ``shape`` (sine layers, width) and the decoded fit's
     metrics against the signal (``psnr``, ...).
@@ -51,7 +61,12 @@ def fit_and_compress(source: str, out: str, bpp: float, how: Compression, config
         (layers, width), _ = network_for_rate(bpp, header, how)
         sized = ["--model.network.init_args.hidden", str(width), "--model.network.init_args.layers", str(layers - 1)]
         fit = build_cli(["fit", *_fit_args(source, config, steps, lr, root), *native, *sized])
-        size, _ = compress_checkpoint(Path(root) / "checkpoints" / "last.ckpt", out, how)
+        header, state = checkpoint_model(Path(root) / "checkpoints" / "last.ckpt")
+        if qat_steps:
+            model = fit.model
+            finetune_quantised(model, fit.datamodule.validation_batch(model.device), how, qat_steps, lr / 10)
+            state = {name: value for name, value in model.state_dict().items() if name in state}
+        size, _ = compress_state(header, state, out, how)
         decoded = load_compressed(out)
         batch = fit.datamodule.validation_batch(decoded.device)
         prediction = decoded.predict_values(batch["coords"])
@@ -80,11 +95,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bits", type=int, default=8, help="quantisation bits per weight (2..16; default 8)")
     parser.add_argument("--per-channel", action="store_true",
                         help="one quantisation range per output channel (row of a weight) instead of per tensor")
+    parser.add_argument("--step", choices=("range", "mse"), default="range",
+                        help="quantisation step: each range over 2^bits - 1 (default), or the range shrunk for the "
+                             "least squared error")
+    parser.add_argument("--qat-steps", type=int, default=0,
+                        help="for a signal file: fine-tune this many steps through the quantised weights "
+                             "(straight-through) before coding")
     parser.add_argument("--mode", choices=("quantised", "float16", "float32"), default="quantised",
                         help="quantised and range-coded (default), float16 (COIN) or float32 (lossless)")
     options = parser.parse_args(argv)
     try:
-        how = Compression(options.mode, options.bits, options.per_channel)
+        how = Compression(options.mode, options.bits, options.per_channel, options.step)
         if options.source.endswith(".ckpt"):
             size, _ = compress_checkpoint(options.source, options.out, how)
             signal = checkpoint_model(options.source)[0]["signal"]
@@ -95,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         if options.bpp is None:
             raise InputError(f"{options.source} is a signal: give --bpp RATE (or compress a fitted .ckpt)")
         result = fit_and_compress(options.source, options.out, options.bpp, how, options.config, options.steps,
-                                  options.lr)
+                                  options.lr, options.qat_steps)
         quality = ", ".join(f"{name} {value:.2f}" for name, value in result.items()
                             if name not in ("bytes", "bpp", "shape"))
         print(f"wrote {options.out}: {result['bytes']} bytes, {result['bpp']:.4f} bpp, SIREN {result['shape'][0]} x "

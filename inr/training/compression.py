@@ -31,17 +31,28 @@ MODEL_KEYS = ("encoder", "network", "signal")
 
 @dataclass(frozen=True)
 class Compression:
-    """How tensors are stored: ``mode`` quantised (``bits``, ``per_channel``), float16 or float32."""
+    """How tensors are stored: quantised (``bits``, ``per_channel``, ``range`` or ``mse`` step), float16, float32."""
 
     mode: str = "quantised"
     bits: int = 8
     per_channel: bool = False
+    step: str = "range"
 
     def __post_init__(self) -> None:
         if self.mode not in ("quantised", "float16", "float32"):
             raise InputError(f"compression mode must be quantised, float16 or float32, got {self.mode!r}")
         if self.mode == "quantised":
-            quantise(torch.zeros(1), self.bits)  # refuses bits out of range, naming the range
+            quantise(torch.zeros(1), self.bits, step=self.step)  # refuses bits or a step it does not know
+
+    def round_trip(self, tensor: Tensor) -> Tensor:
+        """What storing ``tensor`` gives back (float32 on its device; complex stays complex)."""
+        if tensor.is_complex():
+            return torch.view_as_complex(self.round_trip(torch.view_as_real(tensor)).contiguous())
+        if self.mode == "float32":
+            return tensor.detach().float()
+        if self.mode == "float16":
+            return tensor.detach().half().float()
+        return quantise(tensor, self.bits, self.per_channel, self.step).dequantise().to(tensor.device)
 
 
 def encode_tensor(tensor: Tensor, how: Compression) -> tuple[TensorRecord, Tensor]:
@@ -56,7 +67,7 @@ def encode_tensor(tensor: Tensor, how: Compression) -> tuple[TensorRecord, Tenso
         dtype = np.float16 if how.mode == "float16" else np.float32
         raw = tensor.detach().float().cpu().numpy().astype(dtype)
         return TensorRecord(how.mode, raw=raw.reshape(-1)), torch.from_numpy(raw.astype(np.float32))
-    quantised = quantise(tensor, how.bits, how.per_channel)
+    quantised = quantise(tensor, how.bits, how.per_channel, how.step)
     stream = encode_symbols(quantised.symbols.numpy(), 2**how.bits)
     record = TensorRecord("quantised", how.bits, quantised.per_channel, quantised.low.numpy(),
                           quantised.step.numpy(), stream)
@@ -91,13 +102,44 @@ def checkpoint_model(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor
 
 def compress_checkpoint(path: str | Path, out: str | Path, how: Compression) -> tuple[int, dict[str, Tensor]]:
     """Write checkpoint ``path``'s representation to ``out``; (the file's bytes, the decoded tensors by name)."""
-    header, state = checkpoint_model(path)
+    return compress_state(*checkpoint_model(path), out, how)
+
+
+def compress_state(header: dict[str, Any], state: dict[str, Tensor], out: str | Path,
+                   how: Compression) -> tuple[int, dict[str, Tensor]]:
+    """Write the model ``header`` describes with tensors ``state`` to ``out``; (bytes, the decoded tensors)."""
+    header = dict(header)
     records, decoded = [], {}
     for name, tensor in state.items():
         record, decoded[name] = encode_tensor(tensor, how)
         records.append(record)
     header["tensors"] = list(state)
     return write_file(out, header, records), decoded
+
+
+def finetune_quantised(model, batch: dict[str, Tensor], how: Compression, steps: int, lr: float = 1e-4) -> list[float]:
+    """Quantisation-aware fine-tuning; the loss of every step.
+
+    ``steps`` Adam steps on the representation's MSE to ``batch['values']`` at ``batch['coords']``: the forward pass
+    sees the stored (quantised) weights, the gradient passes straight through the rounding (straight-through
+    estimator) to the float weights.
+    """
+    names = [name for name, _ in model.named_parameters() if name.startswith(("encoder.", "network."))]
+    parameters = dict(model.named_parameters())
+    optimizer = torch.optim.Adam([parameters[name] for name in names], lr=lr)
+    coords, values = batch["coords"], batch["values"]
+    losses = []
+    model.train()
+    for _ in range(steps):
+        stored = {name: parameters[name] + (how.round_trip(parameters[name]) - parameters[name]).detach()
+                  for name in names}
+        loss = (torch.func.functional_call(model, stored, (coords,)) - values).square().mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+    model.eval()
+    return losses
 
 
 def load_compressed(path: str | Path, device: str = "cpu"):
