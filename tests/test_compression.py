@@ -15,7 +15,13 @@ from inr.core.errors import InputError
 from inr.core.quantise import quantise
 from inr.io.bitstream import read_file
 from inr.io.entropy import decode_symbols, encode_symbols
-from inr.training.compression import Compression, checkpoint_model, compress_checkpoint, load_compressed
+from inr.training.compression import (
+    Compression,
+    checkpoint_model,
+    compress_checkpoint,
+    decode_tensor,
+    load_compressed,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "checkpoints"
 #: every single-signal kind and network family the fixtures hold (old class paths included)
@@ -218,3 +224,43 @@ def test_quantisation_aware_fine_tuning_recovers_what_coarse_bits_lose(gray_png,
                   *extra])
         psnr[name] = float(capsys.readouterr().out.split("psnr ")[1].split(",")[0])
     assert psnr["qat"] > psnr["plain"] + 1, psnr
+
+
+def test_a_fit_from_a_learned_init_codes_its_difference_and_decodes_only_with_that_init(gray_png, tmp_path, capsys):
+    import shutil
+
+    from conftest import cameraman_crop, run_fit
+
+    run_fit(["--config", "configs/image_siren.yaml", "--data.path", str(gray_png), "--data.size", "null",
+             "--model.network.init_args.hidden", "16", "--model.network.init_args.layers", "1",
+             "--trainer.max_steps", "100", "--trainer.val_check_interval", "100", "--trainer.logger", "false",
+             "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(tmp_path / "init_run"),
+             "--model.optimizer.init_args.lr", "1e-3"])
+    init = tmp_path / "codec" / "init.ckpt"
+    init.parent.mkdir()
+    shutil.copy(next((tmp_path / "init_run").glob("**/last.ckpt")), init)
+    import imageio.v3 as iio
+
+    other = tmp_path / "other.png"
+    iio.imwrite(other, np.flipud(cameraman_crop(32)))  # another signal of the same shape
+    out = tmp_path / "codec" / "other.inrz"
+    compress([str(other), "--init", str(init), "--steps", "40", "--out", str(out)])
+    assert "SIREN 2 x 16" in capsys.readouterr().out
+    header, _ = read_file(out)
+    assert header["init"]["file"] == "init.ckpt" and len(header["init"]["sha256"]) == 64
+    decoded = load_compressed(out).state_dict()  # the init found beside the file
+    _, start = checkpoint_model(init)
+    assert any((decoded[name] - start[name]).abs().max() > 0 for name in start)  # the fit moved from the init
+    for record, name in zip(read_file(out)[1], header["tensors"]):  # the file holds the moves, not the weights
+        stored = decode_tensor(record, tuple(start[name].shape), name)
+        torch.testing.assert_close(stored + start[name], decoded[name], rtol=0, atol=1e-6)
+    shutil.move(init, tmp_path / "elsewhere.ckpt")
+    with pytest.raises(InputError, match="was coded against the init init.ckpt: give it with --init FILE"):
+        load_compressed(out)
+    assert torch.equal(load_compressed(out, init=tmp_path / "elsewhere.ckpt").state_dict()["network.net.2.bias"],
+                       decoded["network.net.2.bias"])
+    with pytest.raises(InputError, match="was coded against another init.ckpt .* differs"):
+        load_compressed(out, init=FIXTURES / "image_siren.ckpt")
+    with pytest.raises(SystemExit):
+        compress([str(other), "--init", str(tmp_path / "elsewhere.ckpt"), "--bpp", "2", "--out", str(tmp_path / "x")])
+    assert "--bpp and --init exclude each other" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import tempfile
@@ -16,7 +17,6 @@ from inr.training.compression import (
     MODEL_KEYS,
     Compression,
     checkpoint_model,
-    compress_checkpoint,
     compress_state,
     finetune_quantised,
     load_compressed,
@@ -40,14 +40,14 @@ def _fit_args(source: str, config: str, steps: int, lr: float, root: str) -> lis
             root, "--checkpoint.save_top_k", "0", "--trainer.enable_model_summary", "false"]
 
 
-def fit_and_compress(source: str, out: str, bpp: float, how: Compression, config: str | None = None,
-                     steps: int = 2000, lr: float = 1e-3, qat_steps: int = 0) -> dict[str, Any]:
+def fit_and_compress(source: str, out: str, bpp: float | None, how: Compression, config: str | None = None,
+                     steps: int = 2000, lr: float = 1e-3, qat_steps: int = 0,
+                     init: str | None = None) -> dict[str, Any]:
     """Fit ``source`` with the largest SIREN whose file stays within ``bpp``, then compress it to ``out``.
 
-    With ``qat_steps``, the fit is fine-tuned that many steps through its quantised weights (lr / 10) first.
-
-    Returns the file's ``bytes``, ``bpp``, the network ``shape`` (sine layers, width) and the decoded fit's
-    metrics against the signal (``psnr``, ...).
+    With ``qat_steps``, the fit is fine-tuned that many steps through its quantised weights (lr / 10) first. With
+    ``init`` (a learned initialisation: an exported meta checkpoint), the fit starts from it with its network, and
+    the file codes the difference from it (``bpp`` is then not used).
     """
     from inr.cli import build_cli
 
@@ -55,19 +55,27 @@ def fit_and_compress(source: str, out: str, bpp: float, how: Compression, config
     native = ["--data.size", "null"] if config is None and kind == "image" else []  # the image's own pixels
     config = config or str(SHIPPED_CONFIGS / CONFIGS[kind])
     with tempfile.TemporaryDirectory() as root:
-        probe = build_cli([*_fit_args(source, config, steps, lr, root), *native], run=False)
-        header = {key: probe.model.hparams[key] for key in MODEL_KEYS if key != "signal"}
-        header["signal"] = probe.model.signal.to_dict()
-        (layers, width), _ = network_for_rate(bpp, header, how)
-        sized = ["--model.network.init_args.hidden", str(width), "--model.network.init_args.layers", str(layers - 1)]
+        if init is not None:
+            start = checkpoint_model(init)[0]
+            sized = ["--model.encoder", json.dumps(start["encoder"]), "--model.network", json.dumps(start["network"]),
+                     "--model.init_from", init]
+            options = start["network"].get("init_args", {})
+            layers, width = options.get("layers", 0) + 1, options.get("hidden", 0)
+        else:
+            probe = build_cli([*_fit_args(source, config, steps, lr, root), *native], run=False)
+            header = {key: probe.model.hparams[key] for key in MODEL_KEYS if key != "signal"}
+            header["signal"] = probe.model.signal.to_dict()
+            (layers, width), _ = network_for_rate(bpp, header, how)
+            sized = ["--model.network.init_args.hidden", str(width), "--model.network.init_args.layers",
+                     str(layers - 1)]
         fit = build_cli(["fit", *_fit_args(source, config, steps, lr, root), *native, *sized])
         header, state = checkpoint_model(Path(root) / "checkpoints" / "last.ckpt")
         if qat_steps:
             model = fit.model
             finetune_quantised(model, fit.datamodule.validation_batch(model.device), how, qat_steps, lr / 10)
             state = {name: value for name, value in model.state_dict().items() if name in state}
-        size, _ = compress_state(header, state, out, how)
-        decoded = load_compressed(out)
+        size, _ = compress_state(header, state, out, how, init)
+        decoded = load_compressed(out, init=init)
         batch = fit.datamodule.validation_batch(decoded.device)
         prediction = decoded.predict_values(batch["coords"])
         evaluation = Evaluation(spec=decoded.signal, batch=batch, prediction=prediction, step=steps,
@@ -101,22 +109,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--qat-steps", type=int, default=0,
                         help="for a signal file: fine-tune this many steps through the quantised weights "
                              "(straight-through) before coding")
+    parser.add_argument("--init", default=None,
+                        help="a learned initialisation (inr meta export ... --out init.ckpt): a signal is fitted from "
+                             "it with its network, and the file codes the weights' difference from it; inr decompress "
+                             "needs the same file (--init, or beside the compressed file)")
     parser.add_argument("--mode", choices=("quantised", "float16", "float32"), default="quantised",
                         help="quantised and range-coded (default), float16 (COIN) or float32 (lossless)")
     options = parser.parse_args(argv)
     try:
         how = Compression(options.mode, options.bits, options.per_channel, options.step)
         if options.source.endswith(".ckpt"):
-            size, _ = compress_checkpoint(options.source, options.out, how)
+            size, _ = compress_state(*checkpoint_model(options.source), options.out, how, options.init)
             signal = checkpoint_model(options.source)[0]["signal"]
             unit = "bpp" if signal["kind"] == "image" else "bits per point"
             print(f"wrote {options.out}: {size} bytes, {bits_per_point(size, signal):.4f} {unit} "
                   f"({' x '.join(map(str, signal['shape']))})")
             return
-        if options.bpp is None:
+        if options.bpp is not None and options.init is not None:
+            raise InputError("--bpp and --init exclude each other: a learned initialisation fixes the network")
+        if options.bpp is None and options.init is None:
             raise InputError(f"{options.source} is a signal: give --bpp RATE (or compress a fitted .ckpt)")
         result = fit_and_compress(options.source, options.out, options.bpp, how, options.config, options.steps,
-                                  options.lr, options.qat_steps)
+                                  options.lr, options.qat_steps, options.init)
         quality = ", ".join(f"{name} {value:.2f}" for name, value in result.items()
                             if name not in ("bytes", "bpp", "shape"))
         print(f"wrote {options.out}: {result['bytes']} bytes, {result['bpp']:.4f} bpp, SIREN {result['shape'][0]} x "

@@ -18,10 +18,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("file", help="a file written by inr compress")
     parser.add_argument("--out", required=True, help="output file, as inr render writes it (PNG for an image, ...)")
     parser.add_argument("--resolution", type=int, default=None, help="as inr render's (default: the fitted size)")
+    parser.add_argument("--init", default=None, help="the learned initialisation the file was coded against "
+                        "(default: the file its header names, beside it)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device")
     options = parser.parse_args(argv)
     try:
-        model = load_compressed(options.file, options.device)
+        model = load_compressed(options.file, options.device, options.init)
         print(render_model(model, options.out, options.resolution, name=options.file))
     except InrError as error:
         print(f"inr decompress: error: {error}", file=sys.stderr)

@@ -105,13 +105,22 @@ def compress_checkpoint(path: str | Path, out: str | Path, how: Compression) -> 
     return compress_state(*checkpoint_model(path), out, how)
 
 
-def compress_state(header: dict[str, Any], state: dict[str, Tensor], out: str | Path,
-                   how: Compression) -> tuple[int, dict[str, Tensor]]:
-    """Write the model ``header`` describes with tensors ``state`` to ``out``; (bytes, the decoded tensors)."""
+def compress_state(header: dict[str, Any], state: dict[str, Tensor], out: str | Path, how: Compression,
+                   init: str | Path | None = None) -> tuple[int, dict[str, Tensor]]:
+    """Write the model ``header`` describes with tensors ``state`` to ``out``; (bytes, the decoded tensors).
+
+    With ``init`` (a checkpoint the fit started from: a learned initialisation), each tensor is coded as its
+    difference from the init's, and the header names the init by file name and SHA-256; decoding needs that file.
+    """
     header = dict(header)
+    base = _init_state(init, state) if init is not None else {}
+    if init is not None:
+        header["init"] = {"file": Path(init).name, "sha256": _digest(init)}
     records, decoded = [], {}
     for name, tensor in state.items():
-        record, decoded[name] = encode_tensor(tensor, how)
+        offset = base.get(name)
+        record, decoded[name] = encode_tensor(tensor if offset is None else tensor - offset, how)
+        decoded[name] = decoded[name] if offset is None else decoded[name] + offset.to(decoded[name].dtype)
         records.append(record)
     header["tensors"] = list(state)
     return write_file(out, header, records), decoded
@@ -142,11 +151,46 @@ def finetune_quantised(model, batch: dict[str, Tensor], how: Compression, steps:
     return losses
 
 
-def load_compressed(path: str | Path, device: str = "cpu"):
-    """The :class:`~inr.training.module.INRModule` a compressed file holds, in eval mode on ``device``."""
+def _digest(path: str | Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _init_state(init: str | Path, state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The init checkpoint's tensors, which must have the shapes of ``state``'s (the same network)."""
+    _, base = checkpoint_model(init)
+    for name, value in state.items():
+        if name not in base or base[name].shape != value.shape:
+            raise InputError(f"init {init} does not hold this model's {name} {list(value.shape)}: give the init "
+                             "the fit started from")
+    return base
+
+
+def resolve_init(header: dict[str, Any], path: str | Path, init: str | Path | None) -> Path | None:
+    """The init file a compressed file was coded against (``init``, or its named file beside ``path``), checked."""
+    named = header.get("init")
+    if named is None:
+        return None
+    candidate = Path(init) if init is not None else Path(path).parent / named["file"]
+    if not candidate.is_file():
+        raise InputError(f"{path} was coded against the init {named['file']}: give it with --init FILE (not found "
+                         f"at {candidate})")
+    if _digest(candidate) != named["sha256"]:
+        raise InputError(f"{path} was coded against another {named['file']} (SHA-256 {named['sha256'][:12]}...): "
+                         f"{candidate} differs")
+    return candidate
+
+
+def load_compressed(path: str | Path, device: str = "cpu", init: str | Path | None = None):
+    """The :class:`~inr.training.module.INRModule` a compressed file holds, in eval mode on ``device``.
+
+    A file coded against an init needs that init: ``init``, or the file its header names in ``path``'s folder.
+    """
     from inr.training.module import INRModule
 
     header, records = read_file(path)
+    init_path = resolve_init(header, path, init)
     names = header.get("tensors", [])
     if len(names) != len(records):
         raise InputError(f"{path} names {len(names)} tensors but holds {len(records)}")
@@ -169,6 +213,9 @@ def load_compressed(path: str | Path, device: str = "cpu"):
             state[name] = torch.view_as_complex(decode_tensor(record, (*shapes[name], 2), name))
         else:
             state[name] = decode_tensor(record, shapes[name], name)
+    if init_path is not None:
+        base = _init_state(init_path, state)
+        state = {name: value + base[name].to(value.dtype) for name, value in state.items()}
     model.load_state_dict(state, strict=False)
     return model.to(device).eval()
 
