@@ -138,6 +138,7 @@ def test_a_checkpoint_of_members_and_bad_options_are_refused(tmp_path, capsys):
     assert not (tmp_path / "x.inrz").exists()
 
 
+@pytest.mark.slow
 def test_an_image_compressed_at_a_rate_fits_the_largest_siren_within_it(gray_png, tmp_path, capsys):
     import imageio.v3 as iio
 
@@ -172,6 +173,7 @@ def test_a_rate_no_network_reaches_and_a_signal_without_a_rate_are_refused(gray_
     assert not (tmp_path / "x.inrz").exists()
 
 
+@pytest.mark.slow
 def test_rd_puts_inr_jpeg_and_webp_on_one_curve_with_bd_rates(tmp_path, capsys):
     import csv
 
@@ -217,6 +219,7 @@ def test_the_mse_step_never_errs_more_than_the_range_step_and_clips_outliers():
         quantise(weight, 8, step="best")
 
 
+@pytest.mark.slow
 def test_quantisation_aware_fine_tuning_recovers_what_coarse_bits_lose(gray_png, tmp_path, capsys):
     psnr = {}
     for name, extra in (("plain", []), ("qat", ["--qat-steps", "80"])):
@@ -226,6 +229,7 @@ def test_quantisation_aware_fine_tuning_recovers_what_coarse_bits_lose(gray_png,
     assert psnr["qat"] > psnr["plain"] + 1, psnr
 
 
+@pytest.mark.slow
 def test_a_fit_from_a_learned_init_codes_its_difference_and_decodes_only_with_that_init(gray_png, tmp_path, capsys):
     import shutil
 

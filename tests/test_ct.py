@@ -180,6 +180,7 @@ def _ct_fit(data: list[str], root, seed: int):
         "--model.encoder.init_args.mapping_size", "16"])
 
 
+@pytest.mark.slow
 def test_a_batched_fit_of_two_phantoms_equals_two_single_fits_with_each_ones_baselines(tmp_path):
     folder = ["--data", "CTFolderDataModule", "--data.phantom_seeds", "[3, 5]"]
     batched = _ct_fit(folder, tmp_path / "batched", 7)

@@ -112,6 +112,7 @@ def _mri_fit(data: list[str], root, seed: int):
         "--data.size", "16", "--data.mask_samples", "2000", "--model.encoder.init_args.mapping_size", "16"])
 
 
+@pytest.mark.slow
 def test_a_batched_fit_of_two_volumes_equals_two_single_fits_with_each_ones_baseline(tmp_path):
     from datamodules.phantoms import shepp_logan
 

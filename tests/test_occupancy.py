@@ -138,6 +138,7 @@ def _occupancy_fit(data: list[str], root, seed: int):
         "--model.encoder.init_args.mapping_size", "16"])
 
 
+@pytest.mark.slow
 def test_a_batched_fit_of_a_mesh_and_a_cloud_equals_two_single_fits(tmp_path):
     folder = tmp_path / "shapes"
     folder.mkdir()
