@@ -59,5 +59,4 @@ class CTFolderDataModule(MembersDataModule):
 
     def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
         """Each member's own rays (as its single run draws them), stacked: ``coords [K, R, S, 2]`` and targets."""
-        batches = [member.sample(device, step, 0) for member in self.members[self.shard]]
-        return {key: torch.stack([batch[key] for batch in batches]) for key in batches[0]}
+        return self.each_member(lambda member: member.sample(device, step, 0))

@@ -14,7 +14,7 @@ On several processes each rank holds, samples and validates only its shard of th
 from __future__ import annotations
 
 import glob
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,11 @@ class MembersDataModule(SignalDataModule):
         targets = {key: signal[key] for key in self.validation_targets if key != "coords"}
         members = next(iter(targets.values())).shape[0]
         return {"coords": coords.expand(members, *coords.shape), **targets}
+
+    def each_member(self, batch: Callable[[SignalDataModule], dict[str, Tensor]]) -> dict[str, Tensor]:
+        """``batch(member)`` of every member of this process's shard, stacked along a leading member axis."""
+        batches = [batch(member) for member in self.members[self.shard]]
+        return {key: torch.stack([values[key] for values in batches]) for key in batches[0]}
 
     def baselines(self) -> dict[str, Tensor]:
         """Every member's classical reconstructions, stacked: ``{name: [K, N, c]}`` (empty when members have none)."""

@@ -43,13 +43,11 @@ class OccupancyFolderDataModule(MembersDataModule):
 
     def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
         """Each member's own batch of labelled points, stacked: ``coords [K, B, 3]``, ``values [K, B, 1]``."""
-        batches = [member.sample(device, step, 0) for member in self.members[self.shard]]
-        return {key: torch.stack([batch[key] for batch in batches]) for key in batches[0]}
+        return self.each_member(lambda member: member.sample(device, step, 0))
 
     def validation_batch(self, device: torch.device) -> dict[str, Tensor]:
         """Each member's uniform and near-surface points with their labels, stacked: ``[K, M, ...]``."""
-        batches = [member.validation_batch(device) for member in self.members[self.shard]]
-        return {key: torch.stack([batch[key] for batch in batches]) for key in batches[0]}
+        return self.each_member(lambda member: member.validation_batch(device))
 
     def signal_tensors(self) -> dict[str, Tensor]:
         """Not used: each member samples its own points (see ``sample``)."""

@@ -53,19 +53,13 @@ class ShapeFolderDataModule(MembersDataModule):
                                  "size")
         self.check_members()
 
-    def _shard_members(self) -> list[PointCloudDataModule]:
-        """The members of this process's shard."""
-        return self.members[self.shard]
-
     def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
         """Each member's own batch (its surface points and uniform points), stacked: ``[K, 2B, ...]``."""
-        batches = [member.sample(device, step, 0) for member in self._shard_members()]
-        return {key: torch.stack([batch[key] for batch in batches]) for key in batches[0]}
+        return self.each_member(lambda member: member.sample(device, step, 0))
 
     def validation_batch(self, device: torch.device) -> dict[str, Tensor]:
         """Each member's reference surface, stacked: ``coords [K, M, 3]``, ``normals``, ``values``."""
-        batches = [member.validation_batch(device) for member in self._shard_members()]
-        return {key: torch.stack([batch[key] for batch in batches]) for key in batches[0]}
+        return self.each_member(lambda member: member.validation_batch(device))
 
     def signal_tensors(self) -> dict[str, Tensor]:
         """Not used: each member samples its own points (see ``sample``)."""

@@ -119,8 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         how = Compression(options.mode, options.bits, options.per_channel, options.step)
         if options.source.endswith(".ckpt"):
-            size, _ = compress_state(*checkpoint_model(options.source), options.out, how, options.init)
-            signal = checkpoint_model(options.source)[0]["signal"]
+            header, state = checkpoint_model(options.source)
+            size, _ = compress_state(header, state, options.out, how, options.init)
+            signal = header["signal"]
             unit = "bpp" if signal["kind"] == "image" else "bits per point"
             print(f"wrote {options.out}: {size} bytes, {bits_per_point(size, signal):.4f} {unit} "
                   f"({' x '.join(map(str, signal['shape']))})")

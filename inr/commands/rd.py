@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from datamodules.image_folder import IMAGE_SUFFIXES
 from inr.commands.compress import fit_and_compress
 from inr.commands.render import render_model
 from inr.core.errors import InputError, MissingFileError
 from inr.experiments.output import pyplot, write_csv
 from inr.training.compression import Compression, load_compressed
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def reference_images(folder: str, size: int, limit: int | None, out: Path) -> list[Path]:

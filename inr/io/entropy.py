@@ -46,12 +46,10 @@ def encode_symbols(symbols: np.ndarray, levels: int) -> CodedStream:
     """Range-code ``symbols`` (integers in [0, levels)) under the better fitting of the two families."""
     values = np.asarray(symbols, dtype=np.float64).reshape(-1)
     mean = float(np.float32(values.mean())) if values.size else 0.0
+    spreads = ({"laplace": np.abs(values - mean).mean(), "gaussian": values.std()} if values.size
+               else dict.fromkeys(FAMILIES, 1.0))
     candidates = []
-    for family in FAMILIES:
-        if values.size == 0:
-            spread = 1.0
-        else:
-            spread = np.abs(values - mean).mean() if family == "laplace" else values.std()
+    for family, spread in spreads.items():
         scale = float(np.float32(max(spread, 0.05)))  # a constant stream still needs a positive scale
         candidates.append(CodedStream(family, mean, scale, values.size,
                                       _code(values.astype(np.int64), family, mean, scale, levels)))
