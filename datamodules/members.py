@@ -201,3 +201,22 @@ class MembersDataModule(SignalDataModule):
         """Not used: a member's spec names its single-signal DataModule, which renders it."""
         raise InputError("render one member at a time: inr render CKPT --member INDEX --out FILE")
 
+
+class OwnPointsMembersDataModule(MembersDataModule):
+    """Members whose points differ (shapes, each normalised and sampled on its own): no shared grid.
+
+    Every batch is each member's own batch, stacked (``coords [K, B, d]``).
+    """
+
+    def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
+        """Each member's own training batch, as its single run draws it, stacked."""
+        return self.each_member(lambda member: member.sample(device, step, 0))
+
+    def validation_batch(self, device: torch.device) -> dict[str, Tensor]:
+        """Each member's own validation batch, stacked."""
+        return self.each_member(lambda member: member.validation_batch(device))
+
+    def signal_tensors(self) -> dict[str, Tensor]:
+        """Not used: each member samples its own points (see ``sample``)."""
+        raise NotImplementedError(f"{type(self).__name__} samples each member's own points")
+

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-from torch import Tensor
-
-from datamodules.members import MembersDataModule, signal_files
+from datamodules.members import OwnPointsMembersDataModule, signal_files
 from datamodules.occupancy import OccupancyDataModule
 from datamodules.pointcloud import SUPPORTED
 
 
-class OccupancyFolderDataModule(MembersDataModule):
+class OccupancyFolderDataModule(OwnPointsMembersDataModule):
     """Shapes, each fitted by its own occupancy network, all in one batched pass.
 
     Args:
@@ -40,15 +37,3 @@ class OccupancyFolderDataModule(MembersDataModule):
         self.members = [OccupancyDataModule(str(file), batch_size=batch_size, seed=self.seed + index, **labelling)
                         for index, file in enumerate(self.files)]
         self.check_members()
-
-    def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
-        """Each member's own batch of labelled points, stacked: ``coords [K, B, 3]``, ``values [K, B, 1]``."""
-        return self.each_member(lambda member: member.sample(device, step, 0))
-
-    def validation_batch(self, device: torch.device) -> dict[str, Tensor]:
-        """Each member's uniform and near-surface points with their labels, stacked: ``[K, M, ...]``."""
-        return self.each_member(lambda member: member.validation_batch(device))
-
-    def signal_tensors(self) -> dict[str, Tensor]:
-        """Not used: each member samples its own points (see ``sample``)."""
-        raise NotImplementedError("OccupancyFolderDataModule samples each member's own points")

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-from torch import Tensor
-
-from datamodules.members import MembersDataModule, signal_files
+from datamodules.members import OwnPointsMembersDataModule, signal_files
 from datamodules.pointcloud import SUPPORTED, PointCloudDataModule
 from inr.core.errors import InputError
 
 
-class ShapeFolderDataModule(MembersDataModule):
+class ShapeFolderDataModule(OwnPointsMembersDataModule):
     """Shapes, each fitted by its own SDF network, all in one batched pass.
 
     Args:
@@ -52,15 +49,3 @@ class ShapeFolderDataModule(MembersDataModule):
                                  f"val_points {member.val_points}: set val_points to at most the smallest cloud's "
                                  "size")
         self.check_members()
-
-    def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
-        """Each member's own batch (its surface points and uniform points), stacked: ``[K, 2B, ...]``."""
-        return self.each_member(lambda member: member.sample(device, step, 0))
-
-    def validation_batch(self, device: torch.device) -> dict[str, Tensor]:
-        """Each member's reference surface, stacked: ``coords [K, M, 3]``, ``normals``, ``values``."""
-        return self.each_member(lambda member: member.validation_batch(device))
-
-    def signal_tensors(self) -> dict[str, Tensor]:
-        """Not used: each member samples its own points (see ``sample``)."""
-        raise NotImplementedError("ShapeFolderDataModule samples each member's own points")

@@ -34,7 +34,7 @@ def families() -> list[Family]:
     import inr.commands.meta  # noqa: F401  (the meta-learning methods)
     from datamodules.base import SignalDataModule
     from datamodules.crops import CropSetDataModule
-    from datamodules.members import MembersDataModule
+    from datamodules.members import MembersDataModule, OwnPointsMembersDataModule
     from inr.losses import Loss
     from inr.losses.sdf import SDFLoss
     from inr.meta.functa import ModulatedSiren
@@ -46,7 +46,8 @@ def families() -> list[Family]:
     from inr.nn.networks import CoordinateMLP, CoordinateNetwork
 
     return [
-        Family("data", "--data NAME", SignalDataModule, (MembersDataModule, CropSetDataModule)),
+        Family("data", "--data NAME", SignalDataModule, (MembersDataModule, OwnPointsMembersDataModule,
+                                                            CropSetDataModule)),
         Family("encoders", "--model.encoder NAME", Encoder, (FourierFeatures,)),
         Family("networks", "--model.network NAME", CoordinateNetwork, (CoordinateMLP, MultiplicativeFilterNetwork),
                (ModulatedSiren,)),
