@@ -5,8 +5,9 @@ A closed mesh (or the generated torus and rod) or an oriented point cloud, norma
 box (or in [-1, 1]^3), and near its surface (surface points, area-uniform on a mesh or drawn from the cloud, moved
 by N(0, ``near_sigma``^2) per axis). Inside a mesh is its winding number along a ray
 (:func:`inr.core.mesh.inside_closed_mesh`); inside a cloud, the vote of the nearest oriented points
-(:func:`inr.core.mesh.inside_oriented_cloud`). A pool of labelled points is drawn once; each training step draws
-``batch_size`` of them (the paper: 32^3 fresh uniform points per step, in the shape's bounding box); validation
+(:func:`inr.core.mesh.inside_oriented_cloud`). A pool of labelled points is drawn once and each training step draws
+``batch_size`` of them; or, with ``fresh_points``, each step labels ``batch_size`` points of its own, drawn from a
+generator seeded by (seed, step, rank), as the paper trains (32^3 fresh points per step in the bounding box); validation
 has its own uniform and near-surface points, the paper's "uniform" and
 "boundary" sets (:class:`inr.metrics.OccupancyIoU`). The surface is the 0.5 level set (logit 0).
 """
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from datamodules.base import SignalDataModule
+from datamodules.base import SignalDataModule, sampling_seed
 from datamodules.pointcloud import PointCloudDataModule, default_shape, normalising_transform, read_shape
 from inr.core.errors import InputError
 from inr.core.evaluation import Evaluation
@@ -44,7 +45,9 @@ class OccupancyDataModule(SignalDataModule):
         scale_to: half-size of the box the shape's longest side is scaled into.
         uniform_in: where the uniform points lie: ``box``, the shape's bounding box (grown by 2 ``near_sigma``), as
             the paper samples them; or ``cube``, all of [-1, 1]^3 (mostly empty space around a thin shape).
-        batch_size: points per training step (the paper: 32^3 = 32768); ``None`` uses every point.
+        batch_size: points per training step (the paper: 32^3 = 32768); ``None`` uses every point of the pool.
+        fresh_points: label new points for every step (half uniform, half near the surface) instead of drawing
+            them from the pool: no point is seen twice, so the network cannot fit a finite sample's gaps.
         seed: seed of the points and of the batch sampler; ``None`` takes the run's ``seed_everything``.
     """
 
@@ -53,7 +56,7 @@ class OccupancyDataModule(SignalDataModule):
 
     def __init__(self, path: str | None = None, points: int = 200_000, val_points: int = 20_000,
                  near_sigma: float = 0.02, scale_to: float = 0.9, uniform_in: str = "box",
-                 batch_size: int | None = 32768, seed: int | None = None) -> None:
+                 batch_size: int | None = 32768, fresh_points: bool = False, seed: int | None = None) -> None:
         super().__init__(batch_size=batch_size, seed=seed)
         for option, value in (("points", points), ("val_points", val_points)):
             if value < 2:
@@ -63,7 +66,9 @@ class OccupancyDataModule(SignalDataModule):
                              f"{uniform_in!r}")
         if not near_sigma > 0 or not 0 < scale_to <= 1:
             raise InputError(f"data near_sigma must be > 0 and scale_to in (0, 1], got {near_sigma}, {scale_to}")
-        self.path, self.scale_to = path, scale_to
+        if fresh_points and batch_size is None:
+            raise InputError("data fresh_points needs a batch_size (the points labelled per step); it is None")
+        self.path, self.scale_to, self.near_sigma, self.fresh_points = path, scale_to, near_sigma, fresh_points
         mesh, cloud, normals = (default_shape(), None, None) if path is None else read_shape(path)
         if mesh is not None and not mesh.is_watertight:
             raise InputError(f"{path} is not a closed mesh (it has holes or open edges): occupancy needs an inside; "
@@ -103,6 +108,15 @@ class OccupancyDataModule(SignalDataModule):
         else:
             labels = inside_oriented_cloud(self.cloud, self.normals, points)
         return torch.from_numpy(points).float(), torch.from_numpy(labels.astype(np.float32))[:, None]
+
+    def sample(self, device: torch.device, step: int, rank: int) -> dict[str, Tensor]:
+        """A training batch: ``batch_size`` points of the pool, or (``fresh_points``) newly labelled ones."""
+        if not self.fresh_points:
+            return super().sample(device, step, rank)
+        generator = np.random.default_rng(sampling_seed(self.seed, step, rank))
+        near = self.batch_size // 2
+        points, labels = self._labelled(self.batch_size - near, near, self.near_sigma, generator)
+        return {"coords": points.to(device), "values": labels.to(device)}
 
     def signal_tensors(self) -> dict[str, Tensor]:
         """The training pool: ``coords [n, 3]`` and inside labels ``values [n, 1]``."""

@@ -24,7 +24,7 @@ class OccupancyFolderDataModule(OwnPointsMembersDataModule):
         batch_size: labelled points per shape per training step; ``None`` uses every point.
         seed: seed of the points and the batch sampler (shape k uses seed + k); ``None`` takes ``seed_everything``.
         labelling: how every shape is labelled, as :class:`OccupancyDataModule` takes it (``points``,
-            ``val_points``, ``near_sigma``, ``scale_to``).
+            ``val_points``, ``near_sigma``, ``scale_to``, ``uniform_in``, ``fresh_points``).
     """
 
     kind = "occupancy"

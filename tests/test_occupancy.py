@@ -71,6 +71,22 @@ def test_the_loss_and_iou_of_the_truth():
         batch["boundary_labels"].mean().item())  # everything inside: IoU = the inside share
 
 
+def test_fresh_points_are_new_labelled_points_every_step_and_the_same_for_the_same_step():
+    data = OccupancyDataModule(points=2000, val_points=500, batch_size=600, fresh_points=True, seed=3)
+    cpu = torch.device("cpu")
+    first, again, second = data.sample(cpu, 5, 0), data.sample(cpu, 5, 0), data.sample(cpu, 6, 0)
+    assert torch.equal(first["coords"], again["coords"]) and torch.equal(first["values"], again["values"])
+    assert first["coords"].shape == (600, 3) and first["values"].shape == (600, 1)
+    pool = {tuple(point) for point in data.train_points.tolist()}
+    assert not pool & {tuple(point) for point in first["coords"].tolist()}  # not drawn from the pool
+    assert not torch.isclose(first["coords"][:, None], second["coords"][None]).all(-1).any()
+    inside = inside_closed_mesh(data.mesh.vertices, data.mesh.faces, first["coords"].double().numpy())
+    assert np.array_equal(first["values"][:, 0].numpy() > 0.5, inside)
+    assert 0.3 < first["values"][300:].mean() < 0.7  # the second half lie near the surface: about half inside
+    with pytest.raises(InputError, match="fresh_points needs a batch_size"):
+        OccupancyDataModule(points=100, val_points=50, batch_size=None, fresh_points=True)
+
+
 def test_open_meshes_are_refused_with_what_to_do(tmp_path):
     open_box = trimesh.creation.box()
     open_box.faces = open_box.faces[:-2]
