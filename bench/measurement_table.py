@@ -1,19 +1,16 @@
-"""Fits through a measurement at CPU scale (Tancik et al. 2020, Table 1): inr's four mappings over phantoms, with the
-classical baselines from the same measurements and, for CT, a plain PyTorch loop of the Gaussian config, in one run.
+"""CT at CPU scale: inr's Gaussian config (configs/ct/shepp_gaussian.yaml) and a plain PyTorch loop of it, one run.
 
-    OMP_NUM_THREADS=1 python -m bench.measurement_table --modality ct --phantoms 8 9 --size 128 --steps 1000
-    OMP_NUM_THREADS=1 python -m bench.measurement_table --modality mri --phantoms 8 --size 32 --steps 1000
-    python -m bench.measurement_table --modality ct --phantoms 8 9 10 11 12 13 14 15 --paper-scale   # on a GPU
+    OMP_NUM_THREADS=1 python -m bench.measurement_table --phantoms 8 9 --size 128 --steps 1000
 
-Prints a markdown table (mean +- std over the phantoms, the paper's numbers beside) and writes
-bench/results/<modality>_table.csv. The CT plain loop uses the same operator (inr.core.rays), network shape, mapping,
-ray batches and steps as configs/ct/shepp_gaussian.yaml, with its own code for the MLP, the features and the step.
+The plain loop uses the same operator (inr.core.rays), network shape, mapping, ray batches and steps as the config,
+with its own code for the MLP, the features and the step. Both rows go to bench/results/ct_table.csv, the table
+``inr experiment measurements --modality ct --results bench/results/ct_table.csv`` grows (the other mappings, the
+baselines); prints inr's and the plain loop's PSNR per phantom and their difference.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import time
 from pathlib import Path
@@ -23,34 +20,11 @@ from torch import nn
 
 from datamodules.base import sampling_seed
 from datamodules.ct import CTDataModule
-from inr.cli import build_cli
+from inr.commands.measurements import add_row, read_rows, run_measurements
 from inr.core import grids
 from inr.core.rays import line_integrals
 
-#: Table 1 of the paper, PSNR dB: 2D CT on Shepp-Logan phantoms (512 x 512), 3D MRI on ATLAS volumes (96^3).
-PAPER = {"ct": {"none": 16.75, "basic": 23.31, "pe": 26.89, "gaussian": 28.33},
-         "mri": {"none": 26.14, "basic": 28.58, "pe": 32.23, "gaussian": 34.51}}
-#: the classical baselines each modality's DataModule scores in the same run.
-BASELINES = {"ct": ("fbp", "grid"), "mri": ("zero_filled",)}
-ENCODINGS = ("none", "basic", "pe", "gaussian")
 RESULTS = Path(__file__).parent / "results"
-
-
-#: the paper's scale (Tancik et al. 2020, supplement): CT 512^2 with every ray every step, MRI 96^3.
-PAPER_SCALE = {"ct": (512, ["--data.batch_size", "null"]), "mri": (96, [])}
-
-
-def inr_fit(modality: str, encoding: str, phantom: int, size: int, steps: int, root: Path,
-            extra: list[str] = ()) -> dict[str, float]:
-    """One inr fit of ``configs/<modality>/shepp_<encoding>.yaml``; its last validation's values (with baselines)."""
-    extra = [*extra, *(["--data.baseline_steps", str(steps)] if modality == "ct" else [])]
-    cli = build_cli(["fit", "--config", f"configs/{modality}/shepp_{encoding}.yaml", "--data.phantom_seed",
-                     str(phantom), "--data.size", str(size), *extra, "--trainer.max_steps", str(steps),
-                     "--trainer.val_check_interval", str(steps), "--trainer.logger", "false",
-                     "--trainer.enable_progress_bar", "false", "--checkpoint.save_top_k", "0",
-                     "--checkpoint.save_last", "false",
-                     "--trainer.default_root_dir", str(root / f"{encoding}_{phantom}")])
-    return dict(cli.model.validation_report)
 
 
 class PlainGaussianMLP(nn.Module):
@@ -94,46 +68,22 @@ def plain_fit(phantom: int, size: int, steps: int, rays: int | None = 256, lr: f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modality", choices=sorted(BASELINES), default="ct")
     parser.add_argument("--phantoms", type=int, nargs="+", default=[8, 9])
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--root", default="runs/bench_measurements")
-    parser.add_argument("--paper-scale", action="store_true",
-                        help="the paper's size and batches (CT 512^2, every ray; MRI 96^3): a GPU's work")
     args = parser.parse_args()
-    extra: list[str] = []
-    if args.paper_scale:
-        args.size, extra = PAPER_SCALE[args.modality]
-    rows = []
-    nan = float("nan")
+    path = RESULTS / "ct_table.csv"
+    run_measurements("ct", args.phantoms, ["gaussian"], size=args.size, steps=args.steps, results=str(path),
+                     out=args.root, wandb=False)
+    rows = read_rows(path)
+    print("\n| phantom | inr gaussian dB | plain loop dB | difference dB |\n|---|---|---|---|")
     for phantom in args.phantoms:
-        for encoding in ENCODINGS:
-            start = time.perf_counter()
-            values = inr_fit(args.modality, encoding, phantom, args.size, args.steps, Path(args.root), extra)
-            rows.append({"phantom": phantom, "method": f"inr {encoding}", "psnr": values["val/psnr"],
-                         "ssim": values.get("val/ssim", nan), "seconds": time.perf_counter() - start})
-            print(rows[-1], flush=True)
-            if encoding == "gaussian":  # the baselines, scored in the same run
-                for name in BASELINES[args.modality]:
-                    rows.append({"phantom": phantom, "method": name, "psnr": values[f"val/baseline/{name}/psnr"],
-                                 "ssim": values.get(f"val/baseline/{name}/ssim", nan), "seconds": nan})
-        if args.modality == "ct":
-            psnr, seconds = plain_fit(phantom, args.size, args.steps, rays=None if args.paper_scale else 256)
-            rows.append({"phantom": phantom, "method": "plain gaussian", "psnr": psnr, "ssim": nan,
-                         "seconds": seconds * args.steps})
-            print(rows[-1], flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    with open(RESULTS / f"{args.modality}_table.csv", "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"\n| method | PSNR dB (mean +- std over {len(args.phantoms)}) | SSIM | paper |\n|---|---|---|---|")
-    for method in dict.fromkeys(row["method"] for row in rows):
-        values = torch.tensor([row["psnr"] for row in rows if row["method"] == method])
-        ssim = torch.tensor([row["ssim"] for row in rows if row["method"] == method])
-        paper = PAPER[args.modality].get(method.removeprefix("inr "), "")
-        print(f"| {method} | {values.mean():.2f} +- {values.std(unbiased=False):.2f} | {ssim.mean():.3f} | {paper} |")
+        psnr, seconds = plain_fit(phantom, args.size, args.steps)
+        add_row(path, rows, {"signal": str(phantom), "method": "plain gaussian", "psnr": psnr, "ssim": math.nan,
+                             "seconds": seconds * args.steps})
+        inr = next(row["psnr"] for row in rows if row["signal"] == str(phantom) and row["method"] == "inr gaussian")
+        print(f"| {phantom} | {inr:.2f} | {psnr:.2f} | {inr - psnr:+.2f} |")
 
 
 if __name__ == "__main__":

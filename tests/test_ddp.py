@@ -279,3 +279,23 @@ def test_measurement_losses_fit_on_two_processes_like_on_one(config, tmp_path):
     assert single.keys() == two.keys()
     for key in single:
         assert torch.allclose(two[key], single[key], rtol=0, atol=EQUIVALENT_ATOL), key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["ct/shepp_gaussian", "mri/shepp_gaussian"])
+def test_phantoms_through_a_measurement_sharded_over_two_processes_fit_as_on_one(config, tmp_path):
+    """Three phantoms, one network each: rank 0 fits members 0..1, rank 1 member 2, each as one process fits it."""
+    folder = "CTFolderDataModule" if config.startswith("ct") else "MRIFolderDataModule"
+    data = (["--data.size", "9", "--data.views", "3", "--data.batch_size", "5", "--data.baseline_steps", "0"]
+            if config.startswith("ct") else ["--data.size", "6", "--data.mask_samples", "150"])
+    common = ["--config", f"configs/{config}.yaml", "--data", folder, "--data.phantom_seeds", "[3, 4, 5]", *data,
+              "--trainer.max_steps", "4", "--trainer.val_check_interval", "4", "--trainer.accelerator", "cpu",
+              "--trainer.enable_progress_bar", "false", "--trainer.logger", "false", *TINY_MODEL, *FLOAT64]
+    two = _inr("fit", *common, "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.default_root_dir",
+               str(tmp_path / "two"))
+    assert "rank 0 fits members 0..1 of 3" in two.stderr and "rank 1 fits members 2..2 of 3" in two.stderr
+    run_fit([*common, "--trainer.devices", "1", "--trainer.default_root_dir", str(tmp_path / "one")])
+    sharded, single = _state(find_last_checkpoint(tmp_path / "two")), _state(find_last_checkpoint(tmp_path / "one"))
+    assert sharded.keys() == single.keys()
+    for key in single:
+        torch.testing.assert_close(sharded[key], single[key], rtol=0, atol=EQUIVALENT_ATOL, msg=key)

@@ -1,4 +1,8 @@
-"""``inr experiment``: the spectral-bias experiments (:mod:`inr.experiments`) and ``rd`` (:mod:`inr.commands.rd`)."""
+"""``inr experiment``: the spectral-bias experiments, ``rd`` and ``measurements``.
+
+The spectral-bias experiments live in :mod:`inr.experiments`; ``rd`` (:mod:`inr.commands.rd`) and ``measurements``
+(:mod:`inr.commands.measurements`) fit through the command line's configs, so they live with the commands.
+"""
 
 from __future__ import annotations
 
@@ -16,4 +20,9 @@ def main(argv: list[str] | None = None) -> None:
 
         run_function(run_rd, "inr experiment rd", args[1:])
         return
-    experiments_main(args, extra=("rd",))
+    if args[:1] == ["measurements"]:
+        from inr.commands.measurements import run_measurements
+
+        run_function(run_measurements, "inr experiment measurements", args[1:])
+        return
+    experiments_main(args, extra=("rd", "measurements"))

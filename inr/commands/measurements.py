@@ -1,0 +1,185 @@
+"""``inr experiment measurements``: Table 1 of Tancik et al. 2020 through a measurement (CT, MRI, occupancy).
+
+Each row is one fit of a shipped config (``configs/ct/shepp_<name>.yaml``, ``configs/mri/shepp_<name>.yaml``,
+``configs/occupancy/relu_<name>.yaml`` or ``<name>.yaml``) on one signal: a perturbed Shepp-Logan phantom (its seed)
+for CT and MRI, a mesh or oriented point cloud for occupancy. The classical baselines the DataModule scores from the
+same measurements (CT: filtered back-projection and grid optimisation; MRI: the zero-filled inverse FFT) are rows
+too. Every row is written to the results CSV as soon as its fit ends, replacing a row of the same signal and method,
+so a table grows over several runs (``skip_done`` leaves out what the file holds); the printed table (and
+``table.md``) gives each method's mean +- std over its signals beside the paper's number, and is logged to W&B.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from inr.commands.catalog import SHIPPED_CONFIGS
+from inr.core.errors import InputError, MissingFileError
+from inr.experiments.output import log_to_wandb
+
+#: Table 1 of the paper: CT and MRI PSNR dB (CT on Shepp-Logan phantoms at 512^2, MRI on ATLAS volumes at 96^3);
+#: occupancy IoU on uniform points and on boundary points.
+PAPER = {"ct": {"none": (16.75,), "basic": (23.31,), "pe": (26.89,), "gaussian": (28.33,)},
+         "mri": {"none": (26.14,), "basic": (28.58,), "pe": (32.23,), "gaussian": (34.51,)},
+         "occupancy": {"none": (0.959, 0.864), "basic": (0.966, 0.892), "pe": (0.987, 0.960),
+                       "gaussian": (0.988, 0.973)}}
+#: the two numbers each modality's rows hold (the first is the paper's).
+METRICS = {"ct": ("psnr", "ssim"), "mri": ("psnr", "ssim"), "occupancy": ("iou", "iou_boundary")}
+#: the classical baselines each modality's DataModule scores in the same run.
+BASELINES = {"ct": ("fbp", "grid"), "mri": ("zero_filled",), "occupancy": ()}
+#: the configs of each modality a run can name; the paper's four mappings are the default.
+CONFIGS = {"ct": ("none", "basic", "pe", "gaussian", "siren", "finer", "hash_grid"),
+           "mri": ("none", "basic", "pe", "gaussian", "siren", "finer"),
+           "occupancy": ("none", "basic", "pe", "gaussian", "siren", "finer")}
+MAPPINGS = ("none", "basic", "pe", "gaussian")
+#: the paper's scale (its supplement): CT 512^2 with every ray every step, MRI 96^3; occupancy 32^3 points per step
+#: for 10k steps. A GPU's work.
+PAPER_SCALE = {"ct": ["--data.size", "512", "--data.batch_size", "null"], "mri": ["--data.size", "96"],
+               "occupancy": ["--data.batch_size", "32768", "--trainer.max_steps", "10000"]}
+#: the shared meshes an occupancy run fits by default.
+SHARED_MESHES = ("../shared/data/cow.obj", "../shared/data/fandisk.obj")
+
+
+def config_file(modality: str, name: str) -> Path:
+    """The shipped config of ``name`` for ``modality``."""
+    if name not in CONFIGS[modality]:
+        raise InputError(f"no {modality} config {name!r}: choose from {', '.join(CONFIGS[modality])}")
+    if modality == "occupancy":
+        return SHIPPED_CONFIGS / "occupancy" / (f"relu_{name}.yaml" if name in MAPPINGS else f"{name}.yaml")
+    return SHIPPED_CONFIGS / modality / f"shepp_{name}.yaml"
+
+
+def fit_values(modality: str, name: str, signal: str, options: list[str], root: Path) -> dict[str, float]:
+    """One fit of ``name``'s config on ``signal`` (a phantom seed, or a shape file): its last validation's values."""
+    from inr.cli import build_cli
+
+    data = ["--data.path", signal] if modality == "occupancy" else ["--data.phantom_seed", signal]
+    cli = build_cli(["fit", "--config", str(config_file(modality, name)), *data, *options,
+                     "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+                     "--checkpoint.save_top_k", "0", "--checkpoint.save_last", "false",
+                     "--trainer.default_root_dir", str(root / f"{name}_{Path(signal).stem}")])
+    return dict(cli.model.validation_report)
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows an earlier run wrote to ``path`` (none when it does not exist), numbers as floats."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as file:
+        return [{key: value if key in ("signal", "method") else float(value) for key, value in row.items()}
+                for row in csv.DictReader(file)]
+
+
+def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    """All rows to ``path`` through a temporary file, so that an interrupted run leaves the last whole table."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    partial.replace(path)
+
+
+def add_row(path: Path, rows: list[dict[str, Any]], row: dict[str, Any]) -> None:
+    """``row`` into ``rows`` (in the place of a row of the same signal and method) and saved to ``path`` at once."""
+    keys = [(old["signal"], old["method"]) for old in rows]
+    if (row["signal"], row["method"]) in keys:
+        rows[keys.index((row["signal"], row["method"]))] = row
+    else:
+        rows.append(row)
+    write_rows(path, rows)
+    print(row, flush=True)
+
+
+def summary(rows: list[dict[str, Any]], modality: str) -> str:
+    """A markdown table of ``rows``: each method's mean +- std over its signals, with the paper's number."""
+    first, second = METRICS[modality]
+    lines = [f"| method | signals | {first} (mean +- std) | {second} (mean +- std) | paper |", "|---|---|---|---|---|"]
+    for method in dict.fromkeys(row["method"] for row in rows):
+        mine = [row for row in rows if row["method"] == method]
+        cells = []
+        for metric in (first, second):
+            values = [row[metric] for row in mine if not math.isnan(row[metric])]
+            mean = sum(values) / len(values) if values else math.nan
+            spread = math.sqrt(sum((value - mean) ** 2 for value in values) / len(values)) if values else math.nan
+            cells.append(f"{mean:.3f} +- {spread:.3f}" if modality == "occupancy" else f"{mean:.2f} +- {spread:.2f}")
+        paper = " / ".join(map(str, PAPER[modality].get(method.removeprefix("inr "), ())))
+        lines.append(f"| {method} | {len(mine)} | {cells[0]} | {cells[1]} | {paper} |")
+    return "\n".join(lines)
+
+
+def run_measurements(modality: str = "ct", signals: list[int | str] | None = None, configs: list[str] | None = None,
+                     size: int | None = None, steps: int | None = None, paper_scale: bool = False,
+                     skip_done: bool = False, results: str | None = None, out: str = "runs/measurements",
+                     wandb: bool = True) -> list[dict[str, Any]]:
+    """Fits through a measurement, each config on each signal, with the classical baselines: a mean +- std table.
+
+    Args:
+        modality: ``ct``, ``mri`` or ``occupancy``.
+        signals: phantom seeds (CT, MRI; default 8 to 15, the paper's report phantoms follow its 8 search ones) or
+            shape files (occupancy; default the shared cow and fandisk).
+        configs: the configs to fit (default the paper's four mappings: none, basic, pe, gaussian).
+        size: CT pixels per side / MRI voxels per side (default the configs': 128 and 32).
+        steps: training steps (default the configs').
+        paper_scale: the paper's size and batches (CT 512^2 every ray, MRI 96^3, occupancy 32^3 points for 10k
+            steps): a GPU's work.
+        skip_done: leave out the fits the results file already holds.
+        results: the CSV rows are kept in (default ``out``/<modality>_table.csv).
+        out: folder of the fits, the CSV and ``table.md``.
+        wandb: log the rows and the table to a W&B run (offline unless the environment says otherwise).
+    """
+    if modality not in METRICS:
+        raise InputError(f"modality must be one of {', '.join(METRICS)}, got {modality!r}")
+    configs = list(configs or MAPPINGS)
+    for name in configs:
+        config_file(modality, name)  # refuse an unknown name before fitting
+    if signals is None:
+        signals = list(SHARED_MESHES) if modality == "occupancy" else [str(seed) for seed in range(8, 16)]
+    signals = [str(signal) for signal in signals]
+    if modality == "occupancy":
+        for shape in signals:
+            if not Path(shape).is_file():
+                raise MissingFileError(f"shape file not found: {shape}")
+    elif not all(signal.isdigit() for signal in signals):
+        raise InputError(f"{modality} signals are phantom seeds (integers >= 0), got {signals}")
+    options = list(PAPER_SCALE[modality]) if paper_scale else []
+    if size is not None and not paper_scale:
+        options += ["--data.size", str(size)]
+    if steps is not None:
+        options += ["--trainer.max_steps", str(steps)]
+        options += ["--data.baseline_steps", str(steps)] if modality == "ct" else []
+    root = Path(out)
+    path = Path(results) if results else root / f"{modality}_table.csv"
+    rows = read_rows(path)
+    done = {(row["signal"], row["method"]) for row in rows} if skip_done else set()
+    first, second = METRICS[modality]
+    for signal in signals:
+        name_of_signal = Path(signal).name if modality == "occupancy" else signal
+        for name in configs:
+            if (name_of_signal, f"inr {name}") in done:
+                continue
+            start = time.perf_counter()
+            # validate once, at the end: the reported values are the last step's
+            last = ["--trainer.val_check_interval", str(steps)] if steps is not None else []
+            values = fit_values(modality, name, signal, [*options, *last], root)
+            add_row(path, rows, {"signal": name_of_signal, "method": f"inr {name}",
+                                 first: values[f"val/{first}"], second: values.get(f"val/{second}", math.nan),
+                                 "seconds": time.perf_counter() - start})
+            for baseline in BASELINES[modality]:
+                if f"val/baseline/{baseline}/{first}" in values:
+                    add_row(path, rows, {"signal": name_of_signal, "method": baseline,
+                                         first: values[f"val/baseline/{baseline}/{first}"],
+                                         second: values.get(f"val/baseline/{baseline}/{second}", math.nan),
+                                         "seconds": math.nan})
+    table = summary(rows, modality)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "table.md").write_text(table + "\n")
+    print("\n" + table)
+    if wandb and rows:
+        log_to_wandb(root, f"measurements_{modality}", {f"measurements/{modality}": path})
+    return rows

@@ -1,0 +1,85 @@
+"""``inr experiment measurements``: rows per fit and baseline, a table that grows over runs, W&B, bad options."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+import trimesh
+from wandb_reader import find_offline_runs, read_history, wait_until_finished
+
+from inr.cli import main as inr_main
+from inr.commands.measurements import read_rows, run_measurements, summary
+
+TINY_CT = ["--size", "16", "--steps", "4"]
+
+
+def _rows(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_ct_table_has_each_fit_and_baseline_and_grows_over_runs(tmp_path, capsys):
+    out = tmp_path / "table"
+    inr_main(["experiment", "measurements", "--modality", "ct", "--signals", "[8, 9]", "--configs", "[none, pe]",
+              *TINY_CT, "--out", str(out)])
+    printed = capsys.readouterr().out
+    rows = _rows(out / "ct_table.csv")
+    assert [(row["signal"], row["method"]) for row in rows] == [
+        (seed, method) for seed in ("8", "9") for method in ("inr none", "fbp", "grid", "inr pe")]
+    assert all(0 < float(row["psnr"]) < 60 and 0 < float(row["ssim"]) <= 1 for row in rows)
+    fbp = [float(row["psnr"]) for row in rows if row["method"] == "fbp"]
+    assert fbp[0] != fbp[1]  # two phantoms, two reconstructions
+    mean, std = sum(fbp) / 2, abs(fbp[0] - fbp[1]) / 2
+    assert f"| fbp | 2 | {mean:.2f} +- {std:.2f} |" in printed and "| inr pe | 2 |" in printed
+    assert "| 26.89 |" in printed  # the paper's PE number beside inr's
+    assert (out / "table.md").read_text().strip() in printed
+    wait_until_finished(out)
+    (run,) = find_offline_runs(out)
+    (logged,) = [record for record in read_history(run) if "measurements/ct/path" in record]
+    assert len(json.loads((run / "files" / logged["measurements/ct/path"]).read_text())["data"]) == 8
+
+    # a second run with skip_done adds a config and leaves the rows it holds
+    before = {(row["signal"], row["method"]): row["seconds"] for row in rows}
+    run_measurements("ct", ["8"], ["none", "basic"], size=16, steps=4, skip_done=True, out=str(out), wandb=False)
+    again = _rows(out / "ct_table.csv")
+    assert {(row["signal"], row["method"]) for row in again} == {*before, ("8", "inr basic")}
+    assert all(row["seconds"] == before[row["signal"], row["method"]] for row in again
+               if (row["signal"], row["method"]) in before and row["method"] == "inr none")
+
+
+def test_the_summary_takes_means_and_spreads_over_signals_and_names_the_paper():
+    rows = [{"signal": "cow.obj", "method": "inr gaussian", "iou": 0.9, "iou_boundary": 0.8, "seconds": 1.0},
+            {"signal": "fandisk.obj", "method": "inr gaussian", "iou": 0.8, "iou_boundary": math.nan, "seconds": 1.0}]
+    assert summary(rows, "occupancy").splitlines()[2] == \
+        "| inr gaussian | 2 | 0.850 +- 0.050 | 0.800 +- 0.000 | 0.988 / 0.973 |"
+
+
+def test_an_occupancy_table_fits_shape_files(tmp_path):
+    shape = tmp_path / "torus.obj"
+    trimesh.creation.torus(major_radius=0.6, minor_radius=0.25).export(shape)
+    rows = run_measurements("occupancy", [str(shape)], ["gaussian"], steps=3, out=str(tmp_path / "out"), wandb=False)
+    (row,) = rows
+    assert row["signal"] == "torus.obj" and row["method"] == "inr gaussian"
+    assert 0 <= row["iou"] <= 1 and 0 <= row["iou_boundary"] <= 1
+    assert read_rows(tmp_path / "out" / "occupancy_table.csv") == rows
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--modality", "pet"], "modality must be one of ct, mri, occupancy, got 'pet'"),
+    (["--modality", "mri", "--configs", "[hash_grid]"], "no mri config 'hash_grid': choose from none, basic"),
+    (["--modality", "ct", "--signals", "[cow.obj]"], r"ct signals are phantom seeds \(integers >= 0\)"),
+    (["--modality", "occupancy", "--signals", "[nope.obj]"], "shape file not found: nope.obj"),
+])
+def test_bad_options_are_refused_in_one_line_before_fitting(args, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        inr_main(["experiment", "measurements", *args, "--out", str(tmp_path / "out")])
+    error = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "\n" not in error
+    assert error.startswith("inr experiment measurements: error:")
+    import re
+
+    assert re.search(message, error), error
+    assert not (tmp_path / "out").exists()
