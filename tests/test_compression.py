@@ -174,35 +174,66 @@ def test_a_rate_no_network_reaches_and_a_signal_without_a_rate_are_refused(gray_
 
 
 @pytest.mark.slow
-def test_rd_puts_inr_jpeg_and_webp_on_one_curve_with_bd_rates(tmp_path, capsys):
+def test_rd_puts_inr_its_qat_and_meta_variants_jpeg_and_webp_on_one_curve_with_bd_rates(tmp_path, capsys):
     import csv
+    import json
+    import shutil
 
     import imageio.v3 as iio
-    from conftest import cameraman_crop
+    from conftest import cameraman_crop, run_fit
+    from wandb_reader import find_offline_runs, read_history, read_summary, wait_until_finished
 
     from inr.cli import main as inr_main
-    from inr.commands.rd import bd_rate
+    from inr.commands.rd import bd_rate, jpeg_psnr_at
 
     folder = tmp_path / "images"
     folder.mkdir()
     iio.imwrite(folder / "a.png", np.repeat(cameraman_crop(40)[..., None], 3, axis=-1))  # RGB, cropped to 32 below
+    iio.imwrite(folder / "b.png", np.repeat(np.fliplr(cameraman_crop(40))[..., None], 3, axis=-1))
+    run_fit(["--config", "configs/image_siren.yaml", "--data.path", str(folder / "a.png"), "--data.size", "32",
+             "--model.network.init_args.hidden", "12", "--model.network.init_args.layers", "1",
+             "--trainer.max_steps", "30", "--trainer.val_check_interval", "30", "--trainer.logger", "false",
+             "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(tmp_path / "init_run")])
+    init = tmp_path / "start.ckpt"
+    shutil.copy(next((tmp_path / "init_run").glob("**/last.ckpt")), init)
     inr_main(["experiment", "rd", "--folder", str(folder), "--rates", "[8, 16]", "--size", "32", "--steps", "60",
+              "--qat_steps", "10", "--inits", f"[{init}]", "--init_images", "[b]",
               "--jpeg_qualities", "[20, 60, 90]", "--webp_qualities", "[20, 60, 90]", "--out", str(tmp_path / "rd")])
     table = capsys.readouterr().out
     with open(tmp_path / "rd" / "rd.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert [row["codec"] for row in rows] == ["inr"] * 2 + ["jpeg"] * 3 + ["webp"] * 3
-    for row in rows[:2]:  # inr's bpp is its file's: within the rate asked
-        size = (tmp_path / "rd" / "inr" / f"a_{float(row['setting']):g}.inrz").stat().st_size
-        assert float(row["bpp"]) == pytest.approx(size * 8 / 32**2, rel=1e-5)
-        assert float(row["bpp"]) <= float(row["setting"])
+    inr_rows = ["inr", "inr qat"] * 2
+    assert [row["codec"] for row in rows] == [*inr_rows, *["jpeg"] * 3, *["webp"] * 3,
+                                              *inr_rows, "inr meta", *["jpeg"] * 3, *["webp"] * 3]
+    for row in rows:
+        if row["codec"] in ("inr", "inr qat"):  # inr's bpp is its file's: within the rate asked
+            suffix = "_qat" if row["codec"] == "inr qat" else ""
+            size = (tmp_path / "rd" / "inr" / f"{row['image']}_{float(row['setting']):g}{suffix}.inrz").stat().st_size
+            assert float(row["bpp"]) == pytest.approx(size * 8 / 32**2, rel=1e-5)
+            assert float(row["bpp"]) <= float(row["setting"])
+        if row["codec"].startswith("inr"):
+            assert float(row["encode_seconds"]) > float(row["decode_seconds"]) > 0
+    meta = next(row for row in rows if row["codec"] == "inr meta")  # scored on the image it was named for
+    assert meta["image"] == "b" and meta["setting"] == "start"
+    assert (tmp_path / "rd" / "inr" / "b_start.inrz").stat().st_size * 8 / 32**2 == pytest.approx(float(meta["bpp"]))
     jpeg = [float(row["psnr"]) for row in rows if row["codec"] == "jpeg"]
-    assert jpeg == sorted(jpeg) and all(float(row["ssim"]) <= 1 for row in rows)  # quality rises with the setting
+    assert jpeg[:3] == sorted(jpeg[:3]) and all(float(row["ssim"]) <= 1 for row in rows)  # quality rises
     assert (tmp_path / "rd" / "rd.png").stat().st_size > 10_000 and "| jpeg |" in table and "BD-rate" in table
+    assert (tmp_path / "rd" / "rd.md").read_text().strip() in table and "| inr meta |" in table
+    # the W&B run holds the plot, the points and the table, and each codec's BD-rate
+    wait_until_finished(tmp_path / "rd")
+    (run,) = find_offline_runs(tmp_path / "rd")
+    (logged,) = [record for record in read_history(run) if "rd/points/path" in record]
+    assert logged["rd/curves/_type"] == "image-file" and logged["rd/table/_type"] == "table-file"
+    points = json.loads((run / "files" / logged["rd/points/path"]).read_text())
+    assert len(points["data"]) == len(rows) and points["columns"][:3] == ["image", "codec", "setting"]
+    assert set(read_summary(run)) >= {"bd_rate_vs_jpeg/inr", "bd_rate_vs_jpeg/inr qat", "bd_rate_vs_jpeg/webp"}
     # BD-rate: the same curve at half the rate saves 50 %; curves that do not overlap have none
     rates, psnr = np.array([0.2, 0.4, 0.8, 1.6]), np.array([25.0, 28.0, 31.0, 34.0])
     assert bd_rate((rates, psnr), (rates / 2, psnr)) == pytest.approx(-50.0, abs=1e-6)
     assert math.isnan(bd_rate((rates, psnr), (rates, psnr + 20)))
+    curve = np.stack([rates, psnr, np.ones(4)], axis=1)  # JPEG's PSNR at a rate: linear in log bpp, NaN outside
+    assert jpeg_psnr_at(curve, math.sqrt(0.2 * 0.4)) == pytest.approx(26.5) and math.isnan(jpeg_psnr_at(curve, 2.0))
 
 
 def test_the_mse_step_never_errs_more_than_the_range_step_and_clips_outliers():
@@ -268,3 +299,20 @@ def test_a_fit_from_a_learned_init_codes_its_difference_and_decodes_only_with_th
     with pytest.raises(SystemExit):
         compress([str(other), "--init", str(tmp_path / "elsewhere.ckpt"), "--bpp", "2", "--out", str(tmp_path / "x")])
     assert "--bpp and --init exclude each other" in capsys.readouterr().err
+
+
+def test_rd_references_are_centre_squares_at_a_size_or_the_whole_images(tmp_path):
+    import imageio.v3 as iio
+
+    from inr.commands.rd import reference_images
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    pixels = np.random.default_rng(0).integers(0, 256, (24, 40, 3), dtype=np.uint8)  # Kodak-like: wider than tall
+    iio.imwrite(folder / "wide.png", pixels)
+    (whole,) = reference_images(str(folder), None, None, tmp_path / "whole")
+    assert np.array_equal(iio.imread(whole), pixels)
+    (square,) = reference_images(str(folder), 24, None, tmp_path / "square")
+    assert np.array_equal(iio.imread(square), pixels[:, 8:32])  # the centre 24 x 24, at its own size
+    with pytest.raises(InputError, match="size must be >= 8 pixels"):
+        reference_images(str(folder), 4, None, tmp_path / "tiny")

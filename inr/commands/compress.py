@@ -7,6 +7,8 @@ import json
 import math
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +42,15 @@ def _fit_args(source: str, config: str, steps: int, lr: float, root: str) -> lis
             root, "--checkpoint.save_top_k", "0", "--trainer.enable_model_summary", "false"]
 
 
-def fit_and_compress(source: str, out: str, bpp: float | None, how: Compression, config: str | None = None,
-                     steps: int = 2000, lr: float = 1e-3, qat_steps: int = 0,
-                     init: str | None = None) -> dict[str, Any]:
-    """Fit ``source`` with the largest SIREN whose file stays within ``bpp``, then compress it to ``out``.
+@contextmanager
+def fitted(source: str, bpp: float | None, how: Compression, config: str | None = None, steps: int = 2000,
+           lr: float = 1e-3, init: str | None = None) -> Iterator[tuple[Any, dict, dict, tuple[int, int]]]:
+    """Fit ``source`` with the largest SIREN whose file stays within ``bpp``: yields ``(cli, header, state, shape)``.
 
-    With ``qat_steps``, the fit is fine-tuned that many steps through its quantised weights (lr / 10) first. With
-    ``init`` (a learned initialisation: an exported meta checkpoint), the fit starts from it with its network, and
-    the file codes the difference from it (``bpp`` is then not used).
+    ``cli`` is the fit's LightningCLI (its model and datamodule), ``header`` and ``state`` the fitted model as
+    :func:`inr.training.compression.checkpoint_model` reads it, ``shape`` the SIREN's (layers, width). With ``init``
+    (a learned initialisation: an exported meta checkpoint) the fit starts from it with its network (``bpp`` is not
+    used). The fit's files live in a temporary folder, removed on leaving the context.
     """
     from inr.cli import build_cli
 
@@ -68,20 +71,45 @@ def fit_and_compress(source: str, out: str, bpp: float | None, how: Compression,
             (layers, width), _ = network_for_rate(bpp, header, how)
             sized = ["--model.network.init_args.hidden", str(width), "--model.network.init_args.layers",
                      str(layers - 1)]
-        fit = build_cli(["fit", *_fit_args(source, config, steps, lr, root), *native, *sized])
+        cli = build_cli(["fit", *_fit_args(source, config, steps, lr, root), *native, *sized])
         header, state = checkpoint_model(Path(root) / "checkpoints" / "last.ckpt")
+        yield cli, header, state, (layers, width)
+
+
+def quantisation_aware_state(cli: Any, state: dict, how: Compression, steps: int, lr: float) -> dict:
+    """The fitted model of ``cli`` fine-tuned ``steps`` steps through its quantised weights: its new ``state``.
+
+    The model is changed in place; ``state`` (the fit's weights) names the tensors kept.
+    """
+    model = cli.model
+    finetune_quantised(model, cli.datamodule.validation_batch(model.device), how, steps, lr)
+    return {name: value for name, value in model.state_dict().items() if name in state}
+
+
+def compress_fitted(cli: Any, header: dict, state: dict, out: str, how: Compression,
+                    init: str | None = None) -> dict[str, Any]:
+    """``state`` written to ``out`` and decoded again: ``{"bytes", "bpp", metric: value}`` of the decoded model."""
+    size, _ = compress_state(header, state, out, how, init)
+    decoded = load_compressed(out, init=init)
+    batch = cli.datamodule.validation_batch(decoded.device)
+    evaluation = Evaluation(spec=decoded.signal, batch=batch, prediction=decoded.predict_values(batch["coords"]),
+                            step=cli.trainer.global_step, predict=decoded.predict_values)
+    metrics = {name: float(value) for name, value in decoded.metric_values(evaluation).items()}
+    return {"bytes": size, "bpp": bits_per_point(size, header["signal"]), **metrics}
+
+
+def fit_and_compress(source: str, out: str, bpp: float | None, how: Compression, config: str | None = None,
+                     steps: int = 2000, lr: float = 1e-3, qat_steps: int = 0,
+                     init: str | None = None) -> dict[str, Any]:
+    """Fit ``source`` (:func:`fitted`), then compress it to ``out``: the file's size, bpp, shape and quality.
+
+    With ``qat_steps``, the fit is fine-tuned that many steps through its quantised weights (lr / 10) first. With
+    ``init``, the file codes the difference from it.
+    """
+    with fitted(source, bpp, how, config, steps, lr, init) as (cli, header, state, shape):
         if qat_steps:
-            model = fit.model
-            finetune_quantised(model, fit.datamodule.validation_batch(model.device), how, qat_steps, lr / 10)
-            state = {name: value for name, value in model.state_dict().items() if name in state}
-        size, _ = compress_state(header, state, out, how, init)
-        decoded = load_compressed(out, init=init)
-        batch = fit.datamodule.validation_batch(decoded.device)
-        prediction = decoded.predict_values(batch["coords"])
-        evaluation = Evaluation(spec=decoded.signal, batch=batch, prediction=prediction, step=steps,
-                                predict=decoded.predict_values)
-        metrics = {name: float(value) for name, value in decoded.metric_values(evaluation).items()}
-    return {"bytes": size, "bpp": bits_per_point(size, header["signal"]), "shape": (layers, width), **metrics}
+            state = quantisation_aware_state(cli, state, how, qat_steps, lr / 10)
+        return {**compress_fitted(cli, header, state, out, how, init), "shape": shape}
 
 
 def main(argv: list[str] | None = None) -> None:

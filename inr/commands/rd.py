@@ -2,30 +2,39 @@
 
 Every image is centre-cropped square, resized to ``size`` (antialiased) and stored as an 8-bit PNG, the reference all
 codecs see. inr: ``inr compress IMAGE --bpp R`` per rate (the largest SIREN whose file fits, fitted, quantised,
-coded), decoded by ``inr decompress`` to an 8-bit PNG. JPEG and WebP: Pillow's encoders over a sweep of qualities.
-PSNR (dB, 8-bit) and SSIM of every decoded image against the reference; bpp from the bytes of the file or stream.
-Writes ``rd.csv`` (every point), ``rd.png`` (PSNR and SSIM against bpp, means over images per setting) and prints
-a markdown table with the BD-rate of each codec against JPEG (Bjøntegaard: negative saves bits at equal PSNR).
+coded), decoded by ``inr decompress`` to an 8-bit PNG; optionally the same fits fine-tuned through their quantised
+weights (``inr qat``) and fits from learned initialisations coding their difference from them (``inr meta``).
+JPEG and WebP: Pillow's encoders over a sweep of qualities. PSNR (dB, 8-bit) and SSIM of every decoded image against
+the reference; bpp from the bytes of the file or stream; inr's encoding (fit + quantise + code) and decoding
+(read + render) times. Writes ``rd.csv`` (every point), ``rd.png`` (PSNR and SSIM against bpp, means over images
+per setting), ``rd.md`` (a markdown table with JPEG's PSNR at each point's bpp and each codec's BD-rate against
+JPEG; Bjøntegaard: negative saves bits at equal PSNR), and logs them to a W&B run.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from datamodules.image_folder import IMAGE_SUFFIXES
-from inr.commands.compress import fit_and_compress
+from inr.commands.compress import compress_fitted, fitted, quantisation_aware_state
 from inr.commands.render import render_model
 from inr.core.errors import InputError, MissingFileError
-from inr.experiments.output import pyplot, write_csv
+from inr.experiments.output import log_to_wandb, pyplot, write_csv
 from inr.training.compression import Compression, load_compressed
 
 
-def reference_images(folder: str, size: int, limit: int | None, out: Path) -> list[Path]:
-    """The folder's images as square ``size`` 8-bit PNGs under ``out/reference`` (sorted by name)."""
+def reference_images(folder: str, size: int | None, limit: int | None, out: Path) -> list[Path]:
+    """The folder's images as 8-bit PNGs under ``out/reference`` (sorted by name).
+
+    With ``size``, each is centre-cropped square and resized to ``size`` x ``size``; ``None`` keeps every image
+    whole (Kodak's 768 x 512, as the papers measure it).
+    """
     from datamodules.image import resize_to
     from inr.io.image_files import read_image
 
@@ -35,18 +44,21 @@ def reference_images(folder: str, size: int, limit: int | None, out: Path) -> li
     files = sorted(path for path in source.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)[:limit]
     if not files:
         raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {source}")
+    if size is not None and size < 8:
+        raise InputError(f"size must be >= 8 pixels (or null to keep the images whole), got {size}")
     import imageio.v3 as iio
 
     (out / "reference").mkdir(parents=True, exist_ok=True)
     references = []
     for file in files:
         pixels = read_image(file)[..., :3]
-        side = min(pixels.shape[:2])
-        top, left = (pixels.shape[0] - side) // 2, (pixels.shape[1] - side) // 2
-        square = resize_to(pixels[top:top + side, left:left + side], (size, size))
-        square = square[..., 0] if square.shape[-1] == 1 else square  # gray stays one channel
+        if size is not None:
+            side = min(pixels.shape[:2])
+            top, left = (pixels.shape[0] - side) // 2, (pixels.shape[1] - side) // 2
+            pixels = resize_to(pixels[top:top + side, left:left + side], (size, size))
+        pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels  # gray stays one channel
         path = out / "reference" / f"{file.stem}.png"
-        iio.imwrite(path, (square * 255).round().astype(np.uint8))
+        iio.imwrite(path, (pixels * 255).round().astype(np.uint8))
         references.append(path)
     return references
 
@@ -88,48 +100,118 @@ def bd_rate(reference: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np
     return float((math.exp(averages[1] - averages[0]) - 1) * 100)
 
 
-def run_rd(folder: str, rates: list[float] = (0.3, 0.6, 1.2), size: int = 256, limit: int | None = None,
-           steps: int = 2000, bits: int = 8, jpeg_qualities: list[int] = (10, 20, 30, 50, 70, 90),
-           webp_qualities: list[int] = (10, 20, 30, 50, 70, 90), out: str = "runs/rd") -> list[dict]:
-    """Rate-distortion of inr (each rate) against JPEG and WebP (each quality) over the folder's images.
+def jpeg_psnr_at(jpeg: np.ndarray, bpp: float) -> float:
+    """JPEG's PSNR at ``bpp`` on its mean curve ``[settings, 3]`` (linear in log bpp); NaN outside its range."""
+    rates, psnr = np.log(jpeg[:, 0]), jpeg[:, 1]
+    if not rates.min() <= math.log(bpp) <= rates.max():
+        return float("nan")
+    return float(np.interp(math.log(bpp), rates, psnr))
+
+
+def _inr_point(image: str, codec: str, setting: Any, cli: Any, header: dict, state: dict, file: Path,
+               how: Compression, reference: np.ndarray, fit_seconds: float, init: str | None = None) -> dict:
+    """One inr point: ``state`` coded to ``file``, decoded and rendered to ``file``.png, scored and timed."""
+    import imageio.v3 as iio
+
+    start = time.perf_counter()
+    result = compress_fitted(cli, header, state, str(file), how, init)
+    encode = fit_seconds + time.perf_counter() - start
+    start = time.perf_counter()
+    render_model(load_compressed(file, init=init), str(file.with_suffix(".png")))
+    decode = time.perf_counter() - start
+    psnr, ssim = quality(iio.imread(file.with_suffix(".png")), reference)
+    row = {"image": image, "codec": codec, "setting": setting, "bpp": result["bpp"], "psnr": psnr, "ssim": ssim,
+           "encode_seconds": encode, "decode_seconds": decode}
+    print(row, flush=True)
+    return row
+
+
+def run_rd(folder: str, rates: list[float] = (0.15, 0.3, 0.6, 1.2), size: int | None = 256, limit: int | None = None,
+           steps: int = 2000, lr: float = 1e-3, bits: int = 8, qat_steps: int = 0, inits: list[str] = (),
+           init_images: list[str] | None = None,
+           jpeg_qualities: list[int] = (2, 5, 10, 20, 30, 50, 70, 90),
+           webp_qualities: list[int] = (0, 5, 10, 20, 30, 50, 70, 90), out: str = "runs/rd",
+           wandb: bool = True) -> list[dict]:
+    """Rate-distortion of inr (each rate; quantisation-aware; from learned inits) against JPEG and WebP.
 
     Args:
         folder: a folder of images.
-        rates: inr's target bits per pixel.
-        size: side of the square every image is resized to.
+        rates: inr's target bits per pixel (codec ``inr``: the largest SIREN within each, fitted, quantised, coded).
+        size: side of the square every image is centre-cropped and resized to; ``None`` keeps them whole.
         limit: use only the first this many images (sorted by name).
         steps: training steps of each inr fit.
+        lr: Adam's learning rate of each inr fit.
         bits: quantisation bits of inr's weights.
+        qat_steps: > 0 adds codec ``inr qat``: each rate's fit fine-tuned this many steps through its quantised
+            weights (lr / 10) before coding.
+        inits: learned initialisations (``inr meta export``), codec ``inr meta``: each image fitted ``steps`` steps
+            from each init with its network, the file coding the difference from the init (the init's name is the
+            setting; the rate follows from its network and the bits).
+        init_images: the images (file stems) the inits are scored on, e.g. those held out of their meta-training;
+            ``None``: every image.
         jpeg_qualities: Pillow JPEG qualities.
         webp_qualities: Pillow WebP qualities.
         out: folder of the references, inr's files, rd.csv and rd.png.
+        wandb: log the plot, the points and the table to a W&B run (offline unless the environment says
+            otherwise) under ``out``.
     """
     import imageio.v3 as iio
 
     root = Path(out)
+    how = Compression("quantised", bits)
     rows = []
     for path in reference_images(folder, size, limit, root):
         reference = iio.imread(path)
+        (root / "inr").mkdir(parents=True, exist_ok=True)
         for rate in rates:
-            file = root / "inr" / f"{path.stem}_{rate:g}.inrz"
-            file.parent.mkdir(parents=True, exist_ok=True)
-            result = fit_and_compress(str(path), str(file), rate, Compression("quantised", bits), steps=steps)
-            render_model(load_compressed(file), str(file.with_suffix(".png")))
-            psnr, ssim = quality(iio.imread(file.with_suffix(".png")), reference)
-            rows.append({"image": path.stem, "codec": "inr", "setting": rate, "bpp": result["bpp"], "psnr": psnr,
-                         "ssim": ssim})
-            print(rows[-1], flush=True)
+            start = time.perf_counter()
+            with fitted(str(path), rate, how, steps=steps, lr=lr) as (cli, header, state, _):
+                seconds = time.perf_counter() - start
+                rows.append(_inr_point(path.stem, "inr", rate, cli, header, state,
+                                       root / "inr" / f"{path.stem}_{rate:g}.inrz", how, reference, seconds))
+                if qat_steps:
+                    start = time.perf_counter()
+                    tuned = quantisation_aware_state(cli, state, how, qat_steps, lr / 10)
+                    rows.append(_inr_point(path.stem, "inr qat", rate, cli, header, tuned,
+                                           root / "inr" / f"{path.stem}_{rate:g}_qat.inrz", how, reference,
+                                           seconds + time.perf_counter() - start))
+        for init in inits if init_images is None or path.stem in init_images else ():
+            start = time.perf_counter()
+            with fitted(str(path), None, how, steps=steps, lr=lr, init=init) as (cli, header, state, _):
+                rows.append(_inr_point(path.stem, "inr meta", Path(init).stem, cli, header, state,
+                                       root / "inr" / f"{path.stem}_{Path(init).stem}.inrz", how, reference,
+                                       time.perf_counter() - start, init))
         for codec, settings in (("JPEG", jpeg_qualities), ("WEBP", webp_qualities)):
             for setting in settings:
+                start = time.perf_counter()
                 bpp, decoded = pillow_point(reference, codec, setting)
+                seconds = time.perf_counter() - start
                 psnr, ssim = quality(decoded, reference)
                 rows.append({"image": path.stem, "codec": codec.lower(), "setting": setting, "bpp": bpp,
-                             "psnr": psnr, "ssim": ssim})
+                             "psnr": psnr, "ssim": ssim, "encode_seconds": seconds, "decode_seconds": math.nan})
     write_csv(root / "rd.csv", rows)
     curves = _mean_curves(rows)
     _plot(curves, root / "rd.png")
-    print(_table(curves))
+    table = _table(curves)
+    (root / "rd.md").write_text(table + "\n")
+    print(table)
+    if wandb:
+        jpeg = curves.get("jpeg")
+        summary = {f"bd_rate_vs_jpeg/{codec}": bd_rate((jpeg[:, 0], jpeg[:, 1]), (points[:, 0], points[:, 1]))
+                   for codec, points in curves.items() if jpeg is not None and codec != "jpeg"}
+        run = log_to_wandb(root, "rd", {"rd/curves": root / "rd.png", "rd/points": root / "rd.csv",
+                                        "rd/table": _write_table_csv(curves, root / "rd_table.csv")}, summary)
+        print(f"W&B run (offline unless WANDB_MODE says otherwise): {run}")
     return rows
+
+
+def _write_table_csv(curves: dict[str, np.ndarray], path: Path) -> Path:
+    """The mean curves as a CSV (codec, bpp, PSNR, SSIM, JPEG's PSNR at that bpp), for W&B's table."""
+    jpeg = curves.get("jpeg")
+    rows = [{"codec": codec, "bpp": bpp, "psnr": psnr, "ssim": ssim,
+             "jpeg_psnr_at_bpp": jpeg_psnr_at(jpeg, bpp) if jpeg is not None else math.nan}
+            for codec, points in curves.items() for bpp, psnr, ssim in points]
+    return write_csv(path, rows)
 
 
 def _mean_curves(rows: list[dict]) -> dict[str, np.ndarray]:
@@ -158,10 +240,12 @@ def _plot(curves: dict[str, np.ndarray], path: Path) -> None:
 
 
 def _table(curves: dict[str, np.ndarray]) -> str:
-    lines = ["| codec | bpp | PSNR dB | SSIM | BD-rate vs JPEG |", "|---|---|---|---|---|"]
+    """Markdown: every codec's mean points, JPEG's PSNR at the same bpp, and the codec's BD-rate against JPEG."""
+    lines = ["| codec | bpp | PSNR dB | SSIM | JPEG at this bpp (dB) | BD-rate vs JPEG |", "|---|---|---|---|---|---|"]
     jpeg = curves.get("jpeg")
     for codec, points in curves.items():
         delta = bd_rate((jpeg[:, 0], jpeg[:, 1]), (points[:, 0], points[:, 1])) if jpeg is not None else math.nan
         for bpp, psnr, ssim in points:
-            lines.append(f"| {codec} | {bpp:.3f} | {psnr:.2f} | {ssim:.3f} | {delta:+.1f} % |")
+            at = jpeg_psnr_at(jpeg, bpp) if jpeg is not None else math.nan
+            lines.append(f"| {codec} | {bpp:.3f} | {psnr:.2f} | {ssim:.3f} | {at:.2f} | {delta:+.1f} % |")
     return "\n".join(lines)

@@ -146,7 +146,7 @@ def finetune_quantised(model, batch: dict[str, Tensor], how: Compression, steps:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     model.eval()
     return losses
 
