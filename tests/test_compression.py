@@ -316,3 +316,38 @@ def test_rd_references_are_centre_squares_at_a_size_or_the_whole_images(tmp_path
     assert np.array_equal(iio.imread(square), pixels[:, 8:32])  # the centre 24 x 24, at its own size
     with pytest.raises(InputError, match="size must be >= 8 pixels"):
         reference_images(str(folder), 4, None, tmp_path / "tiny")
+
+
+def test_a_sound_compressed_at_a_rate_decodes_to_a_wav_of_its_duration(tmp_path, capsys):
+    import soundfile
+
+    rate = 16000
+    t = np.arange(rate) / rate
+    clip = 0.5 * np.sin(2 * np.pi * 220 * t) + 0.2 * np.sin(2 * np.pi * 370 * t)
+    soundfile.write(tmp_path / "tone.wav", clip.astype(np.float32), rate)
+    compress([str(tmp_path / "tone.wav"), "--bpp", "2", "--steps", "150", "--out", str(tmp_path / "tone.inrz")])
+    line = capsys.readouterr().out
+    size = (tmp_path / "tone.inrz").stat().st_size
+    assert f"{size * 8 / len(clip):.4f} bpp" in line and size * 8 / len(clip) <= 2  # bits per sample, within the rate
+    # the first layer (w0 3000) is stored at 8 + 7 bits: at 8 its rounding scrambles the phases (12 dB, not 33)
+    header, records = read_file(tmp_path / "tone.inrz")
+    bits = {name: record.bits for name, record in zip(header["tensors"], records)}
+    assert bits["network.net.0.linear.weight"] == bits["network.net.0.linear.bias"] == 15
+    assert {value for name, value in bits.items() if not name.startswith("network.net.0.")} == {8}
+    decompress([str(tmp_path / "tone.inrz"), "--out", str(tmp_path / "decoded.wav")])
+    decoded, decoded_rate = soundfile.read(tmp_path / "decoded.wav")
+    assert decoded_rate == rate and decoded.shape == clip.shape
+    assert 10 * np.log10(4 / np.mean((decoded - clip) ** 2)) > 28  # PSNR over [-1, 1]: the tones, not noise
+
+
+def test_only_a_first_sine_layer_above_w0_30_gets_more_bits():
+    from inr.training.compression import tensor_compression
+
+    audio = {"class_path": "Siren", "init_args": {"first_omega_0": 3000.0}}
+    how = Compression("quantised", 8)
+    assert tensor_compression(how, "network.net.0.linear.weight", audio).bits == 15  # ceil(log2(100)) = 7 more
+    assert tensor_compression(Compression("quantised", 12), "network.net.0.linear.bias", audio).bits == 16  # capped
+    assert tensor_compression(how, "network.net.1.linear.weight", audio) == how
+    assert tensor_compression(how, "network.net.0.linear.weight", {"init_args": {"first_omega_0": 30.0}}) == how
+    assert tensor_compression(how, "network.net.0.weight", {"class_path": "MLP"}) == how
+    assert tensor_compression(Compression("float16"), "network.net.0.linear.weight", audio).mode == "float16"

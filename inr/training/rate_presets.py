@@ -17,7 +17,7 @@ import torch
 from inr.core.errors import InputError
 from inr.io.bitstream import encode_file
 from inr.nn.networks import Siren
-from inr.training.compression import Compression, encode_tensor
+from inr.training.compression import Compression, encode_tensor, tensor_compression
 
 #: COIN's architectures, (sine layers, width), smallest first.
 COIN = ((5, 20), (5, 30), (10, 28), (10, 40), (13, 49))
@@ -46,7 +46,7 @@ def file_bytes(header: dict[str, Any], sine_layers: int, width: int, how: Compre
     torch.manual_seed(0)
     network = Siren(signal["in_dim"], signal["out_dim"], **network_config["init_args"])
     state = {f"network.{name}": value for name, value in network.state_dict().items()}
-    records = [encode_tensor(value, how)[0] for value in state.values()]
+    records = [encode_tensor(value, tensor_compression(how, name, network_config))[0] for name, value in state.items()]
     return len(encode_file({**header, "network": network_config, "tensors": list(state)}, records))
 
 
