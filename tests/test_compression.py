@@ -220,6 +220,9 @@ def test_rd_puts_inr_its_qat_and_meta_variants_jpeg_and_webp_on_one_curve_with_b
     assert jpeg[:3] == sorted(jpeg[:3]) and all(float(row["ssim"]) <= 1 for row in rows)  # quality rises
     assert (tmp_path / "rd" / "rd.png").stat().st_size > 10_000 and "| jpeg |" in table and "BD-rate" in table
     assert (tmp_path / "rd" / "rd.md").read_text().strip() in table and "| inr meta |" in table
+    subset = table.split("On the images the inits are scored on (b), every codec:")[1]
+    b_inr = [row for row in rows if row["image"] == "b" and row["codec"] == "inr"]
+    assert f"| inr | {float(b_inr[0]['bpp']):.3f} | {float(b_inr[0]['psnr']):.2f} |" in subset  # b's own, not means
     # the W&B run holds the plot, the points and the table, and each codec's BD-rate
     wait_until_finished(tmp_path / "rd")
     (run,) = find_offline_runs(tmp_path / "rd")

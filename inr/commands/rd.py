@@ -8,7 +8,8 @@ JPEG and WebP: Pillow's encoders over a sweep of qualities. PSNR (dB, 8-bit) and
 the reference; bpp from the bytes of the file or stream; inr's encoding (fit + quantise + code) and decoding
 (read + render) times. Writes ``rd.csv`` (every point), ``rd.png`` (PSNR and SSIM against bpp, means over images
 per setting), ``rd.md`` (a markdown table with JPEG's PSNR at each point's bpp and each codec's BD-rate against
-JPEG; Bjøntegaard: negative saves bits at equal PSNR), and logs them to a W&B run.
+JPEG; Bjøntegaard: negative saves bits at equal PSNR; with ``init_images``, a second table of every codec on those
+images alone, where the learned inits compare with the plain fits), and logs them to a W&B run.
 """
 
 from __future__ import annotations
@@ -193,6 +194,10 @@ def run_rd(folder: str, rates: list[float] = (0.15, 0.3, 0.6, 1.2), size: int | 
     curves = _mean_curves(rows)
     _plot(curves, root / "rd.png")
     table = _table(curves)
+    if inits and init_images is not None:  # the learned inits' images alone: every codec on the same images
+        subset = _mean_curves([row for row in rows if row["image"] in init_images])
+        table += (f"\n\nOn the images the inits are scored on ({', '.join(init_images)}), every codec:\n\n"
+                  + _table(subset))
     (root / "rd.md").write_text(table + "\n")
     print(table)
     if wandb:
