@@ -107,7 +107,8 @@ def summary(rows: list[dict[str, Any]], modality: str) -> str:
             values = [row[metric] for row in mine if not math.isnan(row[metric])]
             mean = sum(values) / len(values) if values else math.nan
             spread = math.sqrt(sum((value - mean) ** 2 for value in values) / len(values)) if values else math.nan
-            cells.append(f"{mean:.3f} +- {spread:.3f}" if modality == "occupancy" else f"{mean:.2f} +- {spread:.2f}")
+            digits = 2 if metric == "psnr" else 3  # dB to 0.01; SSIM and IoU to 0.001
+            cells.append(f"{mean:.{digits}f} +- {spread:.{digits}f}")
         paper = " / ".join(map(str, PAPER[modality].get(method.removeprefix("inr "), ())))
         lines.append(f"| {method} | {len(mine)} | {cells[0]} | {cells[1]} | {paper} |")
     return "\n".join(lines)
