@@ -354,3 +354,31 @@ def test_only_a_first_sine_layer_above_w0_30_gets_more_bits():
     assert tensor_compression(how, "network.net.0.linear.weight", {"init_args": {"first_omega_0": 30.0}}) == how
     assert tensor_compression(how, "network.net.0.weight", {"class_path": "MLP"}) == how
     assert tensor_compression(Compression("float16"), "network.net.0.linear.weight", audio).mode == "float16"
+
+
+@pytest.mark.parametrize(("lr", "improves"), [(0.5, False), (1e-5, True)])
+def test_quantisation_aware_fine_tuning_keeps_its_best_stored_weights(lr, improves):
+    from inr.core import grids
+    from inr.training.compression import finetune_quantised, tensor_compression
+    from inr.training.module import INRModule
+
+    model = INRModule.load_from_checkpoint(FIXTURES / "image_siren.ckpt", map_location="cpu", weights_only=True)
+    shape = tuple(model.signal.shape)
+    coords = grids.grid(shape).reshape(-1, len(shape))
+    with torch.no_grad():
+        batch = {"coords": coords, "values": model.predict_values(coords)}  # the float model is exact
+    start = {name: value.clone() for name, value in model.state_dict().items()}
+    how = Compression("quantised", 4)
+    losses = finetune_quantised(model, batch, how, 30, lr)
+    assert len(losses) == 31
+    network = model.hparams.get("network", {})  # a loaded module keeps no class configs: an image SIREN, w0 30
+    stored = {name: tensor_compression(how, name, network).round_trip(value)
+              for name, value in model.named_parameters()}
+    with torch.no_grad():
+        kept = float((torch.func.functional_call(model, stored, (coords,)) - batch["values"]).square().mean())
+    assert kept == pytest.approx(min(losses), rel=1e-5)  # the model holds the weights of the lowest stored loss
+    if improves:
+        assert min(losses) < 0.9 * losses[0]
+    else:  # Adam steps of 0.5 wreck a SIREN: the start was best, and the model is back at it
+        assert min(losses) == losses[0] and max(losses) > 10 * losses[0]
+        assert all(torch.equal(value, start[name]) for name, value in model.state_dict().items())
