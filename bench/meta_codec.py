@@ -12,40 +12,28 @@ file's), PSNR (8-bit) and encoding seconds (fit + quantise + code), and their PS
 from __future__ import annotations
 
 import argparse
-import json
-import tempfile
 import time
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 
-from inr.cli import build_cli
-from inr.commands.catalog import SHIPPED_CONFIGS
-from inr.commands.compress import compress_fitted
+from inr.commands.compress import compress_fitted, fitted
 from inr.commands.rd import quality, reference_images
 from inr.commands.render import render_model
-from inr.training.compression import Compression, checkpoint_model, load_compressed
+from inr.training.compression import Compression, load_compressed
 
 
 def encode(image: Path, init: str, steps: int, learned: bool, lr: float, out: Path) -> tuple[float, float, float]:
     """(bpp, PSNR dB, encoding seconds) of ``image`` fitted ``steps`` steps with the init's network, from the init
     (``learned``) or from SIREN's initialisation, coded at 8 bits to ``out``."""
     start = time.perf_counter()
-    network = checkpoint_model(init)[0]
-    how = Compression("quantised", 8)
-    with tempfile.TemporaryDirectory() as root:
-        cli = build_cli(["fit", "--config", str(SHIPPED_CONFIGS / "image_siren.yaml"), "--data.path", str(image),
-                         "--data.size", "null", "--model.encoder", json.dumps(network["encoder"]),
-                         "--model.network", json.dumps(network["network"]), "--model.optimizer.init_args.lr", str(lr),
-                         "--trainer.max_steps", str(steps), "--trainer.val_check_interval", str(steps),
-                         "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-                         "--trainer.enable_model_summary", "false", "--checkpoint.save_top_k", "0",
-                         "--trainer.default_root_dir", root, *(["--model.init_from", init] if learned else [])])
-        header, state = checkpoint_model(Path(root) / "checkpoints" / "last.ckpt")
-        result = compress_fitted(cli, header, state, str(out), how, init if learned else None)
+    how, coded_against = Compression("quantised", 8), init if learned else None
+    with fitted(str(image), None, how, steps=steps, lr=lr, init=init, start_from_init=learned) as fit:
+        cli, header, state, _ = fit
+        result = compress_fitted(cli, header, state, str(out), how, coded_against)
     seconds = time.perf_counter() - start
-    render_model(load_compressed(out, init=init if learned else None), str(out.with_suffix(".png")))
+    render_model(load_compressed(out, init=coded_against), str(out.with_suffix(".png")))
     psnr = quality(iio.imread(out.with_suffix(".png")), iio.imread(image))[0]
     return result["bpp"], psnr, seconds
 

@@ -44,13 +44,15 @@ def _fit_args(source: str, config: str, steps: int, lr: float, root: str) -> lis
 
 @contextmanager
 def fitted(source: str, bpp: float | None, how: Compression, config: str | None = None, steps: int = 2000,
-           lr: float = 1e-3, init: str | None = None) -> Iterator[tuple[Any, dict, dict, tuple[int, int]]]:
-    """Fit ``source`` with the largest SIREN whose file stays within ``bpp``: yields ``(cli, header, state, shape)``.
+           lr: float = 1e-3, init: str | None = None,
+           start_from_init: bool = True) -> Iterator[tuple[Any, dict, dict, tuple[int, int]]]:
+    """Fit ``source`` with the SIREN of ``bpp`` (:func:`network_for_rate`): yields ``(cli, header, state, shape)``.
 
     ``cli`` is the fit's LightningCLI (its model and datamodule), ``header`` and ``state`` the fitted model as
     :func:`inr.training.compression.checkpoint_model` reads it, ``shape`` the SIREN's (layers, width). With ``init``
-    (a learned initialisation: an exported meta checkpoint) the fit starts from it with its network (``bpp`` is not
-    used). The fit's files live in a temporary folder, removed on leaving the context.
+    (a learned initialisation: an exported meta checkpoint) the fit takes its network (``bpp`` is not used) and
+    starts from its weights, or (``start_from_init`` False) from the network's own initialisation, the comparison
+    that shows what the init buys. The fit's files live in a temporary folder, removed on leaving the context.
     """
     from inr.cli import build_cli
 
@@ -61,7 +63,7 @@ def fitted(source: str, bpp: float | None, how: Compression, config: str | None 
         if init is not None:
             start = checkpoint_model(init)[0]
             sized = ["--model.encoder", json.dumps(start["encoder"]), "--model.network", json.dumps(start["network"]),
-                     "--model.init_from", init]
+                     *(["--model.init_from", init] if start_from_init else [])]
             options = start["network"].get("init_args", {})
             layers, width = options.get("layers", 0) + 1, options.get("hidden", 0)
         else:
