@@ -219,6 +219,7 @@ def test_rd_puts_inr_its_qat_and_meta_variants_jpeg_and_webp_on_one_curve_with_b
     jpeg = [float(row["psnr"]) for row in rows if row["codec"] == "jpeg"]
     assert jpeg[:3] == sorted(jpeg[:3]) and all(float(row["ssim"]) <= 1 for row in rows)  # quality rises
     assert (tmp_path / "rd" / "rd.png").stat().st_size > 10_000 and "| jpeg |" in table and "BD-rate" in table
+    assert (tmp_path / "rd" / "rd_init_images.png").stat().st_size > 10_000
     assert (tmp_path / "rd" / "rd.md").read_text().strip() in table and "| inr meta |" in table
     subset = table.split("On the images the inits are scored on (b), every codec:")[1]
     b_inr = [row for row in rows if row["image"] == "b" and row["codec"] == "inr"]
@@ -227,7 +228,8 @@ def test_rd_puts_inr_its_qat_and_meta_variants_jpeg_and_webp_on_one_curve_with_b
     wait_until_finished(tmp_path / "rd")
     (run,) = find_offline_runs(tmp_path / "rd")
     (logged,) = [record for record in read_history(run) if "rd/points/path" in record]
-    assert logged["rd/curves/_type"] == "image-file" and logged["rd/table/_type"] == "table-file"
+    assert logged["rd/curves/_type"] == logged["rd/curves_init_images/_type"] == "image-file"
+    assert logged["rd/table/_type"] == "table-file"
     points = json.loads((run / "files" / logged["rd/points/path"]).read_text())
     assert len(points["data"]) == len(rows) and points["columns"][:3] == ["image", "codec", "setting"]
     assert set(read_summary(run)) >= {"bd_rate_vs_jpeg/inr", "bd_rate_vs_jpeg/inr qat", "bd_rate_vs_jpeg/webp"}

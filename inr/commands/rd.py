@@ -7,9 +7,10 @@ weights (``inr qat``) and fits from learned initialisations coding their differe
 JPEG and WebP: Pillow's encoders over a sweep of qualities. PSNR (dB, 8-bit) and SSIM of every decoded image against
 the reference; bpp from the bytes of the file or stream; inr's encoding (fit + quantise + code) and decoding
 (read + render) times. Writes ``rd.csv`` (every point), ``rd.png`` (PSNR and SSIM against bpp, means over images
-per setting), ``rd.md`` (a markdown table with JPEG's PSNR at each point's bpp and each codec's BD-rate against
-JPEG; Bjøntegaard: negative saves bits at equal PSNR; with ``init_images``, a second table of every codec on those
-images alone, where the learned inits compare with the plain fits), and logs them to a W&B run.
+per setting, log bpp), ``rd.md`` (a markdown table with JPEG's PSNR at each point's bpp and each codec's BD-rate
+against JPEG; Bjøntegaard: negative saves bits at equal PSNR; with ``init_images``, a second table and plot,
+``rd_init_images.png``, of every codec on those images alone, where the learned inits compare with the plain fits),
+and logs them to a W&B run.
 """
 
 from __future__ import annotations
@@ -192,10 +193,13 @@ def run_rd(folder: str, rates: list[float] = (0.15, 0.3, 0.6, 1.2), size: int | 
                              "psnr": psnr, "ssim": ssim, "encode_seconds": seconds, "decode_seconds": math.nan})
     write_csv(root / "rd.csv", rows)
     curves = _mean_curves(rows)
-    _plot(curves, root / "rd.png")
+    images = len(dict.fromkeys(row["image"] for row in rows))
+    on_all = {codec: points for codec, points in curves.items() if codec != "inr meta" or init_images is None}
+    _plot(on_all, root / "rd.png", f"means over {images} images")
     table = _table(curves)
     if inits and init_images is not None:  # the learned inits' images alone: every codec on the same images
         subset = _mean_curves([row for row in rows if row["image"] in init_images])
+        _plot(subset, root / "rd_init_images.png", f"means over the inits' images ({', '.join(init_images)})")
         table += (f"\n\nOn the images the inits are scored on ({', '.join(init_images)}), every codec:\n\n"
                   + _table(subset))
     (root / "rd.md").write_text(table + "\n")
@@ -204,8 +208,11 @@ def run_rd(folder: str, rates: list[float] = (0.15, 0.3, 0.6, 1.2), size: int | 
         jpeg = curves.get("jpeg")
         summary = {f"bd_rate_vs_jpeg/{codec}": bd_rate((jpeg[:, 0], jpeg[:, 1]), (points[:, 0], points[:, 1]))
                    for codec, points in curves.items() if jpeg is not None and codec != "jpeg"}
-        run = log_to_wandb(root, "rd", {"rd/curves": root / "rd.png", "rd/points": root / "rd.csv",
-                                        "rd/table": _write_table_csv(curves, root / "rd_table.csv")}, summary)
+        files = {"rd/curves": root / "rd.png", "rd/points": root / "rd.csv",
+                 "rd/table": _write_table_csv(curves, root / "rd_table.csv")}
+        if (root / "rd_init_images.png").exists():
+            files["rd/curves_init_images"] = root / "rd_init_images.png"
+        run = log_to_wandb(root, "rd", files, summary)
         print(f"W&B run (offline unless WANDB_MODE says otherwise): {run}")
     return rows
 
@@ -230,15 +237,27 @@ def _mean_curves(rows: list[dict]) -> dict[str, np.ndarray]:
     return curves
 
 
-def _plot(curves: dict[str, np.ndarray], path: Path) -> None:
+def _plot(curves: dict[str, np.ndarray], path: Path, title: str) -> None:
+    """PSNR and SSIM against bpp (log scale: the low rates, where INRs compete, spread out), one line per codec."""
     plt = pyplot()
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
     for codec, points in curves.items():
-        for axis, column, label in ((axes[0], 1, "PSNR (dB)"), (axes[1], 2, "SSIM")):
+        for axis, column in ((axes[0], 1), (axes[1], 2)):
             axis.plot(points[:, 0], points[:, column], marker="o", label=codec)
-            axis.set_xlabel("bits per pixel")
-            axis.set_ylabel(label)
+    rates = np.concatenate([points[:, 0] for points in curves.values()])
+    for axis, label in ((axes[0], "PSNR (dB)"), (axes[1], "SSIM")):
+        axis.set_xscale("log")
+        axis.set_xticks([tick for tick in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20)
+                         if rates.min() / 1.5 <= tick <= rates.max() * 1.5])
+        axis.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        axis.xaxis.set_minor_formatter(NullFormatter())
+        axis.set_xlabel("bits per pixel")
+        axis.set_ylabel(label)
+        axis.grid(True, which="both", alpha=0.3)
     axes[0].legend()
+    figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
