@@ -198,13 +198,13 @@ def test_rd_puts_inr_its_qat_and_meta_variants_jpeg_and_webp_on_one_curve_with_b
     shutil.copy(next((tmp_path / "init_run").glob("**/last.ckpt")), init)
     inr_main(["experiment", "rd", "--folder", str(folder), "--rates", "[8, 16]", "--size", "32", "--steps", "60",
               "--qat_steps", "10", "--inits", f"[{init}]", "--init_images", "[b]",
-              "--jpeg_qualities", "[20, 60, 90]", "--webp_qualities", "[20, 60, 90]", "--out", str(tmp_path / "rd")])
+              "--jpeg_qualities", "[20, 60, 90]", "--webp_qualities", "[20, 60, 90]", "--avif_qualities", "[30, 70]",
+              "--out", str(tmp_path / "rd")])
     table = capsys.readouterr().out
     with open(tmp_path / "rd" / "rd.csv") as handle:
         rows = list(csv.DictReader(handle))
-    inr_rows = ["inr", "inr qat"] * 2
-    assert [row["codec"] for row in rows] == [*inr_rows, *["jpeg"] * 3, *["webp"] * 3,
-                                              *inr_rows, "inr meta", *["jpeg"] * 3, *["webp"] * 3]
+    inr_rows, pillow = ["inr", "inr qat"] * 2, [*["jpeg"] * 3, *["webp"] * 3, *["avif"] * 2]
+    assert [row["codec"] for row in rows] == [*inr_rows, *pillow, *inr_rows, "inr meta", *pillow]
     for row in rows:
         if row["codec"] in ("inr", "inr qat"):  # inr's bpp is its file's: within the rate asked
             suffix = "_qat" if row["codec"] == "inr qat" else ""
@@ -216,8 +216,9 @@ def test_rd_puts_inr_its_qat_and_meta_variants_jpeg_and_webp_on_one_curve_with_b
     meta = next(row for row in rows if row["codec"] == "inr meta")  # scored on the image it was named for
     assert meta["image"] == "b" and meta["setting"] == "start"
     assert (tmp_path / "rd" / "inr" / "b_start.inrz").stat().st_size * 8 / 32**2 == pytest.approx(float(meta["bpp"]))
-    jpeg = [float(row["psnr"]) for row in rows if row["codec"] == "jpeg"]
-    assert jpeg[:3] == sorted(jpeg[:3]) and all(float(row["ssim"]) <= 1 for row in rows)  # quality rises
+    for codec, count in (("jpeg", 3), ("avif", 2)):  # quality rises with the setting, and so does the rate
+        points = [(float(row["bpp"]), float(row["psnr"])) for row in rows if row["codec"] == codec][:count]
+        assert points == sorted(points) and all(float(row["ssim"]) <= 1 for row in rows)
     assert (tmp_path / "rd" / "rd.png").stat().st_size > 10_000 and "| jpeg |" in table and "BD-rate" in table
     assert (tmp_path / "rd" / "rd_init_images.png").stat().st_size > 10_000
     assert (tmp_path / "rd" / "rd.md").read_text().strip() in table and "| inr meta |" in table
@@ -232,7 +233,8 @@ def test_rd_puts_inr_its_qat_and_meta_variants_jpeg_and_webp_on_one_curve_with_b
     assert logged["rd/table/_type"] == "table-file"
     points = json.loads((run / "files" / logged["rd/points/path"]).read_text())
     assert len(points["data"]) == len(rows) and points["columns"][:3] == ["image", "codec", "setting"]
-    assert set(read_summary(run)) >= {"bd_rate_vs_jpeg/inr", "bd_rate_vs_jpeg/inr qat", "bd_rate_vs_jpeg/webp"}
+    assert set(read_summary(run)) >= {"bd_rate_vs_jpeg/inr", "bd_rate_vs_jpeg/inr qat", "bd_rate_vs_jpeg/webp",
+                                      "bd_rate_vs_jpeg/avif"}
     # BD-rate: the same curve at half the rate saves 50 %; curves that do not overlap have none
     rates, psnr = np.array([0.2, 0.4, 0.8, 1.6]), np.array([25.0, 28.0, 31.0, 34.0])
     assert bd_rate((rates, psnr), (rates / 2, psnr)) == pytest.approx(-50.0, abs=1e-6)

@@ -1,11 +1,12 @@
-"""``inr experiment rd``: rate-distortion of inr's codec against JPEG and WebP over a folder of images, one run.
+"""``inr experiment rd``: rate-distortion of inr's codec against JPEG, WebP and AVIF over a folder of images.
 
 Every image is centre-cropped square, resized to ``size`` (antialiased) and stored as an 8-bit PNG, the reference all
-codecs see. inr: ``inr compress IMAGE --bpp R`` per rate (the largest SIREN whose file fits, fitted, quantised,
-coded), decoded by ``inr decompress`` to an 8-bit PNG; optionally the same fits fine-tuned through their quantised
-weights (``inr qat``) and fits from learned initialisations coding their difference from them (``inr meta``).
-JPEG and WebP: Pillow's encoders over a sweep of qualities. PSNR (dB, 8-bit) and SSIM of every decoded image against
-the reference; bpp from the bytes of the file or stream; inr's encoding (fit + quantise + code) and decoding
+codecs see. inr: ``inr compress IMAGE --bpp R`` per rate (the SIREN with the most weights whose file fits,
+fitted, quantised, coded), decoded by ``inr decompress`` to an 8-bit PNG; optionally the same fits fine-tuned
+through their quantised weights (``inr qat``) and fits from learned initialisations coding their difference from
+them (``inr meta``).
+JPEG, WebP and AVIF: Pillow's encoders over a sweep of qualities. PSNR (dB, 8-bit) and SSIM of every decoded image
+against the reference; bpp from the bytes of the file or stream; inr's encoding (fit + quantise + code) and decoding
 (read + render) times. Writes ``rd.csv`` (every point), ``rd.png`` (PSNR and SSIM against bpp, means over images
 per setting, log bpp), ``rd.md`` (a markdown table with JPEG's PSNR at each point's bpp and each codec's BD-rate
 against JPEG; Bjøntegaard: negative saves bits at equal PSNR; with ``init_images``, a second table and plot,
@@ -132,7 +133,8 @@ def run_rd(folder: str, rates: list[float] = (0.15, 0.3, 0.6, 1.2), size: int | 
            steps: int = 2000, lr: float = 1e-3, bits: int = 8, qat_steps: int = 0, inits: list[str] = (),
            init_images: list[str] | None = None,
            jpeg_qualities: list[int] = (2, 5, 10, 20, 30, 50, 70, 90),
-           webp_qualities: list[int] = (0, 5, 10, 20, 30, 50, 70, 90), out: str = "runs/rd",
+           webp_qualities: list[int] = (0, 5, 10, 20, 30, 50, 70, 90),
+           avif_qualities: list[int] = (0, 10, 30, 50, 70, 90), out: str = "runs/rd",
            wandb: bool = True) -> list[dict]:
     """Rate-distortion of inr (each rate; quantisation-aware; from learned inits) against JPEG and WebP.
 
@@ -153,14 +155,19 @@ def run_rd(folder: str, rates: list[float] = (0.15, 0.3, 0.6, 1.2), size: int | 
             ``None``: every image.
         jpeg_qualities: Pillow JPEG qualities.
         webp_qualities: Pillow WebP qualities.
+        avif_qualities: Pillow AVIF qualities (skipped, with a note, where Pillow was built without AVIF).
         out: folder of the references, inr's files, rd.csv and rd.png.
         wandb: log the plot, the points and the table to a W&B run (offline unless the environment says
             otherwise) under ``out``.
     """
     import imageio.v3 as iio
+    from PIL import features
 
     root = Path(out)
     how = Compression("quantised", bits)
+    avif = features.check("avif")
+    if avif_qualities and not avif:
+        print("inr experiment rd: this Pillow has no AVIF encoder; AVIF is left out", flush=True)
     rows = []
     for path in reference_images(folder, size, limit, root):
         reference = iio.imread(path)
@@ -183,7 +190,8 @@ def run_rd(folder: str, rates: list[float] = (0.15, 0.3, 0.6, 1.2), size: int | 
                 rows.append(_inr_point(path.stem, "inr meta", Path(init).stem, cli, header, state,
                                        root / "inr" / f"{path.stem}_{Path(init).stem}.inrz", how, reference,
                                        time.perf_counter() - start, init))
-        for codec, settings in (("JPEG", jpeg_qualities), ("WEBP", webp_qualities)):
+        for codec, settings in (("JPEG", jpeg_qualities), ("WEBP", webp_qualities),
+                                ("AVIF", avif_qualities if avif else ())):
             for setting in settings:
                 start = time.perf_counter()
                 bpp, decoded = pillow_point(reference, codec, setting)
