@@ -19,6 +19,7 @@ from inr.training.compression import (
     Compression,
     checkpoint_model,
     compress_checkpoint,
+    compress_state,
     decode_tensor,
     load_compressed,
 )
@@ -386,3 +387,22 @@ def test_quantisation_aware_fine_tuning_keeps_its_best_stored_weights(lr, improv
     else:  # Adam steps of 0.5 wreck a SIREN: the start was best, and the model is back at it
         assert min(losses) == losses[0] and max(losses) > 10 * losses[0]
         assert all(torch.equal(value, start[name]) for name, value in model.state_dict().items())
+
+
+def test_every_preset_network_compresses_and_decodes_to_its_quantised_weights(tmp_path):
+    from inr.nn.networks import Siren
+    from inr.training.rate_presets import COIN, LADDER, sized_network
+
+    header, _ = checkpoint_model(FIXTURES / "image_siren.ckpt")
+    assert set(COIN) <= set(LADDER)
+    for layers, width in LADDER:
+        network = sized_network(header["network"], layers, width)
+        torch.manual_seed(layers * 100 + width)
+        siren = Siren(header["signal"]["in_dim"], header["signal"]["out_dim"], **network["init_args"])
+        state = {f"network.{name}": value for name, value in siren.state_dict().items()}
+        out = tmp_path / f"{layers}x{width}.inrz"
+        size, stored = compress_state({**header, "network": network}, state, out, Compression("quantised", 8))
+        decoded = load_compressed(out).state_dict()
+        assert size == out.stat().st_size
+        for name, value in stored.items():
+            assert torch.equal(decoded[name], value), (layers, width, name)
