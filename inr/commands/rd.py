@@ -136,11 +136,11 @@ def run_rd(folder: str, rates: list[float] = (0.15, 0.3, 0.6, 1.2), size: int | 
            webp_qualities: list[int] = (0, 5, 10, 20, 30, 50, 70, 90),
            avif_qualities: list[int] = (0, 10, 30, 50, 70, 90), out: str = "runs/rd",
            wandb: bool = True) -> list[dict]:
-    """Rate-distortion of inr (each rate; quantisation-aware; from learned inits) against JPEG and WebP.
+    """Rate-distortion of inr (each rate; quantisation-aware; from learned inits) against JPEG, WebP and AVIF.
 
     Args:
         folder: a folder of images.
-        rates: inr's target bits per pixel (codec ``inr``: the largest SIREN within each, fitted, quantised, coded).
+        rates: inr's target bits per pixel (codec ``inr``: the SIREN of each, fitted, quantised, coded).
         size: side of the square every image is centre-cropped and resized to; ``None`` keeps them whole.
         limit: use only the first this many images (sorted by name).
         steps: training steps of each inr fit.
@@ -213,9 +213,7 @@ def run_rd(folder: str, rates: list[float] = (0.15, 0.3, 0.6, 1.2), size: int | 
     (root / "rd.md").write_text(table + "\n")
     print(table)
     if wandb:
-        jpeg = curves.get("jpeg")
-        summary = {f"bd_rate_vs_jpeg/{codec}": bd_rate((jpeg[:, 0], jpeg[:, 1]), (points[:, 0], points[:, 1]))
-                   for codec, points in curves.items() if jpeg is not None and codec != "jpeg"}
+        summary = {f"bd_rate_vs_jpeg/{codec}": rate for codec, rate in bd_rates(curves).items() if codec != "jpeg"}
         files = {"rd/curves": root / "rd.png", "rd/points": root / "rd.csv",
                  "rd/table": _write_table_csv(curves, root / "rd_table.csv")}
         if (root / "rd_init_images.png").exists():
@@ -223,6 +221,13 @@ def run_rd(folder: str, rates: list[float] = (0.15, 0.3, 0.6, 1.2), size: int | 
         run = log_to_wandb(root, "rd", files, summary)
         print(f"W&B run (offline unless WANDB_MODE says otherwise): {run}")
     return rows
+
+
+def bd_rates(curves: dict[str, np.ndarray]) -> dict[str, float]:
+    """Each codec's BD-rate (%) against JPEG's mean curve; NaN for every codec when there is no JPEG curve."""
+    jpeg = curves.get("jpeg")
+    return {codec: bd_rate((jpeg[:, 0], jpeg[:, 1]), (points[:, 0], points[:, 1])) if jpeg is not None else math.nan
+            for codec, points in curves.items()}
 
 
 def _write_table_csv(curves: dict[str, np.ndarray], path: Path) -> Path:
@@ -274,9 +279,9 @@ def _plot(curves: dict[str, np.ndarray], path: Path, title: str) -> None:
 def _table(curves: dict[str, np.ndarray]) -> str:
     """Markdown: every codec's mean points, JPEG's PSNR at the same bpp, and the codec's BD-rate against JPEG."""
     lines = ["| codec | bpp | PSNR dB | SSIM | JPEG at this bpp (dB) | BD-rate vs JPEG |", "|---|---|---|---|---|---|"]
-    jpeg = curves.get("jpeg")
+    jpeg, deltas = curves.get("jpeg"), bd_rates(curves)
     for codec, points in curves.items():
-        delta = bd_rate((jpeg[:, 0], jpeg[:, 1]), (points[:, 0], points[:, 1])) if jpeg is not None else math.nan
+        delta = deltas[codec]
         for bpp, psnr, ssim in points:
             at = jpeg_psnr_at(jpeg, bpp) if jpeg is not None else math.nan
             lines.append(f"| {codec} | {bpp:.3f} | {psnr:.2f} | {ssim:.3f} | {at:.2f} | {delta:+.1f} % |")

@@ -66,15 +66,11 @@ def network_for_rate(bpp: float, header: dict[str, Any], how: Compression) -> tu
     if not bpp > 0:
         raise InputError(f"--bpp must be > 0 bits per point, got {bpp}")
     budget = bpp * math.prod(header["signal"]["shape"]) / 8
-    best, most = None, 0
-    for shape in LADDER:
-        size = file_bytes(header, *shape, how)
-        weights = siren_weights(header, *shape)
-        if size <= budget and weights > most:
-            best, most = (shape, size), weights
-    if best is None:
-        smallest = file_bytes(header, *LADDER[0], how)
-        raise InputError(f"--bpp {bpp}: even the smallest network ({LADDER[0][0]} x {LADDER[0][1]}) takes "
-                         f"{smallest} bytes, {smallest * 8 / math.prod(header['signal']['shape']):.3f} bits per "
-                         "point, for this signal; ask for more, or fewer --bits")
-    return best
+    for shape in sorted(LADDER, key=lambda shape: siren_weights(header, *shape), reverse=True):
+        size = file_bytes(header, *shape, how)  # encoded only until the first that fits
+        if size <= budget:
+            return shape, size
+    smallest = file_bytes(header, *LADDER[0], how)
+    raise InputError(f"--bpp {bpp}: even the smallest network ({LADDER[0][0]} x {LADDER[0][1]}) takes "
+                     f"{smallest} bytes, {smallest * 8 / math.prod(header['signal']['shape']):.3f} bits per "
+                     "point, for this signal; ask for more, or fewer --bits")
