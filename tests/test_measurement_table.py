@@ -50,6 +50,21 @@ def test_a_ct_table_has_each_fit_and_baseline_and_grows_over_runs(tmp_path, caps
                if (row["signal"], row["method"]) in before and row["method"] == "inr none")
 
 
+def test_a_scale_search_fits_each_value_and_names_the_best(tmp_path, capsys):
+    out = tmp_path / "search"
+    inr_main(["experiment", "measurements", "--modality", "ct", "--signals", "[8]", *TINY_CT, "--out", str(out),
+              "--scales", "{gaussian: [1.0, 8.0], pe: [2.0]}", "--wandb", "false"])
+    rows = {row["method"]: float(row["psnr"]) for row in _rows(out / "ct_table.csv")}
+    assert list(rows) == ["inr gaussian sigma 1", "fbp", "grid", "inr gaussian sigma 8", "inr pe scale 2"]
+    assert rows["inr gaussian sigma 1"] != rows["inr gaussian sigma 8"]  # the value reached the encoder
+    best = max((1, 8), key=lambda sigma: rows[f"inr gaussian sigma {sigma}"])
+    printed = capsys.readouterr().out
+    assert f"best gaussian sigma: {best} (mean psnr over the signals: 1 {rows['inr gaussian sigma 1']:.2f}, " \
+        f"8 {rows['inr gaussian sigma 8']:.2f})" in printed
+    assert "best pe scale: 2 " in printed and "| inr gaussian sigma 8 | 1 |" in printed
+    assert "| 28.33 |" in printed  # the paper's Gaussian number beside each searched value
+
+
 def test_the_summary_takes_means_and_spreads_over_signals_and_names_the_paper():
     rows = [{"signal": "cow.obj", "method": "inr gaussian", "iou": 0.9, "iou_boundary": 0.8, "seconds": 1.0},
             {"signal": "fandisk.obj", "method": "inr gaussian", "iou": 0.8, "iou_boundary": math.nan, "seconds": 1.0}]
@@ -72,6 +87,8 @@ def test_an_occupancy_table_fits_shape_files(tmp_path):
     (["--modality", "mri", "--configs", "[hash_grid]"], "no mri config 'hash_grid': choose from none, basic"),
     (["--modality", "ct", "--signals", "[cow.obj]"], r"ct signals are phantom seeds \(integers >= 0\)"),
     (["--modality", "occupancy", "--signals", "[nope.obj]"], "shape file not found: nope.obj"),
+    (["--modality", "mri", "--scales", "{basic: [1.0]}"], "the mri config 'basic' has no encoder scale to search"),
+    (["--modality", "ct", "--scales", "{pe: [0.0, 3.0]}"], r"scales for 'pe' must be a list of positive numbers"),
 ])
 def test_bad_options_are_refused_in_one_line_before_fitting(args, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -7,12 +7,17 @@ same measurements (CT: filtered back-projection and grid optimisation; MRI: the 
 too. Every row is written to the results CSV as soon as its fit ends, replacing a row of the same signal and method,
 so a table grows over several runs (``skip_done`` leaves out what the file holds); the printed table (and
 ``table.md``) gives each method's mean +- std over its signals beside the paper's number, and is logged to W&B.
+
+``scales`` is the paper's grid search: each named config fitted at each value of its encoder's scale (PE's
+``scale``, the Gaussian's ``sigma``), one row per value (``inr gaussian sigma 1.5``), and the best value of each
+config by its mean over the signals printed under the table. The paper searches on phantoms 0-7 and reports on 8-15.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -53,15 +58,49 @@ def config_file(modality: str, name: str) -> Path:
     return SHIPPED_CONFIGS / modality / f"shepp_{name}.yaml"
 
 
-def fit_values(modality: str, name: str, signal: str, options: list[str], root: Path) -> dict[str, float]:
-    """One fit of ``name``'s config on ``signal`` (a phantom seed, or a shape file): its last validation's values."""
+def scale_argument(modality: str, name: str) -> str:
+    """The encoder argument that sets ``name``'s frequency scale (``sigma`` or ``scale``) in its shipped config."""
+    import yaml
+
+    encoder = yaml.safe_load(config_file(modality, name).read_text())["model"].get("encoder") or {}
+    found = [key for key in ("sigma", "scale") if key in (encoder.get("init_args") or {})]
+    if not found:
+        raise InputError(f"the {modality} config {name!r} has no encoder scale to search (sigma or scale); "
+                         f"search pe or gaussian")
+    return found[0]
+
+
+def scaled_method(name: str, argument: str, value: float) -> str:
+    """The row name of ``name`` fitted with its encoder's ``argument`` set to ``value``: ``inr gaussian sigma 1.5``."""
+    return f"inr {name} {argument} {value:g}"
+
+
+def best_scales(rows: list[dict[str, Any]], modality: str) -> list[str]:
+    """For each searched config in ``rows``: its value of the best mean first metric over the signals, one line."""
+    first = METRICS[modality][0]
+    means: dict[str, dict[str, list[float]]] = {}
+    for row in rows:
+        match = re.fullmatch(r"inr (\w+) (sigma|scale) (\S+)", row["method"])
+        if match and not math.isnan(row[first]):
+            means.setdefault(f"{match[1]} {match[2]}", {}).setdefault(match[3], []).append(row[first])
+    lines = []
+    for config, values in means.items():
+        mean = {value: sum(found) / len(found) for value, found in values.items()}
+        best = max(mean, key=mean.get)
+        listed = ", ".join(f"{value} {mean[value]:.{2 if first == 'psnr' else 3}f}" for value in mean)
+        lines.append(f"best {config}: {best} (mean {first} over the signals: {listed})")
+    return lines
+
+
+def fit_values(modality: str, name: str, signal: str, options: list[str], folder: Path) -> dict[str, float]:
+    """One fit of ``name``'s config on ``signal`` (a phantom seed, or a shape file) in ``folder``: last values."""
     from inr.cli import build_cli
 
     data = ["--data.path", signal] if modality == "occupancy" else ["--data.phantom_seed", signal]
     cli = build_cli(["fit", "--config", str(config_file(modality, name)), *data, *options,
                      "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
                      "--checkpoint.save_top_k", "0", "--checkpoint.save_last", "false",
-                     "--trainer.default_root_dir", str(root / f"{name}_{Path(signal).stem}")])
+                     "--trainer.default_root_dir", str(folder)])
     return dict(cli.model.validation_report)
 
 
@@ -109,7 +148,7 @@ def summary(rows: list[dict[str, Any]], modality: str) -> str:
             spread = math.sqrt(sum((value - mean) ** 2 for value in values) / len(values)) if values else math.nan
             digits = 2 if metric == "psnr" else 3  # dB to 0.01; SSIM and IoU to 0.001
             cells.append(f"{mean:.{digits}f} +- {spread:.{digits}f}")
-        paper = " / ".join(map(str, PAPER[modality].get(method.removeprefix("inr "), ())))
+        paper = " / ".join(map(str, PAPER[modality].get(method.removeprefix("inr ").split(" ")[0], ())))
         lines.append(f"| {method} | {len(mine)} | {cells[0]} | {cells[1]} | {paper} |")
     return "\n".join(lines)
 
@@ -117,14 +156,15 @@ def summary(rows: list[dict[str, Any]], modality: str) -> str:
 def run_measurements(modality: str = "ct", signals: list[int | str] | None = None, configs: list[str] | None = None,
                      size: int | None = None, steps: int | None = None, paper_scale: bool = False,
                      skip_done: bool = False, results: str | None = None, out: str = "runs/measurements",
-                     wandb: bool = True) -> list[dict[str, Any]]:
+                     scales: dict[str, list[float]] | None = None, wandb: bool = True) -> list[dict[str, Any]]:
     """Fits through a measurement, each config on each signal, with the classical baselines: a mean +- std table.
 
     Args:
         modality: ``ct``, ``mri`` or ``occupancy``.
         signals: phantom seeds (CT, MRI; default 8 to 15, the paper's report phantoms follow its 8 search ones) or
             shape files (occupancy; default the shared cow and fandisk).
-        configs: the configs to fit (default the paper's four mappings: none, basic, pe, gaussian).
+        configs: the configs to fit (default the paper's four mappings: none, basic, pe, gaussian; none beside
+            ``scales``).
         size: CT pixels per side / MRI voxels per side (default the configs': 128 and 32).
         steps: training steps (default the configs').
         paper_scale: the paper's size and batches (CT 512^2 every ray, MRI 96^3, occupancy 32^3 points for 10k
@@ -132,13 +172,24 @@ def run_measurements(modality: str = "ct", signals: list[int | str] | None = Non
         skip_done: leave out the fits the results file already holds.
         results: the CSV rows are kept in (default ``out``/<modality>_table.csv).
         out: folder of the fits, the CSV and ``table.md``.
+        scales: a grid search: config name -> the values of its encoder's scale to fit (``{gaussian: [1, 2, 4]}``);
+            the configs it names need not be in ``configs``.
         wandb: log the rows and the table to a W&B run (offline unless the environment says otherwise).
     """
     if modality not in METRICS:
         raise InputError(f"modality must be one of {', '.join(METRICS)}, got {modality!r}")
-    configs = list(configs or MAPPINGS)
+    scales = dict(scales or {})
+    configs = list(configs) if configs is not None else [] if scales else list(MAPPINGS)
     for name in configs:
         config_file(modality, name)  # refuse an unknown name before fitting
+    # each fit: (config, its row name, its extra options); a searched config is fitted at each of its values only
+    fits = [(name, f"inr {name}", []) for name in configs if name not in scales]
+    for name, values in scales.items():
+        argument = scale_argument(modality, name)
+        if not values or any(not value > 0 for value in values):
+            raise InputError(f"scales for {name!r} must be a list of positive numbers, got {values}")
+        fits += [(name, scaled_method(name, argument, value),
+                  [f"--model.encoder.init_args.{argument}", str(float(value))]) for value in values]
     if signals is None:
         signals = list(SHARED_MESHES) if modality == "occupancy" else [str(seed) for seed in range(8, 16)]
     signals = [str(signal) for signal in signals]
@@ -161,14 +212,15 @@ def run_measurements(modality: str = "ct", signals: list[int | str] | None = Non
     first, second = METRICS[modality]
     for signal in signals:
         name_of_signal = Path(signal).name if modality == "occupancy" else signal
-        for name in configs:
-            if (name_of_signal, f"inr {name}") in done:
+        for name, method, extra in fits:
+            if (name_of_signal, method) in done:
                 continue
             start = time.perf_counter()
             # validate once, at the end: the reported values are the last step's
             last = ["--trainer.val_check_interval", str(steps)] if steps is not None else []
-            values = fit_values(modality, name, signal, [*options, *last], root)
-            add_row(path, rows, {"signal": name_of_signal, "method": f"inr {name}",
+            folder = root / f"{method.removeprefix('inr ').replace(' ', '_')}_{Path(signal).stem}"
+            values = fit_values(modality, name, signal, [*options, *last, *extra], folder)
+            add_row(path, rows, {"signal": name_of_signal, "method": method,
                                  first: values[f"val/{first}"], second: values.get(f"val/{second}", math.nan),
                                  "seconds": time.perf_counter() - start})
             for baseline in BASELINES[modality]:
@@ -177,7 +229,7 @@ def run_measurements(modality: str = "ct", signals: list[int | str] | None = Non
                                          first: values[f"val/baseline/{baseline}/{first}"],
                                          second: values.get(f"val/baseline/{baseline}/{second}", math.nan),
                                          "seconds": math.nan})
-    table = summary(rows, modality)
+    table = "\n\n".join(filter(None, [summary(rows, modality), "\n".join(best_scales(rows, modality))]))
     root.mkdir(parents=True, exist_ok=True)
     (root / "table.md").write_text(table + "\n")
     print("\n" + table)
