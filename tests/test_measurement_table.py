@@ -6,6 +6,7 @@ import csv
 import json
 import math
 
+import numpy as np
 import pytest
 import trimesh
 from wandb_reader import find_offline_runs, read_history, wait_until_finished
@@ -63,6 +64,16 @@ def test_a_scale_search_fits_each_value_and_names_the_best(tmp_path, capsys):
         f"8 {rows['inr gaussian sigma 8']:.2f})" in printed
     assert "best pe scale: 2 " in printed and "| inr gaussian sigma 8 | 1 |" in printed
     assert "| 28.33 |" in printed  # the paper's Gaussian number beside each searched value
+
+
+def test_each_mri_fit_leaves_the_reconstruction_its_row_scores(tmp_path):
+    from datamodules.mri import MRIDataModule
+
+    (row, _) = run_measurements("mri", ["8"], ["pe"], size=12, steps=30, out=str(tmp_path), wandb=False)
+    volume = np.load(tmp_path / "pe_8" / "reconstruction.npy")
+    truth = MRIDataModule(size=12, phantom_seed=8).volume.numpy()
+    assert volume.shape == (12, 12, 12)
+    assert -10 * np.log10(np.square(volume.clip(0, 1) - truth).mean()) == pytest.approx(row["psnr"], abs=1e-3)
 
 
 def test_the_summary_takes_means_and_spreads_over_signals_and_names_the_paper():

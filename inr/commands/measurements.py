@@ -93,7 +93,10 @@ def best_scales(rows: list[dict[str, Any]], modality: str) -> list[str]:
 
 
 def fit_values(modality: str, name: str, signal: str, options: list[str], folder: Path) -> dict[str, float]:
-    """One fit of ``name``'s config on ``signal`` (a phantom seed, or a shape file) in ``folder``: last values."""
+    """One fit of ``name``'s config on ``signal`` (a phantom seed, or a shape file) in ``folder``: last values.
+
+    A CT or MRI fit also leaves its reconstruction in ``folder/reconstruction.npy``.
+    """
     from inr.cli import build_cli
 
     data = ["--data.path", signal] if modality == "occupancy" else ["--data.phantom_seed", signal]
@@ -101,7 +104,22 @@ def fit_values(modality: str, name: str, signal: str, options: list[str], folder
                      "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
                      "--checkpoint.save_top_k", "0", "--checkpoint.save_last", "false",
                      "--trainer.default_root_dir", str(folder)])
+    if modality != "occupancy":
+        save_reconstruction(cli, folder / "reconstruction.npy")
     return dict(cli.model.validation_report)
+
+
+def save_reconstruction(cli, path: Path) -> None:
+    """The fitted network on its CT slice's or MRI volume's grid (the signal's shape), to ``path`` as ``.npy``."""
+    import numpy as np
+    import torch
+
+    from inr.core import grids
+
+    shape = tuple(cli.datamodule.signal_spec.shape)
+    with torch.no_grad():
+        values = cli.model.predict_values(grids.grid(shape))
+    np.save(path, values.reshape(shape).float().cpu().numpy())
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
