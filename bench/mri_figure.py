@@ -2,7 +2,8 @@
 
 Reads the reconstructions ``inr experiment measurements --modality mri`` leaves in its fit folders
 (``<runs>/<method>_<phantom>/reconstruction.npy``); the truth and the zero-filled baseline come from the same
-phantom and k-space mask. Top row: the middle axial slice; bottom row: its absolute error.
+phantom and k-space mask. Top row: the middle slice across the last axis (the head's cross-section; the notebook's volume is a slab
+z in [-0.25, 0.25] of the 3D phantom); bottom row: its absolute error.
 
     python -m bench.mri_figure --runs runs/mri_table --phantom 10 --out docs/figures/mri_shepp.png
 """
@@ -48,11 +49,11 @@ def main() -> None:
     middle, brightest = size // 2, float(truth.max())
     figure, axes = plt.subplots(2, len(panels), figsize=(2.6 * len(panels), 5.4))
     for column, (title, volume) in enumerate(panels.items()):
-        image = volume[middle].clip(0, 1)
+        image = volume[:, :, middle].clip(0, 1)
         subtitle = "" if title == "truth" else f"\n{psnr_db(volume, truth):.2f} dB"
         axes[0, column].imshow(image, cmap="gray", vmin=0, vmax=brightest)
         axes[0, column].set_title(title + subtitle, fontsize=9)
-        axes[1, column].imshow(np.abs(image - truth[middle]), cmap="magma", vmin=0, vmax=0.25)
+        axes[1, column].imshow(np.abs(image - truth[:, :, middle]), cmap="magma", vmin=0, vmax=0.25)
         for row in (0, 1):
             axes[row, column].axis("off")
     axes[1, 0].set_title("|error| of the middle slice (0 to 0.25)", fontsize=8, loc="left")

@@ -81,6 +81,8 @@ def test_the_summary_takes_means_and_spreads_over_signals_and_names_the_paper():
             {"signal": "fandisk.obj", "method": "inr gaussian", "iou": 0.8, "iou_boundary": math.nan, "seconds": 1.0}]
     assert summary(rows, "occupancy").splitlines()[2] == \
         "| inr gaussian | 2 | 0.850 +- 0.050 | 0.800 +- 0.000 | 0.988 / 0.973 |"
+    mri = [{"signal": "8", "method": "zero_filled", "psnr": 20.0, "ssim": math.nan, "seconds": math.nan}]
+    assert summary(mri, "mri").splitlines()[2] == "| zero_filled | 1 | 20.00 +- 0.00 | - |  |"
 
 
 def test_an_occupancy_table_fits_shape_files(tmp_path):

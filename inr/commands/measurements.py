@@ -165,7 +165,7 @@ def summary(rows: list[dict[str, Any]], modality: str) -> str:
             mean = sum(values) / len(values) if values else math.nan
             spread = math.sqrt(sum((value - mean) ** 2 for value in values) / len(values)) if values else math.nan
             digits = 2 if metric == "psnr" else 3  # dB to 0.01; SSIM and IoU to 0.001
-            cells.append(f"{mean:.{digits}f} +- {spread:.{digits}f}")
+            cells.append(f"{mean:.{digits}f} +- {spread:.{digits}f}" if values else "-")  # MRI has no SSIM
         paper = " / ".join(map(str, PAPER[modality].get(method.removeprefix("inr ").split(" ")[0], ())))
         lines.append(f"| {method} | {len(mine)} | {cells[0]} | {cells[1]} | {paper} |")
     return "\n".join(lines)
