@@ -2,8 +2,8 @@
 
 Reads the reconstructions ``inr experiment measurements --modality mri`` leaves in its fit folders
 (``<runs>/<method>_<phantom>/reconstruction.npy``); the truth and the zero-filled baseline come from the same
-phantom and k-space mask. Top row: the middle slice across the last axis (the head's cross-section; the notebook's volume is a slab
-z in [-0.25, 0.25] of the 3D phantom); bottom row: its absolute error.
+phantom and k-space mask. Top row: the middle slice across the last axis (the head's cross-section: the notebook's
+volume is the slab z in [-0.25, 0.25] of the 3D phantom); bottom row: its absolute error.
 
     python -m bench.mri_figure --runs runs/mri_table --phantom 10 --out docs/figures/mri_shepp.png
 """

@@ -87,7 +87,8 @@ def best_scales(rows: list[dict[str, Any]], modality: str) -> list[str]:
     for config, values in means.items():
         mean = {value: sum(found) / len(found) for value, found in values.items()}
         best = max(mean, key=mean.get)
-        listed = ", ".join(f"{value} {mean[value]:.{2 if first == 'psnr' else 3}f}" for value in mean)
+        digits = 2 if first == "psnr" else 3
+        listed = ", ".join(f"{value} {mean[value]:.{digits}f}" for value in sorted(mean, key=float))
         lines.append(f"best {config}: {best} (mean {first} over the signals: {listed})")
     return lines
 
