@@ -11,7 +11,6 @@ volume is the slab z in [-0.25, 0.25] of the 3D phantom); bottom row: its absolu
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import matplotlib
@@ -21,13 +20,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from datamodules.mri import MRIDataModule  # noqa: E402
+from inr.core.error_maps import psnr_db  # noqa: E402
 
 METHODS = {"none": "no mapping", "basic": "basic", "pe": "positional encoding", "gaussian": "Gaussian"}
-
-
-def psnr_db(volume: np.ndarray, truth: np.ndarray) -> float:
-    """PSNR (dB) of ``volume`` clipped to [0, 1] against ``truth`` in [0, 1]."""
-    return -10 * math.log10(float(np.square(volume.clip(0, 1) - truth).mean()))
 
 
 def main() -> None:
@@ -50,7 +45,7 @@ def main() -> None:
     figure, axes = plt.subplots(2, len(panels), figsize=(2.6 * len(panels), 5.4))
     for column, (title, volume) in enumerate(panels.items()):
         image = volume[:, :, middle].clip(0, 1)
-        subtitle = "" if title == "truth" else f"\n{psnr_db(volume, truth):.2f} dB"
+        subtitle = "" if title == "truth" else f"\n{psnr_db(float(np.square(volume.clip(0, 1) - truth).mean())):.2f} dB"
         axes[0, column].imshow(image, cmap="gray", vmin=0, vmax=brightest)
         axes[0, column].set_title(title + subtitle, fontsize=9)
         axes[1, column].imshow(np.abs(image - truth[:, :, middle]), cmap="magma", vmin=0, vmax=0.25)
