@@ -20,7 +20,7 @@ from torch import nn
 
 from datamodules.base import sampling_seed
 from datamodules.ct import CTDataModule
-from inr.commands.measurements import add_row, read_rows, run_measurements
+from inr.commands.measurements import add_row, config_file, read_rows, run_measurements
 from inr.core import grids
 from inr.core.rays import line_integrals
 
@@ -30,7 +30,7 @@ RESULTS = Path(__file__).parent / "results"
 class PlainGaussianMLP(nn.Module):
     """[sin 2 pi B u, cos 2 pi B u] (u = (x + 1) / 2, B ~ N(0, sigma^2) 256 x 2) into ReLU 3 x 256, a linear output."""
 
-    def __init__(self, sigma: float = 4.0, features: int = 256, width: int = 256, seed: int = 0) -> None:
+    def __init__(self, sigma: float, features: int = 256, width: int = 256, seed: int = 0) -> None:
         super().__init__()
         self.register_buffer("B", torch.randn(features, 2, generator=torch.Generator().manual_seed(seed)) * sigma)
         layers, fan_in = [], 2 * features
@@ -44,11 +44,18 @@ class PlainGaussianMLP(nn.Module):
         return self.net(torch.cat([torch.sin(phases), torch.cos(phases)], dim=-1))
 
 
+def config_sigma() -> float:
+    """The Gaussian's sigma in the shipped CT config, which the plain loop uses too."""
+    import yaml
+
+    return float(yaml.safe_load(config_file("ct", "gaussian").read_text())["model"]["encoder"]["init_args"]["sigma"])
+
+
 def plain_fit(phantom: int, size: int, steps: int, rays: int | None = 256, lr: float = 1e-3) -> tuple[float, float]:
     """The Gaussian CT fit as a plain loop (``rays`` per step, ``None``: all): (PSNR of the clipped slice, s/step)."""
     data = CTDataModule(size=size, phantom_seed=phantom, baseline_steps=0)
     torch.manual_seed(0)
-    model = PlainGaussianMLP()
+    model = PlainGaussianMLP(config_sigma())
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     points, lengths, measured = data.ray_points, data.ray_lengths, data.projections.reshape(-1, 1).float()
     elapsed = 0.0
