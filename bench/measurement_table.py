@@ -20,7 +20,7 @@ from torch import nn
 
 from datamodules.base import sampling_seed
 from datamodules.ct import CTDataModule
-from inr.commands.measurements import add_row, config_file, read_rows, run_measurements
+from inr.commands.measurements import add_row, encoder_arguments, read_rows, run_measurements
 from inr.core import grids
 from inr.core.rays import line_integrals
 
@@ -46,9 +46,7 @@ class PlainGaussianMLP(nn.Module):
 
 def config_sigma() -> float:
     """The Gaussian's sigma in the shipped CT config, which the plain loop uses too."""
-    import yaml
-
-    return float(yaml.safe_load(config_file("ct", "gaussian").read_text())["model"]["encoder"]["init_args"]["sigma"])
+    return float(encoder_arguments("ct", "gaussian")["sigma"])
 
 
 def plain_fit(phantom: int, size: int, steps: int, rays: int | None = 256, lr: float = 1e-3) -> tuple[float, float]:

@@ -58,12 +58,17 @@ def config_file(modality: str, name: str) -> Path:
     return SHIPPED_CONFIGS / modality / f"shepp_{name}.yaml"
 
 
-def scale_argument(modality: str, name: str) -> str:
-    """The encoder argument that sets ``name``'s frequency scale (``sigma`` or ``scale``) in its shipped config."""
+def encoder_arguments(modality: str, name: str) -> dict[str, Any]:
+    """The ``init_args`` of the encoder in ``name``'s shipped config (empty without an encoder)."""
     import yaml
 
     encoder = yaml.safe_load(config_file(modality, name).read_text())["model"].get("encoder") or {}
-    found = [key for key in ("sigma", "scale") if key in (encoder.get("init_args") or {})]
+    return encoder.get("init_args") or {}
+
+
+def scale_argument(modality: str, name: str) -> str:
+    """The encoder argument that sets ``name``'s frequency scale (``sigma`` or ``scale``) in its shipped config."""
+    found = [key for key in ("sigma", "scale") if key in encoder_arguments(modality, name)]
     if not found:
         raise InputError(f"the {modality} config {name!r} has no encoder scale to search (sigma or scale); "
                          f"search pe or gaussian")
