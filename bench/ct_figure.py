@@ -12,16 +12,9 @@ error.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from datamodules.ct import CTDataModule  # noqa: E402
-from inr.core.error_maps import psnr_db  # noqa: E402
+from bench.error_figure import clipped_psnr, reconstructions, save_error_figure
+from datamodules.ct import CTDataModule
 
 METHODS = {"none": "no mapping", "basic": "basic", "pe": "positional encoding", "gaussian": "Gaussian",
            "hash_grid": "hash grid"}
@@ -34,31 +27,17 @@ def main() -> None:
     parser.add_argument("--baseline_steps", type=int, default=1000, help="the grid optimisation's steps")
     parser.add_argument("--out", default="docs/figures/ct_shepp.png")
     args = parser.parse_args()
-    fits = {title: np.load(path) for method, title in METHODS.items() for runs in args.runs
-            if (path := Path(runs) / f"{method}_{args.phantom}" / "reconstruction.npy").exists()}
-    if not fits:
-        raise SystemExit(f"no reconstructions of phantom {args.phantom} under {' '.join(args.runs)}: run "
-                         f"inr experiment measurements --modality ct --signals [{args.phantom}] --out FOLDER")
+    fits = reconstructions(args.runs, METHODS, args.phantom, "ct")
     size = next(iter(fits.values())).shape[0]
     data = CTDataModule(size=size, phantom_seed=args.phantom, baseline_steps=args.baseline_steps)
     truth = data.slice.numpy()
     baselines = {name: data.baselines()[key].reshape(size, size).numpy()
                  for key, name in (("fbp", "filtered back-projection"), ("grid", "grid optimisation"))}
-    panels = {"truth": truth, **baselines, **fits}
-    figure, axes = plt.subplots(2, len(panels), figsize=(2.6 * len(panels), 5.4))
-    for column, (title, image) in enumerate(panels.items()):
-        image = image.clip(0, 1)
-        subtitle = "" if title == "truth" else f"\n{psnr_db(float(np.square(image - truth).mean())):.2f} dB"
-        axes[0, column].imshow(image, cmap="gray", vmin=0, vmax=1)
-        axes[0, column].set_title(title + subtitle, fontsize=9)
-        axes[1, column].imshow(np.abs(image - truth), cmap="magma", vmin=0, vmax=0.25)
-        for row in (0, 1):
-            axes[row, column].axis("off")
-    axes[1, 0].set_title("|error| (0 to 0.25)", fontsize=8, loc="left")
-    figure.suptitle(f"Shepp-Logan phantom {args.phantom}, {size} x {size}, from {len(data.angles)} projections")
-    figure.tight_layout()
-    figure.savefig(args.out, dpi=100)
-    print(f"wrote {args.out}")
+    images = {"truth": (truth, None), **{name: (image, clipped_psnr(image, truth))
+                                         for name, image in {**baselines, **fits}.items()}}
+    save_error_figure(images, truth, 1.0, "|error| (0 to 0.25)",
+                      f"Shepp-Logan phantom {args.phantom}, {size} x {size}, from {len(data.angles)} projections",
+                      args.out)
 
 
 if __name__ == "__main__":
