@@ -76,6 +76,20 @@ def test_each_mri_fit_leaves_the_reconstruction_its_row_scores(tmp_path):
     assert -10 * np.log10(np.square(volume.clip(0, 1) - truth).mean()) == pytest.approx(row["psnr"], abs=1e-3)
 
 
+def test_an_mri_table_fits_a_volume_file_and_names_its_rows_by_the_file(tmp_path):
+    from datamodules.mri import read_volume
+
+    axis = np.linspace(-1, 1, 12)
+    ball = (np.square(np.stack(np.meshgrid(axis, axis, axis, indexing="ij"))).sum(0) < 0.5).astype(np.float32)
+    np.save(tmp_path / "ball.npy", ball)
+    rows = run_measurements("mri", [str(tmp_path / "ball.npy")], ["pe"], size=12, steps=30, out=str(tmp_path / "out"),
+                            wandb=False)
+    assert [(row["signal"], row["method"]) for row in rows] == [("ball.npy", "inr pe"), ("ball.npy", "zero_filled")]
+    volume = np.load(tmp_path / "out" / "pe_ball" / "reconstruction.npy").clip(0, 1)
+    truth = read_volume(str(tmp_path / "ball.npy"), 12)
+    assert -10 * np.log10(np.square(volume - truth).mean()) == pytest.approx(rows[0]["psnr"], abs=1e-3)
+
+
 def test_the_summary_takes_means_and_spreads_over_signals_and_names_the_paper():
     rows = [{"signal": "cow.obj", "method": "inr gaussian", "iou": 0.9, "iou_boundary": 0.8, "seconds": 1.0},
             {"signal": "fandisk.obj", "method": "inr gaussian", "iou": 0.8, "iou_boundary": math.nan, "seconds": 1.0}]
@@ -98,7 +112,9 @@ def test_an_occupancy_table_fits_shape_files(tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (["--modality", "pet"], "modality must be one of ct, mri, occupancy, got 'pet'"),
     (["--modality", "mri", "--configs", "[hash_grid]"], "no mri config 'hash_grid': choose from none, basic"),
-    (["--modality", "ct", "--signals", "[cow.obj]"], r"ct signals are phantom seeds \(integers >= 0\)"),
+    (["--modality", "ct", "--signals", "[8, cow.png]"],
+     r"CT slice file not found: cow.png \(a signal is a phantom seed, an integer >= 0, or a file\)"),
+    (["--modality", "mri", "--signals", "[brain.nii]"], "MRI volume file not found: brain.nii"),
     (["--modality", "occupancy", "--signals", "[nope.obj]"], "shape file not found: nope.obj"),
     (["--modality", "mri", "--scales", "{basic: [1.0]}"], "the mri config 'basic' has no encoder scale to search"),
     (["--modality", "ct", "--scales", "{pe: [0.0, 3.0]}"], r"scales for 'pe' must be a list of positive numbers"),

@@ -2,11 +2,12 @@
 
 Each row is one fit of a shipped config (``configs/ct/shepp_<name>.yaml``, ``configs/mri/shepp_<name>.yaml``,
 ``configs/occupancy/relu_<name>.yaml`` or ``<name>.yaml``) on one signal: a perturbed Shepp-Logan phantom (its seed)
-for CT and MRI, a mesh or oriented point cloud for occupancy. The classical baselines the DataModule scores from the
-same measurements (CT: filtered back-projection and grid optimisation; MRI: the zero-filled inverse FFT) are rows
-too. Every row is written to the results CSV as soon as its fit ends, replacing a row of the same signal and method,
-so a table grows over several runs (``skip_done`` leaves out what the file holds); the printed table (and
-``table.md``) gives each method's mean +- std over its signals beside the paper's number, and is logged to W&B.
+or a file (a CT slice image, an MRI volume) for CT and MRI, a mesh or oriented point cloud for occupancy. The
+classical baselines the DataModule scores from the same measurements (CT: filtered back-projection and grid
+optimisation; MRI: the zero-filled inverse FFT) are rows too. Every row is written to the results CSV as soon as its
+fit ends, replacing a row of the same signal and method, so a table grows over several runs (``skip_done`` leaves out
+what the file holds); the printed table (and ``table.md``) gives each method's mean +- std over its signals beside the
+paper's number, and is logged to W&B.
 
 ``scales`` is the paper's grid search: each named config fitted at each value of its encoder's scale (PE's
 ``scale``, the Gaussian's ``sigma``), one row per value (``inr gaussian sigma 1.5``), and the best value of each
@@ -99,13 +100,13 @@ def best_scales(rows: list[dict[str, Any]], modality: str) -> list[str]:
 
 
 def fit_values(modality: str, name: str, signal: str, options: list[str], folder: Path) -> dict[str, float]:
-    """One fit of ``name``'s config on ``signal`` (a phantom seed, or a shape file) in ``folder``: last values.
+    """One fit of ``name``'s config on ``signal`` (a phantom seed, or a file) in ``folder``: last values.
 
     A CT or MRI fit also leaves its reconstruction in ``folder/reconstruction.npy``.
     """
     from inr.cli import build_cli
 
-    data = ["--data.path", signal] if modality == "occupancy" else ["--data.phantom_seed", signal]
+    data = ["--data.phantom_seed", signal] if is_phantom_seed(modality, signal) else ["--data.path", signal]
     cli = build_cli(["fit", "--config", str(config_file(modality, name)), *data, *options,
                      "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
                      "--checkpoint.save_top_k", "0", "--checkpoint.save_last", "false",
@@ -113,6 +114,16 @@ def fit_values(modality: str, name: str, signal: str, options: list[str], folder
     if modality != "occupancy":
         save_reconstruction(cli, folder / "reconstruction.npy")
     return dict(cli.model.validation_report)
+
+
+def is_phantom_seed(modality: str, signal: str) -> bool:
+    """Whether ``signal`` names a Shepp-Logan phantom by its seed (CT, MRI) rather than a file."""
+    return modality != "occupancy" and signal.isdigit()
+
+
+def signal_name(modality: str, signal: str) -> str:
+    """The ``signal`` column of a row: the phantom seed, or the file's name."""
+    return signal if is_phantom_seed(modality, signal) else Path(signal).name
 
 
 def save_reconstruction(cli, path: Path) -> None:
@@ -185,8 +196,8 @@ def run_measurements(modality: str = "ct", signals: list[int | str] | None = Non
 
     Args:
         modality: ``ct``, ``mri`` or ``occupancy``.
-        signals: phantom seeds (CT, MRI; default 8 to 15, the paper's report phantoms follow its 8 search ones) or
-            shape files (occupancy; default the shared cow and fandisk).
+        signals: phantom seeds or files (CT slice images, MRI volumes; default phantoms 8 to 15, the paper's report
+            phantoms follow its 8 search ones), or shape files (occupancy; default the shared cow and fandisk).
         configs: the configs to fit (default the paper's four mappings: none, basic, pe, gaussian; none beside
             ``scales``).
         size: CT pixels per side / MRI voxels per side (default the configs': 128 and 32).
@@ -217,12 +228,11 @@ def run_measurements(modality: str = "ct", signals: list[int | str] | None = Non
     if signals is None:
         signals = list(SHARED_MESHES) if modality == "occupancy" else [str(seed) for seed in range(8, 16)]
     signals = [str(signal) for signal in signals]
-    if modality == "occupancy":
-        for shape in signals:
-            if not Path(shape).is_file():
-                raise MissingFileError(f"shape file not found: {shape}")
-    elif not all(signal.isdigit() for signal in signals):
-        raise InputError(f"{modality} signals are phantom seeds (integers >= 0), got {signals}")
+    for signal in signals:
+        if not is_phantom_seed(modality, signal) and not Path(signal).is_file():
+            kind = {"ct": "CT slice", "mri": "MRI volume", "occupancy": "shape"}[modality]
+            seeds = "" if modality == "occupancy" else " (a signal is a phantom seed, an integer >= 0, or a file)"
+            raise MissingFileError(f"{kind} file not found: {signal}{seeds}")
     options = list(PAPER_SCALE[modality]) if paper_scale else []
     if size is not None and not paper_scale:
         options += ["--data.size", str(size)]
@@ -235,7 +245,7 @@ def run_measurements(modality: str = "ct", signals: list[int | str] | None = Non
     done = {(row["signal"], row["method"]) for row in rows} if skip_done else set()
     first, second = METRICS[modality]
     for signal in signals:
-        name_of_signal = Path(signal).name if modality == "occupancy" else signal
+        name_of_signal = signal_name(modality, signal)
         for name, method, extra in fits:
             if (name_of_signal, method) in done:
                 continue
