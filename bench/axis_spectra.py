@@ -11,11 +11,11 @@ first. Prints, for each signal (a phantom seed or a ``.npy``/NIfTI volume), mean
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
 from datamodules.mri import MRIDataModule
+from inr.commands.measurements import is_phantom_seed, signal_name
 
 
 def axis_mean_frequencies(volume: np.ndarray) -> list[float]:
@@ -36,10 +36,10 @@ def main() -> None:
     args = parser.parse_args()
     print("| signal | mean abs k along x | y | z |\n|---|---|---|---|")
     for signal in args.signals:
-        seed = {"phantom_seed": int(signal)} if signal.isdigit() else {"path": signal}
-        volume = MRIDataModule(size=args.size, **seed).volume.numpy()
-        name = signal if signal.isdigit() else Path(signal).name
-        print(f"| {name} | " + " | ".join(f"{value:.2f}" for value in axis_mean_frequencies(volume)) + " |")
+        source = {"phantom_seed": int(signal)} if is_phantom_seed("mri", signal) else {"path": signal}
+        volume = MRIDataModule(size=args.size, **source).volume.numpy()
+        means = " | ".join(f"{value:.2f}" for value in axis_mean_frequencies(volume))
+        print(f"| {signal_name('mri', signal)} | {means} |")
 
 
 if __name__ == "__main__":
