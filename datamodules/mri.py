@@ -19,7 +19,7 @@ from torch import Tensor
 
 from datamodules.base import SignalDataModule
 from datamodules.image import values_to_pixels
-from datamodules.phantoms import shepp_logan
+from datamodules.phantoms import NOTEBOOK_Z_LIMIT, shepp_logan
 from inr.core import grids
 from inr.core.atomic import atomic_output
 from inr.core.error_maps import error_caption, error_map, psnr_db, round_scale
@@ -89,18 +89,24 @@ class MRIDataModule(SignalDataModule):
             (size / 96)^3 (the same density).
         mask_seed: seed of the mask.
         phantom_seed: seed of the phantom's perturbation; ``None``: the unperturbed phantom.
+        phantom_z_limit: the grid spans z in [-limit, limit] of the phantom's [-1, 1]: 0.25 the notebook's slab
+            (nearly constant along z), 1 the whole 3D phantom (detail along every axis).
     """
 
     kind = "mri"
     available_targets = ("values", "kspace", "kspace_index")
 
     def __init__(self, path: str | None = None, size: int = 48, mask_samples: int | None = None, mask_seed: int = 0,
-                 phantom_seed: int | None = None) -> None:
+                 phantom_seed: int | None = None, phantom_z_limit: float = NOTEBOOK_Z_LIMIT) -> None:
         super().__init__(batch_size=None, seed=None)
         if size < 2:
             raise InputError(f"data size must be >= 2 voxels, got {size}")
-        self.path, self.size, self.phantom_seed = path, size, phantom_seed
-        volume = shepp_logan(size, 3, phantom_seed) if path is None else read_volume(path, size)
+        if not 0 < phantom_z_limit <= 1:
+            raise InputError(f"data phantom_z_limit must be in (0, 1], got {phantom_z_limit}: the phantom fills z in "
+                             "[-1, 1]")
+        self.path, self.size, self.phantom_seed, self.phantom_z_limit = path, size, phantom_seed, phantom_z_limit
+        volume = (shepp_logan(size, 3, phantom_seed, phantom_z_limit) if path is None
+                  else read_volume(path, size))
         self.volume = torch.from_numpy(volume)
         count = round(PAPER_SAMPLES * (size / PAPER_SIZE) ** 3) if mask_samples is None else mask_samples
         self.mask_index = gaussian_kspace_mask(size, count, mask_seed)
@@ -127,8 +133,10 @@ class MRIDataModule(SignalDataModule):
     @property
     def signal_spec(self) -> SignalSpec:
         """The grid size and the mask (samples, seed, fraction measured)."""
-        source = self.path or ("3D Shepp-Logan phantom" if self.phantom_seed is None
-                               else f"3D Shepp-Logan phantom (seed {self.phantom_seed})")
+        details = ([] if self.phantom_seed is None else [f"seed {self.phantom_seed}"]) + (
+            [] if self.phantom_z_limit == NOTEBOOK_Z_LIMIT else [f"z in [-{self.phantom_z_limit:g}, "
+                                                                 f"{self.phantom_z_limit:g}]"])
+        source = self.path or " ".join(["3D Shepp-Logan phantom", *([f"({', '.join(details)})"] if details else [])])
         return self.spec(3, 1, shape=(self.size,) * 3, source=source, value_range=(0.0, 1.0),
                          meta={"mask_samples": self.mask_samples, "sampled_fraction": round(self.sampled_fraction, 6)})
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from datamodules.members import MembersDataModule, signal_files
 from datamodules.mri import VOLUME_SUFFIXES, MRIDataModule
-from datamodules.phantoms import phantom_seeds_or_files
+from datamodules.phantoms import NOTEBOOK_Z_LIMIT, phantom_seeds_or_files
 
 
 class MRIFolderDataModule(MembersDataModule):
@@ -24,20 +24,22 @@ class MRIFolderDataModule(MembersDataModule):
         size: side of every cubic grid.
         mask_samples: Gaussian draws of the shared k-space mask; ``None``: the paper's density.
         mask_seed: seed of the shared mask.
+        phantom_z_limit: the phantoms' grids span z in [-limit, limit] of [-1, 1] (:class:`MRIDataModule`).
     """
 
     kind = "mri"
 
     def __init__(self, path: str | list[str] | None = None, phantom_seeds: list[int] | None = None,
                  limit: int | None = None, size: int = 48, mask_samples: int | None = None,
-                 mask_seed: int = 0) -> None:
+                 mask_seed: int = 0, phantom_z_limit: float = NOTEBOOK_Z_LIMIT) -> None:
         super().__init__(batch_size=None, seed=None)
         seeds = phantom_seeds_or_files(path, phantom_seeds, limit, "volumes")
         scan = {"size": size, "mask_samples": mask_samples, "mask_seed": mask_seed}
         if seeds:
             self.files = [Path(f"3D Shepp-Logan phantom (seed {phantom})") for phantom in seeds]
             self.source = f"{len(seeds)} 3D Shepp-Logan phantoms (seeds {', '.join(map(str, seeds))})"
-            self.members = [MRIDataModule(phantom_seed=phantom, **scan) for phantom in seeds]
+            self.members = [MRIDataModule(phantom_seed=phantom, phantom_z_limit=phantom_z_limit, **scan)
+                            for phantom in seeds]
         else:
             self.files = signal_files(path, VOLUME_SUFFIXES, "volume files", limit)
             self.source = path if isinstance(path, str) else f"{len(self.files)} listed files"

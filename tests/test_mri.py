@@ -53,6 +53,22 @@ def test_a_network_that_is_the_truth_has_zero_loss_and_zero_residual():
     assert metric.compute()["kspace_rmse"].item() < 1e-6
 
 
+def test_the_notebooks_slab_barely_varies_along_z_and_the_whole_phantom_does():
+    def mean_step_along(volume: np.ndarray) -> list[float]:
+        return [float(np.abs(np.diff(volume, axis=axis)).mean()) for axis in range(3)]
+
+    slab = MRIDataModule(size=16, phantom_seed=8).volume.numpy()
+    whole = MRIDataModule(size=16, phantom_seed=8, phantom_z_limit=1.0).volume.numpy()
+    assert mean_step_along(slab)[2] < 0.2 * min(mean_step_along(slab)[:2])
+    assert mean_step_along(whole)[2] > 0.7 * min(mean_step_along(whole)[:2])
+    assert slab[:, :, 0].max() > 0.5 and whole[:, :, 0].max() == 0  # the skull ends inside z = +-1
+    assert MRIDataModule(size=16, phantom_seed=8, phantom_z_limit=1.0).signal_spec.source == \
+        "3D Shepp-Logan phantom (seed 8, z in [-1, 1])"
+    for limit in (0, 1.5):
+        with pytest.raises(InputError, match=rf"data phantom_z_limit must be in \(0, 1\], got {limit}: the phantom"):
+            MRIDataModule(size=8, phantom_z_limit=limit)
+
+
 def test_volumes_are_read_from_npy_and_nifti_and_bad_ones_refused(tmp_path):
     import nibabel
 

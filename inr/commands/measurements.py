@@ -191,7 +191,8 @@ def summary(rows: list[dict[str, Any]], modality: str) -> str:
 def run_measurements(modality: str = "ct", signals: list[int | str] | None = None, configs: list[str] | None = None,
                      size: int | None = None, steps: int | None = None, paper_scale: bool = False,
                      skip_done: bool = False, results: str | None = None, out: str = "runs/measurements",
-                     scales: dict[str, list[float]] | None = None, wandb: bool = True) -> list[dict[str, Any]]:
+                     scales: dict[str, list[float]] | None = None, data: dict[str, Any] | None = None,
+                     wandb: bool = True) -> list[dict[str, Any]]:
     """Fits through a measurement, each config on each signal, with the classical baselines: a mean +- std table.
 
     Args:
@@ -209,6 +210,7 @@ def run_measurements(modality: str = "ct", signals: list[int | str] | None = Non
         out: folder of the fits, the CSV and ``table.md``.
         scales: a grid search: config name -> the values of its encoder's scale to fit (``{gaussian: [1, 2, 4]}``);
             the configs it names need not be in ``configs``.
+        data: options of every fit's DataModule (``{phantom_z_limit: 1.0}``: MRI phantoms with detail along z).
         wandb: log the rows and the table to a W&B run (offline unless the environment says otherwise).
     """
     if modality not in METRICS:
@@ -236,6 +238,8 @@ def run_measurements(modality: str = "ct", signals: list[int | str] | None = Non
     options = list(PAPER_SCALE[modality]) if paper_scale else []
     if size is not None and not paper_scale:
         options += ["--data.size", str(size)]
+    for key, value in (data or {}).items():
+        options += [f"--data.{key}", str(value)]
     if steps is not None:
         options += ["--trainer.max_steps", str(steps)]
         options += ["--data.baseline_steps", str(steps)] if modality == "ct" else []
