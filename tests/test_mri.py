@@ -62,6 +62,10 @@ def test_the_notebooks_slab_barely_varies_along_z_and_the_whole_phantom_does():
     assert mean_step_along(slab)[2] < 0.2 * min(mean_step_along(slab)[:2])
     assert mean_step_along(whole)[2] > 0.7 * min(mean_step_along(whole)[:2])
     assert slab[:, :, 0].max() > 0.5 and whole[:, :, 0].max() == 0  # the skull ends inside z = +-1
+    from datamodules.mri_folder import MRIFolderDataModule
+
+    (member,) = MRIFolderDataModule(phantom_seeds=[8], size=16, phantom_z_limit=1.0).members
+    np.testing.assert_array_equal(member.volume.numpy(), whole)
     assert MRIDataModule(size=16, phantom_seed=8, phantom_z_limit=1.0).signal_spec.source == \
         "3D Shepp-Logan phantom (seed 8, z in [-1, 1])"
     for limit in (0, 1.5):
