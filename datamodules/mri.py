@@ -133,10 +133,11 @@ class MRIDataModule(SignalDataModule):
     @property
     def signal_spec(self) -> SignalSpec:
         """The grid size and the mask (samples, seed, fraction measured)."""
-        details = ([] if self.phantom_seed is None else [f"seed {self.phantom_seed}"]) + (
-            [] if self.phantom_z_limit == NOTEBOOK_Z_LIMIT else [f"z in [-{self.phantom_z_limit:g}, "
-                                                                 f"{self.phantom_z_limit:g}]"])
-        source = self.path or " ".join(["3D Shepp-Logan phantom", *([f"({', '.join(details)})"] if details else [])])
+        details = [f"seed {self.phantom_seed}"] if self.phantom_seed is not None else []
+        if self.phantom_z_limit != NOTEBOOK_Z_LIMIT:
+            details.append(f"z in [-{self.phantom_z_limit:g}, {self.phantom_z_limit:g}]")
+        phantom = "3D Shepp-Logan phantom" + (f" ({', '.join(details)})" if details else "")
+        source = self.path or phantom
         return self.spec(3, 1, shape=(self.size,) * 3, source=source, value_range=(0.0, 1.0),
                          meta={"mask_samples": self.mask_samples, "sampled_fraction": round(self.sampled_fraction, 6)})
 
