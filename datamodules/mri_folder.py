@@ -36,10 +36,10 @@ class MRIFolderDataModule(MembersDataModule):
         seeds = phantom_seeds_or_files(path, phantom_seeds, limit, "volumes")
         scan = {"size": size, "mask_samples": mask_samples, "mask_seed": mask_seed}
         if seeds:
-            self.files = [Path(f"3D Shepp-Logan phantom (seed {phantom})") for phantom in seeds]
             self.source = f"{len(seeds)} 3D Shepp-Logan phantoms (seeds {', '.join(map(str, seeds))})"
             self.members = [MRIDataModule(phantom_seed=phantom, phantom_z_limit=phantom_z_limit, **scan)
                             for phantom in seeds]
+            self.files = [Path(member.signal_spec.source) for member in self.members]  # each names its seed, z range
         else:
             self.files = signal_files(path, VOLUME_SUFFIXES, "volume files", limit)
             self.source = path if isinstance(path, str) else f"{len(self.files)} listed files"

@@ -64,10 +64,10 @@ def test_the_notebooks_slab_barely_varies_along_z_and_the_whole_phantom_does():
     assert slab[:, :, 0].max() > 0.5 and whole[:, :, 0].max() == 0  # the skull ends inside z = +-1
     from datamodules.mri_folder import MRIFolderDataModule
 
-    (member,) = MRIFolderDataModule(phantom_seeds=[8], size=16, phantom_z_limit=1.0).members
-    np.testing.assert_array_equal(member.volume.numpy(), whole)
-    assert MRIDataModule(size=16, phantom_seed=8, phantom_z_limit=1.0).signal_spec.source == \
-        "3D Shepp-Logan phantom (seed 8, z in [-1, 1])"
+    phantoms = MRIFolderDataModule(phantom_seeds=[8], size=16, phantom_z_limit=1.0)
+    np.testing.assert_array_equal(phantoms.members[0].volume.numpy(), whole)
+    assert [str(name) for name in phantoms.files] == ["3D Shepp-Logan phantom (seed 8, z in [-1, 1])"]
+    assert MRIFolderDataModule(phantom_seeds=[8], size=16).files[0].name == "3D Shepp-Logan phantom (seed 8)"
     for limit in (0, 1.5):
         with pytest.raises(InputError, match=rf"data phantom_z_limit must be in \(0, 1\], got {limit}: the phantom"):
             MRIDataModule(size=8, phantom_z_limit=limit)
