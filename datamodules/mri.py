@@ -91,21 +91,28 @@ class MRIDataModule(SignalDataModule):
         phantom_seed: seed of the phantom's perturbation; ``None``: the unperturbed phantom.
         phantom_z_limit: the grid spans z in [-limit, limit] of the phantom's [-1, 1]: 0.25 the notebook's slab
             (nearly constant along z), 1 the whole 3D phantom (detail along every axis).
+        phantom_rotated: turn the phantom by a random 3D rotation drawn from ``phantom_seed``, so that no ellipsoid
+            axis lies along a grid axis (use with ``phantom_z_limit: 1``: the turned phantom spans every axis).
     """
 
     kind = "mri"
     available_targets = ("values", "kspace", "kspace_index")
 
     def __init__(self, path: str | None = None, size: int = 48, mask_samples: int | None = None, mask_seed: int = 0,
-                 phantom_seed: int | None = None, phantom_z_limit: float = NOTEBOOK_Z_LIMIT) -> None:
+                 phantom_seed: int | None = None, phantom_z_limit: float = NOTEBOOK_Z_LIMIT,
+                 phantom_rotated: bool = False) -> None:
         super().__init__(batch_size=None, seed=None)
         if size < 2:
             raise InputError(f"data size must be >= 2 voxels, got {size}")
         if not 0 < phantom_z_limit <= 1:
             raise InputError(f"data phantom_z_limit must be in (0, 1], got {phantom_z_limit}: the phantom fills z in "
                              "[-1, 1]")
+        if phantom_rotated and path is not None:
+            raise InputError(f"data phantom_rotated turns the Shepp-Logan phantom, but data path {path} is a volume "
+                             "file: give one of the two")
         self.path, self.size, self.phantom_seed, self.phantom_z_limit = path, size, phantom_seed, phantom_z_limit
-        volume = (shepp_logan(size, 3, phantom_seed, phantom_z_limit) if path is None
+        self.phantom_rotated = phantom_rotated
+        volume = (shepp_logan(size, 3, phantom_seed, phantom_z_limit, phantom_rotated) if path is None
                   else read_volume(path, size))
         self.volume = torch.from_numpy(volume)
         count = round(PAPER_SAMPLES * (size / PAPER_SIZE) ** 3) if mask_samples is None else mask_samples
@@ -136,6 +143,8 @@ class MRIDataModule(SignalDataModule):
         details = [f"seed {self.phantom_seed}"] if self.phantom_seed is not None else []
         if self.phantom_z_limit != NOTEBOOK_Z_LIMIT:
             details.append(f"z in [-{self.phantom_z_limit:g}, {self.phantom_z_limit:g}]")
+        if self.phantom_rotated:
+            details.append("rotated")
         phantom = "3D Shepp-Logan phantom" + (f" ({', '.join(details)})" if details else "")
         source = self.path or phantom
         return self.spec(3, 1, shape=(self.size,) * 3, source=source, value_range=(0.0, 1.0),

@@ -25,23 +25,24 @@ class MRIFolderDataModule(MembersDataModule):
         mask_samples: Gaussian draws of the shared k-space mask; ``None``: the paper's density.
         mask_seed: seed of the shared mask.
         phantom_z_limit: the phantoms' grids span z in [-limit, limit] of [-1, 1] (:class:`MRIDataModule`).
+        phantom_rotated: turn each phantom by a random 3D rotation drawn from its seed (:class:`MRIDataModule`).
     """
 
     kind = "mri"
 
     def __init__(self, path: str | list[str] | None = None, phantom_seeds: list[int] | None = None,
                  limit: int | None = None, size: int = 48, mask_samples: int | None = None,
-                 mask_seed: int = 0, phantom_z_limit: float = NOTEBOOK_Z_LIMIT) -> None:
+                 mask_seed: int = 0, phantom_z_limit: float = NOTEBOOK_Z_LIMIT, phantom_rotated: bool = False) -> None:
         super().__init__(batch_size=None, seed=None)
         seeds = phantom_seeds_or_files(path, phantom_seeds, limit, "volumes")
         scan = {"size": size, "mask_samples": mask_samples, "mask_seed": mask_seed}
         if seeds:
             self.source = f"{len(seeds)} 3D Shepp-Logan phantoms (seeds {', '.join(map(str, seeds))})"
-            self.members = [MRIDataModule(phantom_seed=phantom, phantom_z_limit=phantom_z_limit, **scan)
-                            for phantom in seeds]
-            self.files = [Path(member.signal_spec.source) for member in self.members]  # each names its seed, z range
+            self.members = [MRIDataModule(phantom_seed=phantom, phantom_z_limit=phantom_z_limit,
+                                          phantom_rotated=phantom_rotated, **scan) for phantom in seeds]
+            self.files = [Path(member.signal_spec.source) for member in self.members]  # each its own name
         else:
             self.files = signal_files(path, VOLUME_SUFFIXES, "volume files", limit)
             self.source = path if isinstance(path, str) else f"{len(self.files)} listed files"
-            self.members = [MRIDataModule(str(file), **scan) for file in self.files]
+            self.members = [MRIDataModule(str(file), phantom_rotated=phantom_rotated, **scan) for file in self.files]
         self.check_members()

@@ -73,6 +73,40 @@ def test_the_notebooks_slab_barely_varies_along_z_and_the_whole_phantom_does():
             MRIDataModule(size=8, phantom_z_limit=limit)
 
 
+def test_a_rotated_phantom_is_the_same_phantom_turned_off_the_grid_axes(tmp_path):
+    from phantominator import ct_modified_shepp_logan_params_3d, ct_shepp_logan
+
+    from datamodules.mri_folder import MRIFolderDataModule
+    from datamodules.phantoms import PHANTOM_PERTURBATION, phantom_rotation
+
+    params = ct_modified_shepp_logan_params_3d() + np.random.default_rng(8).normal(size=(10, 8)) * PHANTOM_PERTURBATION
+    straight = MRIDataModule(size=32, phantom_seed=8, phantom_z_limit=1.0).volume.numpy()
+    phantominators = np.clip(ct_shepp_logan((32,) * 3, E=params, zlims=(-1, 1)), 0, 1).astype(np.float32)
+    np.testing.assert_array_equal(straight, phantominators)
+
+    def second_moments(volume: np.ndarray) -> np.ndarray:  # [3, 3] over (x, y, z), weighted by intensity
+        y, x, z = np.meshgrid(*[np.linspace(-1, 1, 32)] * 3, indexing="ij")
+        points = np.stack([x, y, z]).reshape(3, -1)
+        weights = volume.reshape(-1) / volume.sum()
+        centred = points - points @ weights[:, None]
+        return (centred * weights) @ centred.T
+
+    rotated = MRIDataModule(size=32, phantom_seed=8, phantom_z_limit=1.0, phantom_rotated=True)
+    turn = phantom_rotation(8)
+    moments, turned = second_moments(straight), second_moments(rotated.volume.numpy())
+    off_diagonal = lambda m: np.abs(m - np.diag(np.diag(m))).max()  # noqa: E731
+    assert off_diagonal(moments) < 0.06 * np.abs(moments).max() < 0.3 * off_diagonal(turned)
+    np.testing.assert_allclose(turned, turn.T @ moments @ turn, atol=0.03 * np.abs(moments).max())
+    assert abs(rotated.volume.sum().item() / straight.sum() - 1) < 0.02  # turned, not cut
+    assert not np.allclose(phantom_rotation(8), phantom_rotation(9))
+    phantoms = MRIFolderDataModule(phantom_seeds=[8], size=32, phantom_z_limit=1.0, phantom_rotated=True)
+    np.testing.assert_array_equal(phantoms.members[0].volume.numpy(), rotated.volume.numpy())
+    assert phantoms.files[0].name == "3D Shepp-Logan phantom (seed 8, z in [-1, 1], rotated)"
+    np.save(tmp_path / "v.npy", straight)
+    with pytest.raises(InputError, match="phantom_rotated turns the Shepp-Logan phantom, but data path .*v.npy is a"):
+        MRIDataModule(str(tmp_path / "v.npy"), size=8, phantom_rotated=True)
+
+
 def test_volumes_are_read_from_npy_and_nifti_and_bad_ones_refused(tmp_path):
     import nibabel
 
